@@ -1,0 +1,55 @@
+"""Which compute device to use, and a short description of it for the sidebar."""
+
+from __future__ import annotations
+
+import os
+
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+
+
+def detect_device(choice: str = "auto"):
+    """CUDA, then Apple MPS, then CPU; or the device the user chose, if it is there."""
+    import torch
+
+    if choice not in DEVICE_CHOICES:
+        raise ValueError(f"unknown device {choice!r}; expected one of {', '.join(DEVICE_CHOICES)}")
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if choice == "auto":
+        choice = next(name for name in ("cuda", "mps", "cpu") if available[name])
+    if not available[choice]:
+        raise ValueError(f"device {choice!r} is not available on this machine; choose 'auto' or 'cpu'")
+    return torch.device(choice)
+
+
+def available_devices() -> list[str]:
+    """The device names that work here, best first."""
+    import torch
+
+    names = ["cuda"] if torch.cuda.is_available() else []
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        names.append("mps")
+    return names + ["cpu"]
+
+
+def describe_device(device=None) -> str:
+    """E.g. 'CUDA: NVIDIA H100 80GB HBM3', 'Apple MPS' or 'CPU (2 threads)'."""
+    import torch
+
+    device = device or detect_device()
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def cpu_count() -> int:
+    """Cores this process may use (respects CPU affinity, e.g. in containers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1

@@ -1,0 +1,18 @@
+import streamlit as st
+
+st.title("CNN Lab")
+st.markdown(
+    """
+A convolutional neural network (CNN) learns small filters that slide over an image, and stacks
+them so that later layers see larger and more abstract patterns. This lab lets you take one apart
+and build your own, **without writing code**: every number it shows is the number PyTorch computes.
+
+Follow the pages in order, or jump to the one you need:
+"""
+)
+steps = [
+    ("pages/dataset.py", "1. Dataset", "make synthetic shapes (and make them hard), or load real handwritten digits."),
+]
+for path, label, what in steps:
+    st.page_link(path, label=f"**{label}**: {what}")
+st.caption("Everything runs on this server: no data or weights are downloaded.")

@@ -1,0 +1,11 @@
+"""CNN Lab: the router. Every page lives in pages/; only pages that work are listed."""
+
+import streamlit as st
+
+st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,57 @@
+"""Plotly figures and image helpers used by several pages."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+# One colour per class index, the same on every page and chart.
+CLASS_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+CHANNEL_COLOURS = {1: ("#444444",), 3: ("#d62728", "#2ca02c", "#1f77b4")}
+CHANNEL_NAMES = {1: ("gray",), 3: ("red", "green", "blue")}
+
+
+def class_colour(index: int) -> str:
+    return CLASS_PALETTE[index % len(CLASS_PALETTE)]
+
+
+def to_display(image: np.ndarray, scale: int = 1) -> np.ndarray:
+    """A (C, H, W) image in [0, 1] as an (H, W[, 3]) uint8 array, enlarged by whole pixels."""
+    arr = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+    if scale > 1:
+        arr = arr.repeat(scale, axis=0).repeat(scale, axis=1)
+    return (arr * 255 + 0.5).astype(np.uint8)
+
+
+def display_scale(size: int, target: int = 96) -> int:
+    """The whole-pixel enlargement that shows a small image at about `target` pixels."""
+    return max(1, target // size)
+
+
+def compact(fig: go.Figure, height: int = 320, **layout) -> go.Figure:
+    """Tight margins and a fixed height: the look every chart of the app shares."""
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), **layout)
+    return fig
+
+
+def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Gray", signed: bool = False,
+            text: bool = False, zmin: float | None = None, zmax: float | None = None) -> go.Figure:
+    """A 2-D array as a heatmap, row 0 at the top; signed values on a diverging scale centred at 0."""
+    values = np.asarray(values, dtype=float)
+    kwargs = {}
+    if signed:
+        bound = float(np.abs(values).max()) or 1.0
+        kwargs = dict(colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound, reversescale=True)
+    else:
+        kwargs = dict(colorscale=colorscale, zmin=zmin, zmax=zmax)
+    trace = go.Heatmap(z=values, **kwargs)
+    if text:
+        trace.update(text=np.round(values, 2), texttemplate="%{text}", hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")
+    fig = go.Figure(trace)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(constrain="domain")
+    return compact(fig, title=title)
