@@ -1,0 +1,99 @@
+"""A trained run as one record (weights, configs, history, results) and its checkpoint file."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnn_core.data import DataConfig
+from cnn_core.spec import ModelSpec, build_model
+
+FORMAT = "cnn-lab-checkpoint/1"
+
+
+@dataclass
+class TrainedRun:
+    """Everything needed to rebuild, evaluate and explain a trained model."""
+
+    spec: ModelSpec
+    data_config: DataConfig
+    train_config: dict[str, Any]  # TrainConfig.to_dict(): a dict keeps this module free of the engine
+    state_dict: dict[str, Any]  # parameter and buffer tensors, on the CPU
+    history: list[dict[str, float]] = field(default_factory=list)  # one dict per epoch
+    summary: dict[str, Any] = field(default_factory=dict)  # val_acc, val_loss, epochs_run, train_seconds, device, params, …
+    key: str = ""  # the model-cache key (hash of data config, spec, train config and seed)
+
+    def build(self, device: str = "cpu"):
+        """The model with its trained weights, in eval mode."""
+        model = build_model(self.spec)
+        model.load_state_dict(self.state_dict)
+        return model.to(device).eval()
+
+    def to_payload(self) -> dict[str, Any]:
+        """Plain types and tensors only, so that `torch.load(weights_only=True)` reads it back."""
+        return {
+            "format": FORMAT,
+            "key": self.key,
+            "spec": self.spec.to_dict(),
+            "data_config": self.data_config.to_dict(),
+            "train_config": dict(self.train_config),
+            "state_dict": dict(self.state_dict),
+            "history": [dict(h) for h in self.history],
+            "summary": dict(self.summary),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> TrainedRun:
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise ValueError(f"not a CNN Lab checkpoint (expected format {FORMAT})")
+        try:
+            return cls(
+                spec=ModelSpec.from_dict(payload["spec"]),
+                data_config=DataConfig.from_dict(payload["data_config"]),
+                train_config=dict(payload["train_config"]),
+                state_dict=dict(payload["state_dict"]),
+                history=list(payload["history"]),
+                summary=dict(payload["summary"]),
+                key=str(payload.get("key", "")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"checkpoint is incomplete or damaged ({exc})") from None
+
+
+def checkpoint_bytes(run: TrainedRun) -> bytes:
+    """The run as the bytes of a .pt checkpoint file."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(run.to_payload(), buf)
+    return buf.getvalue()
+
+
+def save_checkpoint(run: TrainedRun, path: str | Path) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(checkpoint_bytes(run))
+    tmp.replace(path)
+
+
+def load_checkpoint(source: str | Path | bytes) -> TrainedRun:
+    """Read a checkpoint (a path or its bytes) with `weights_only=True`; ValueError if unreadable."""
+    import torch
+
+    try:
+        stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+        with stream:
+            payload = torch.load(stream, map_location="cpu", weights_only=True)
+    except (OSError, EOFError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"cannot read the checkpoint: {exc}") from None
+    except Exception as exc:  # pickle.UnpicklingError and zip errors vary by version
+        raise ValueError(f"cannot read the checkpoint: {type(exc).__name__}: {exc}") from None
+    run = TrainedRun.from_payload(payload)
+    try:
+        build_model(run.spec).load_state_dict(run.state_dict)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"checkpoint weights do not fit its own model spec: {str(exc).splitlines()[0]}") from None
+    return run
