@@ -87,10 +87,9 @@ def load_checkpoint(source: str | Path | bytes) -> TrainedRun:
         stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
         with stream:
             payload = torch.load(stream, map_location="cpu", weights_only=True)
-    except (OSError, EOFError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"cannot read the checkpoint: {exc}") from None
-    except Exception as exc:  # pickle.UnpicklingError and zip errors vary by version
-        raise ValueError(f"cannot read the checkpoint: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # OSError, EOFError, pickle and zip errors: they vary by torch version
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ValueError(f"cannot read the checkpoint (damaged, or not a CNN Lab .pt file): {first}") from None
     run = TrainedRun.from_payload(payload)
     try:
         build_model(run.spec).load_state_dict(run.state_dict)
