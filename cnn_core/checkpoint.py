@@ -22,7 +22,7 @@ class TrainedRun:
     train_config: dict[str, Any]  # TrainConfig.to_dict(): a dict keeps this module free of the engine
     state_dict: dict[str, Any]  # parameter and buffer tensors, on the CPU
     history: list[dict[str, float]] = field(default_factory=list)  # one dict per epoch
-    summary: dict[str, Any] = field(default_factory=dict)  # val_acc, val_loss, epochs_run, train_seconds, device, params, …
+    summary: dict[str, Any] = field(default_factory=dict)  # val_acc, val_loss, epochs_run, device, params, …
     key: str = ""  # the model-cache key (hash of data config, spec, train config and seed)
 
     def build(self, device: str = "cpu"):

@@ -86,12 +86,12 @@ def _histograms(config: DataConfig, _ds: ImageDataset, bins: int = 50) -> np.nda
 
 def draw_summary(ds: ImageDataset) -> None:
     c, h, w = ds.input_shape
-    cols = st.columns(5)
-    cols[0].metric("Images", f"{len(ds.labels):,}")
-    cols[1].metric("Image shape (C×H×W)", f"{c}×{h}×{w}")
+    cols = st.columns(6)
+    cols[0].metric("Images", f"{len(ds.labels):,}", help=f"{ds.images.nbytes / 2**20:.1f} MB as float32")
+    cols[1].metric("Image shape", f"{c}×{h}×{w}", help="Channels × height × width of one image.")
     cols[2].metric("Classes", ds.num_classes)
-    cols[3].metric("Train / val / test", " / ".join(str(len(ds.splits[s])) for s in ("train", "val", "test")))
-    cols[4].metric("Memory", f"{ds.images.nbytes / 2**20:.1f} MB")
+    for col, (split, label) in zip(cols[3:], (("train", "Train"), ("val", "Validation"), ("test", "Test"))):
+        col.metric(label, len(ds.splits[split]))
 
 
 def draw_gallery(ds: ImageDataset) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-# One colour per class index, the same on every page and chart.
+# One colour per class index, the same on every page and chart. The first four follow the classic
+# shapes' own colours (circle red, square green, diagonal blue, ring orange).
 CLASS_PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
 CHANNEL_COLOURS = {1: ("#444444",), 3: ("#d62728", "#2ca02c", "#1f77b4")}
@@ -50,7 +51,8 @@ def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Gray", signe
         kwargs = dict(colorscale=colorscale, zmin=zmin, zmax=zmax)
     trace = go.Heatmap(z=values, **kwargs)
     if text:
-        trace.update(text=np.round(values, 2), texttemplate="%{text}", hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")
+        trace.update(text=np.round(values, 2), texttemplate="%{text}",
+                     hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")
     fig = go.Figure(trace)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_xaxes(constrain="domain")

@@ -1,0 +1,114 @@
+"""A real browser opens every page of the running app: no exception box, and a screenshot of each."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("CNN_LAB_SCREENSHOTS") or tempfile.mkdtemp(prefix="cnn-lab-shots-"))
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Debian's chromium for the browser tests: apt-get install -y chromium")
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+
+
+def page_paths() -> list[str]:
+    """The URL path of every page the router lists ('' for the default page)."""
+    router = (ROOT / "streamlit_app.py").read_text()
+    found = re.findall(r'st\.Page\("pages/(\w+)\.py"[^)]*?(default=True)?\)', router)
+    return ["" if default else name for name, default in found]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    env = {**os.environ, "CNN_LAB_CACHE_DIR": tempfile.mkdtemp(prefix="cnn-lab-cache-")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not become healthy: {proc.stderr.read().decode()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                              "--disable-background-networking", "--disable-component-update"])  # fmt: skip
+        yield b
+        b.close()
+
+
+def wait_until_idle(page, timeout_s: float = 60) -> None:
+    """Wait for the app to render and for the script run to end (the 'Running…' widget goes away)."""
+    page.wait_for_selector("[data-testid='stMain']", timeout=timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
+    page.wait_for_timeout(500)
+    while time.monotonic() < deadline:
+        running = page.locator("[data-testid='stStatusWidget']").count()
+        skeleton = page.locator("[data-testid='stSkeleton']").count()
+        if not running and not skeleton:
+            break
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(800)
+
+
+def test_a_deep_link_to_a_page_on_a_fresh_server_gets_the_routers_navigation(server, browser):
+    # Runs first, while no session has run the router yet (see ui/__init__.py).
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/dataset")
+    wait_until_idle(page)
+    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert "Home" in nav and "Dataset" in nav and "streamlit app" not in nav.lower(), nav
+    assert page.locator("h1").first.inner_text() == "Dataset"
+    page.close()
+
+
+@pytest.mark.parametrize("path", page_paths())
+def test_every_page_opens_in_a_real_browser_without_an_exception(server, browser, path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/{path}")
+    wait_until_idle(page)
+    shot = SHOTS / f"{path or 'home'}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}; see {shot}"
+    assert page.locator("h1").count() >= 1, f"no page title on /{path}; see {shot}"
+    assert not errors, errors
+    page.close()

@@ -1,0 +1,113 @@
+"""The router, the Home page and the Dataset page, driven through AppTest."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_home_explains_the_app_and_links_the_pages(app):
+    at = app()
+    assert not at.exception
+    assert at.title[0].value == "CNN Lab"
+    assert "convolutional neural network" in at.markdown[0].value
+
+
+def test_dataset_page_shows_the_classic_task_by_default(app):
+    at = app("pages/dataset.py")
+    assert not at.exception and not at.error
+    m = metrics(at)
+    assert m["Images"] == "1,000" and m["Image shape"] == "3×32×32" and m["Classes"] == "4"
+    assert (m["Train"], m["Validation"], m["Test"]) == ("696", "152", "152")
+    assert [t.label for t in at.tabs] == ["Samples", "Channels", "Class balance", "Pixel values", "Class averages"]
+    gallery = at.tabs[0].get("image")
+    assert len(gallery) == 4 and all(len(row.captions) == 8 for row in gallery)  # 8 samples of each class
+    assert at.tabs[4].get("image")[0].captions == ["circle", "square", "diagonal", "ring"]
+    assert at.session_state["dataset"].images.shape == (1000, 3, 32, 32)
+
+
+@pytest.mark.parametrize(
+    "key, value, expect",
+    [
+        ("ds_n_per_class", 40, {"Images": "160"}),
+        ("ds_size", 48, {"Image shape": "3×48×48"}),
+        ("ds_classes", ["circle", "triangle", "cross"], {"Classes": "3", "Images": "750"}),
+        ("ds_val_fraction", 0.2, {"Train": "648", "Validation": "200", "Test": "152"}),
+        ("ds_test_fraction", 0.0, {"Train": "848", "Validation": "152", "Test": "0"}),
+    ],
+)
+def test_each_sidebar_knob_changes_the_dataset(app, key, value, expect):
+    at = app("pages/dataset.py")
+    at.session_state[key] = value
+    at.run()
+    assert not at.exception and not at.error
+    for label, shown in expect.items():
+        assert metrics(at)[label] == shown
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("ds_noise", 0.3), ("ds_position_jitter", 0.2), ("ds_scale_jitter", 0.3), ("ds_rotation", 90),
+     ("ds_clutter", 4), ("ds_color_mode", "random"), ("ds_seed", 7)],
+)  # fmt: skip
+def test_difficulty_knobs_make_a_new_dataset(app, key, value):
+    at = app("pages/dataset.py")
+    before = at.session_state["dataset"]
+    at.session_state[key] = value
+    at.run()
+    assert not at.exception and not at.error
+    after = at.session_state["dataset"]
+    assert getattr(after.config, key[3:]) == value and after.config != before.config
+    assert (after.images != before.images).any()
+
+
+def test_switching_to_digits_uses_the_digit_defaults(app):
+    at = app("pages/dataset.py")
+    at.sidebar.selectbox(key="ds_dataset").set_value("digits").run()
+    assert not at.exception and not at.error
+    m = metrics(at)
+    assert m["Images"] == "1,797" and m["Image shape"] == "1×8×8" and m["Classes"] == "10"
+    # Shape-only knobs are disabled for real digits.
+    assert next(s for s in at.sidebar.slider if s.key == "ds_rotation").disabled
+
+
+def test_a_bad_choice_shows_an_error_and_keeps_the_last_dataset(app):
+    at = app("pages/dataset.py")
+    at.sidebar.multiselect(key="ds_classes").set_value(["ring"]).run()
+    assert not at.exception
+    assert "at least two classes" in at.error[0].value
+    assert metrics(at)["Classes"] == "4"  # the previous dataset is still shown
+    assert at.session_state["dataset"].num_classes == 4
+
+
+def test_channels_view_follows_the_chosen_image(app):
+    at = app("pages/dataset.py")
+    at.number_input(key="ds_channel_image").set_value(300).run()
+    assert not at.exception
+    captions = [c for image in at.get("image") for c in image.captions]
+    assert "#300: square" in captions  # labels run in class order: 250 circles, then squares
+
+
+def test_settings_survive_a_visit_to_another_page(app):
+    at = app("pages/dataset.py")
+    at.sidebar.slider(key="ds_size").set_value(40).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/dataset.py").run()
+    assert metrics(at)["Image shape"] == "3×40×40"
+
+
+def test_home_and_dataset_pages_do_not_import_torch():
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=60).run()\n"
+        "at.switch_page('pages/dataset.py').run(); assert not at.exception\n"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
