@@ -30,7 +30,7 @@ SHAPE_COLOURS = {
     "vstripes": (0.6, 0.3, 1.0),
 }
 DIGITS_PER_CLASS = 183  # the most scans of any one digit in scikit-learn's set
-MAX_BYTES = 512 * 2**20  # the largest dataset we build: it must fit a shared app server
+MAX_BYTES = 256 * 2**20  # the largest dataset we build: a shared app server has 1 to 2.7 GB
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ DATA_CONFIG = "data_config"  # session key: the DataConfig the learner chose
 DATASET = "dataset"  # session key: the ImageDataset built from it
 
 
-@st.cache_resource(max_entries=8, show_spinner="Generating the dataset…")
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner="Generating the dataset…")
 def _shared_dataset(config: DataConfig) -> ImageDataset:
     """One copy per config for every session: the arrays are made read-only, so sharing is safe."""
     ds = make_dataset(config)
