@@ -38,6 +38,7 @@ TORCH_CLASS = {
     "flatten": "Flatten", "linear": "Linear",
 }  # fmt: skip
 INFERRED_ARG = {"conv2d": "in_channels", "batchnorm2d": "num_features", "linear": "in_features"}
+_TORCH_REQUIRED = {"kernel_size", "output_size"}  # torch has no default for these: always write them
 IMAGE_LAYERS = {"conv2d", "batchnorm2d", "maxpool2d", "avgpool2d", "adaptiveavgpool2d", "dropout2d"}
 ACTIVATIONS = ("relu", "leakyrelu", "gelu", "tanh", "sigmoid")
 # Smallest allowed value of each integer argument.
@@ -107,14 +108,13 @@ class LayerSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON form: the type and the arguments that differ from torch's defaults."""
-        defaults = LAYER_ARGS[self.type]
+        args = self.kwargs
         out: dict[str, Any] = {"type": self.type}
-        for name, value in self.args:
-            default = defaults[name]
+        for name, default in LAYER_ARGS[self.type].items():  # in torch's argument order
             if name == "stride" and default is None:
-                default = self.kwargs["kernel_size"]
-            if value != default:
-                out[name] = value
+                default = args["kernel_size"]
+            if name in _TORCH_REQUIRED or args[name] != default:
+                out[name] = args[name]
         return out
 
     @classmethod

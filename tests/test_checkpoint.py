@@ -1,0 +1,51 @@
+"""A trained run survives a round trip through a checkpoint file, loaded with weights_only=True."""
+
+import pytest
+
+from cnn_core.checkpoint import TrainedRun, checkpoint_bytes, load_checkpoint, save_checkpoint
+from cnn_core.data import DataConfig
+from cnn_core.spec import build_model, preset
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def run():
+    spec = preset("digits_small", (1, 8, 8), 10)
+    torch.manual_seed(0)
+    model = build_model(spec)
+    return TrainedRun(spec, DataConfig(dataset="digits"), {"lr": 0.001, "epochs": 3},
+                      {k: v.clone() for k, v in model.state_dict().items()},
+                      [{"epoch": 1, "val_acc": 0.5}], {"val_acc": 0.5, "status": "completed"}, key="abc")  # fmt: skip
+
+
+def test_round_trip_keeps_weights_configs_and_history(run, tmp_path):
+    path = tmp_path / "run.pt"
+    save_checkpoint(run, path)
+    back = load_checkpoint(path)
+    assert back.spec == run.spec and back.data_config == run.data_config and back.key == "abc"
+    assert back.train_config == run.train_config and back.history == run.history and back.summary == run.summary
+    assert all(torch.equal(back.state_dict[k], v) for k, v in run.state_dict.items())
+    x = torch.rand(3, 1, 8, 8)
+    assert torch.equal(back.build()(x), run.build()(x))
+
+
+@pytest.mark.parametrize("damage", [lambda b: b"not a checkpoint", lambda b: b[: len(b) // 2], lambda b: b""])
+def test_a_damaged_file_is_a_clear_value_error(run, damage):
+    with pytest.raises(ValueError, match="cannot read the checkpoint"):
+        load_checkpoint(damage(checkpoint_bytes(run)))
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_its_spec_is_refused(run):
+    run.state_dict = {k: v[..., :1] if v.ndim > 1 else v for k, v in run.state_dict.items()}
+    with pytest.raises(ValueError, match="do not fit"):
+        load_checkpoint(checkpoint_bytes(run))
+
+
+def test_a_foreign_torch_file_is_refused():
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"weights": torch.zeros(2)}, buf)
+    with pytest.raises(ValueError, match="not a CNN Lab checkpoint"):
+        load_checkpoint(buf.getvalue())

@@ -1,0 +1,108 @@
+"""Model specs: the JSON format, presets against PyTorch's own counts, and where a design breaks."""
+
+import json
+
+import pytest
+
+from cnn_core.spec import PRESETS, ModelSpec, SpecError, build_model, infer_shapes, layer, load_spec, preset
+
+torch = pytest.importorskip("torch")
+
+ISSUE_EXAMPLE = {
+    "input": [3, 32, 32], "num_classes": 4,
+    "layers": [{"type": "conv2d", "out_channels": 32, "kernel_size": 3, "padding": 1},
+               {"type": "batchnorm2d"}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
+               {"type": "flatten"}, {"type": "linear", "out_features": 4}],
+}  # fmt: skip
+
+
+def n_params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_simple_cnn_has_619268_parameters_as_pytorch_counts():
+    model = build_model(preset("simple_cnn", (3, 32, 32), 4))
+    assert n_params(model) == 619_268
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("input_shape, classes", [((3, 32, 32), 4), ((3, 64, 64), 8), ((1, 28, 28), 10)])
+def test_presets_build_and_their_shapes_match_a_real_forward_pass(name, input_shape, classes):
+    spec = preset(name, input_shape, classes)
+    model = build_model(spec).eval()
+    x = torch.zeros(2, *input_shape)
+    shapes = infer_shapes(spec)
+    with torch.no_grad():
+        for module, expected in zip(model, shapes):
+            x = module(x)
+            assert tuple(x.shape[1:]) == expected
+    assert tuple(x.shape) == (2, classes)
+
+
+def test_the_issue_example_round_trips_through_json():
+    spec = ModelSpec.from_dict(ISSUE_EXAMPLE)
+    assert spec.to_dict() == ISSUE_EXAMPLE
+    assert ModelSpec.from_json(spec.to_json()) == spec
+    assert json.loads(spec.to_json(indent=2)) == ISSUE_EXAMPLE
+    assert n_params(build_model(spec)) == (3 * 9 * 32 + 32) + 2 * 32 + (32 * 16 * 16 * 4 + 4)
+
+
+def test_equal_specs_written_differently_have_equal_keys():
+    explicit = dict(ISSUE_EXAMPLE, layers=[*ISSUE_EXAMPLE["layers"]])
+    explicit["layers"][3] = {"type": "maxpool2d", "kernel_size": 2, "stride": 2, "padding": 0}
+    assert ModelSpec.from_dict(explicit).key() == ModelSpec.from_dict(ISSUE_EXAMPLE).key()
+    assert preset("simple_cnn").key() != preset("simple_cnn", num_classes=5).key()
+
+
+def test_lenet5_breaks_on_8x8_digits_at_its_second_convolution():
+    with pytest.raises(SpecError) as info:
+        infer_shapes(preset("lenet5", (1, 8, 8), 10))
+    assert info.value.index == 3 and "kernel 5 is larger than the padded input" in info.value.reason
+
+
+@pytest.mark.parametrize(
+    "layers, index, fragment",
+    [
+        ([{"type": "conv3d"}], 0, "unknown layer type 'conv3d'"),
+        ([{"type": "conv2d"}], 0, "needs out_channels"),
+        ([{"type": "conv2d", "out_channels": 8, "kernel": 3}], 0, "takes no argument kernel"),
+        ([{"type": "conv2d", "out_channels": 0}], 0, "at least 1"),
+        ([{"type": "dropout", "p": 1.5}], 0, "probability"),
+        ([{"type": "flatten"}, {"type": "conv2d", "out_channels": 8}], 1, "move it before flatten"),
+        ([{"type": "linear", "out_features": 4}], 0, "add a flatten layer before it"),
+        ([{"type": "maxpool2d", "kernel_size": 2, "padding": 2}], 0, "at most 1"),
+        ([{"type": "conv2d", "out_channels": 4, "kernel_size": 40}], 0, "larger than the padded input"),
+        ([{"type": "flatten"}, {"type": "linear", "out_features": 3}], 1, "there are 4 classes"),
+        ([{"type": "conv2d", "out_channels": 4}], 0, "not one score per class"),
+    ],
+)
+def test_a_broken_design_names_the_failing_layer_and_why(layers, index, fragment):
+    with pytest.raises(SpecError) as info:
+        infer_shapes(ModelSpec.from_dict({"input": [3, 32, 32], "num_classes": 4, "layers": layers}))
+    assert info.value.index == index and fragment in str(info.value)
+
+
+def test_where_torch_fails_the_spec_fails_first():
+    spec = ModelSpec((3, 8, 8), 4, (layer("conv2d", out_channels=4, kernel_size=5), layer("maxpool2d", kernel_size=2),
+                                    layer("conv2d", out_channels=4, kernel_size=3), layer("flatten"),
+                                    layer("linear", out_features=4)))  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        infer_shapes(spec)
+    x = torch.zeros(1, 3, 8, 8)
+    modules = [torch.nn.Conv2d(3, 4, 5), torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 4, 3)]
+    failed_at = None
+    for i, m in enumerate(modules):
+        try:
+            x = m(x)
+        except RuntimeError:
+            failed_at = i
+            break
+    assert info.value.index == failed_at == 2
+
+
+def test_load_spec_takes_a_preset_name_or_json_and_follows_the_dataset():
+    assert load_spec("tinyvgg", (1, 16, 16), 3) == preset("tinyvgg", (1, 16, 16), 3)
+    moved = load_spec(json.dumps(ISSUE_EXAMPLE), (1, 32, 32), 7)
+    assert moved.input == (1, 32, 32) and moved.num_classes == 7 and infer_shapes(moved)[-1] == (7,)
+    with pytest.raises(ValueError, match="unknown preset|not valid JSON"):
+        load_spec("resnet50")
