@@ -42,8 +42,8 @@ def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _paddings(padding: int | str, kh: int, kw: int, stride: int, dilation: int) -> tuple[tuple[int, int], ...]:
-    """((top, bottom), (left, right)) from an int or "same"."""
+def conv_paddings(padding: int | str, kh: int, kw: int, stride: int = 1, dilation: int = 1) -> tuple[tuple[int, int], ...]:
+    """((top, bottom), (left, right)) zero padding from an int or "same"."""
     if isinstance(padding, str):
         if padding != "same":
             raise ValueError(f"padding must be a whole number or 'same', got {padding!r}")
@@ -71,7 +71,7 @@ def pad_input(x: np.ndarray, w_shape: tuple[int, ...], stride: int = 1, padding:
     _check_positive("stride", stride)
     _check_positive("dilation", dilation)
     kh, kw = w_shape[-2:]
-    (top, bottom), (left, right) = _paddings(padding, kh, kw, stride, dilation)
+    (top, bottom), (left, right) = conv_paddings(padding, kh, kw, stride, dilation)
     _check_fits(kh, dilation, x.shape[1], x.shape[1] + top + bottom, " in height")
     _check_fits(kw, dilation, x.shape[2], x.shape[2] + left + right, " in width")
     return np.pad(x, ((0, 0), (top, bottom), (left, right))), (top, left)
