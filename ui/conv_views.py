@@ -111,10 +111,14 @@ def draw_window(padded: np.ndarray, step: ConvStep, output: np.ndarray, pads: tu
     right.plotly_chart(fig, key="conv_step_output")
 
 
-def _text_trace(values: np.ndarray, signed: bool = True) -> go.Heatmap:
-    """A heatmap trace with its numbers written in: signed, or grey from 0 to 1 for pixels."""
-    fig = heatmap(values, signed=signed, text=True) if signed else heatmap(values, text=True, zmin=0, zmax=1)
-    return fig.data[0].update(showscale=False)
+def _number_grid(values: np.ndarray, x0: int, y0: int, signed: bool) -> go.Heatmap:
+    """A small grid with its numbers written in, placed at (x0, y0): signed colours, or grey 0 to 1 for pixels."""
+    bound = float(np.abs(values).max()) or 1.0
+    colours = dict(colorscale="RdBu", reversescale=True, zmin=-bound, zmax=bound) if signed else \
+        dict(colorscale="Gray", zmin=0.0, zmax=1.0)
+    return go.Heatmap(z=values, x=x0 + np.arange(values.shape[1]), y=y0 + np.arange(values.shape[0]),
+                      text=np.round(values, 2), texttemplate="%{text}", showscale=False, xgap=1, ygap=1,
+                      hovertemplate="%{z:.4f}<extra></extra>", **colours)
 
 
 def _num(value: float) -> str:
@@ -126,14 +130,17 @@ def _num(value: float) -> str:
 def draw_products(step: ConvStep, kernel: np.ndarray, relu: bool) -> None:
     """Window × kernel = products, one row per channel, then the sum written out."""
     names = CHANNEL_NAMES.get(step.window.shape[0], [f"channel {c}" for c in range(step.window.shape[0])])
-    titles = [t for name in names for t in (f"{name}: window", "× kernel", "= products")]
-    fig = make_subplots(len(names), 3, subplot_titles=titles, horizontal_spacing=0.05, vertical_spacing=0.08)
+    kh, kw = kernel.shape
+    fig = go.Figure()  # one set of axes, grids placed side by side: much lighter than make_subplots
     for c in range(len(names)):
         for j, values in enumerate((step.window[c], kernel, step.products[0, c])):
-            fig.add_trace(_text_trace(values, signed=j > 0), c + 1, j + 1)
-    fig.update_yaxes(autorange="reversed", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
-    st.plotly_chart(compact(fig, 60 + 200 * len(names)), key="conv_products_chart")
+            fig.add_trace(_number_grid(values, j * (kw + 1), c * (kh + 1), signed=j > 0))
+    centres = (kw - 1) / 2 + (kw + 1) * np.arange(3)
+    fig.update_xaxes(tickvals=centres, ticktext=["window", "× kernel", "= products"], side="top", showgrid=False,
+                     zeroline=False)
+    fig.update_yaxes(tickvals=(kh - 1) / 2 + (kh + 1) * np.arange(len(names)), ticktext=list(names),
+                     autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False)
+    st.plotly_chart(compact(fig, 80 + 170 * len(names)), key="conv_products_chart")
     total = float(step.total[0])
     if len(names) == 1:
         terms = " + ".join(f"{_num(a)}×{_num(b)}" for a, b in zip(step.window[0].ravel(), kernel.ravel()))
