@@ -32,8 +32,9 @@ def load_image(data: bytes, max_side: int = MAX_SIDE) -> tuple[np.ndarray, str |
     """Decode PNG/JPEG bytes to (3, H, W) in [0, 1], shrunk to max_side; also a notice when it was shrunk."""
     try:
         with Image.open(io.BytesIO(data)) as im:  # Pillow's decompression-bomb guard stays on
-            im.load()
             original = im.size
+            im.draft("RGB", (max_side, max_side))  # a JPEG decodes at a reduced scale: less memory for big photos
+            im.load()
             im = im.convert("RGB")
             notice = None
             if max(original) > max_side:

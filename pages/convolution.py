@@ -137,8 +137,13 @@ tabs = st.tabs(TABS, key="conv_tab", on_change="rerun")
 if tabs[0].open:
     with tabs[0]:
         draw_triptych(image, kernel, output, "Output after ReLU" if use_relu else "Output")
-        st.markdown("Red is positive, blue negative, white zero. The output is smaller than the input unless "
-                    "padding makes up for the pixels the kernel cannot centre on:")
+        notes = ["Red is positive, blue negative, white zero."] if output.min() < 0 else []
+        if image.shape[0] > 1:
+            notes.append("The kernel has one slice per colour channel and their results are added, so the output "
+                         "is a single map (see *Channels*).")
+        notes.append("The output is smaller than the input unless padding makes up for the pixels the kernel "
+                     "cannot centre on:")
+        st.markdown(" ".join(notes))
         draw_formulas(image.shape[1:], kernel.shape[0], conv["stride"], pads, conv["dilation"])
 
 if tabs[1].open:
