@@ -10,9 +10,18 @@ from numpy.lib.stride_tricks import sliding_window_view
 POOL_KINDS = ("max", "avg")
 
 
+def _is_whole(value: object, least: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= least
+
+
 def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not _is_whole(value, 1):
         raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+
+def _out_len(padded: int, kernel: int, stride: int, dilation: int) -> int:
+    """Output length along one axis of an already padded input."""
+    return (padded - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def _check_fits(kernel: int, dilation: int, n: int, padded: int, what: str = "") -> None:
@@ -29,7 +38,7 @@ def conv_output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dil
     """floor((n + 2p − d(k−1) − 1) / s) + 1: the output length along one axis."""
     for name, value in (("input size", n), ("kernel size", kernel), ("stride", stride), ("dilation", dilation)):
         _check_positive(name, value)
-    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+    if not _is_whole(padding, 0):
         raise ValueError(f"padding must be a whole number of 0 or more, got {padding!r}")
     _check_fits(kernel, dilation, n, n + 2 * padding)
     return _out_len(n + 2 * padding, kernel, stride, dilation)
@@ -49,7 +58,7 @@ def conv_paddings(padding: int | str, kh: int, kw: int, stride: int = 1, dilatio
         if stride != 1:
             raise ValueError(f"padding 'same' works only with stride 1, got stride {stride}: use a number instead")
         return same_padding(kh, dilation), same_padding(kw, dilation)
-    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+    if not _is_whole(padding, 0):
         raise ValueError(f"padding must be a whole number of 0 or more, or 'same', got {padding!r}")
     return (int(padding), int(padding)), (int(padding), int(padding))
 
@@ -64,8 +73,8 @@ def _as_chw(x: np.ndarray, name: str = "input") -> np.ndarray:
 
 
 def pad_input(x: np.ndarray, w_shape: tuple[int, ...], stride: int = 1, padding: int | str = 0,
-              dilation: int = 1) -> tuple[np.ndarray, tuple[int, int]]:
-    """The zero-padded (C, H, W) input a kernel slides over, and the (top, left) padding."""
+              dilation: int = 1) -> np.ndarray:
+    """The zero-padded (C, H, W) input a kernel of shape w_shape slides over."""
     x = _as_chw(x)
     _check_positive("stride", stride)
     _check_positive("dilation", dilation)
@@ -73,7 +82,7 @@ def pad_input(x: np.ndarray, w_shape: tuple[int, ...], stride: int = 1, padding:
     (top, bottom), (left, right) = conv_paddings(padding, kh, kw, stride, dilation)
     _check_fits(kh, dilation, x.shape[1], x.shape[1] + top + bottom, " in height")
     _check_fits(kw, dilation, x.shape[2], x.shape[2] + left + right, " in width")
-    return np.pad(x, ((0, 0), (top, bottom), (left, right))), (top, left)
+    return np.pad(x, ((0, 0), (top, bottom), (left, right)))
 
 
 def _as_kernel(w: np.ndarray, channels: int) -> np.ndarray:
@@ -89,15 +98,11 @@ def _as_kernel(w: np.ndarray, channels: int) -> np.ndarray:
     return w
 
 
-def _out_len(padded: int, kernel: int, stride: int, dilation: int) -> int:
-    return (padded - dilation * (kernel - 1) - 1) // stride + 1
-
-
 def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int | str = 0, dilation: int = 1) -> np.ndarray:
     """(K, H_out, W_out) cross-correlation of a (C, H, W) input with (K, C, kh, kw) kernels, zero padded."""
     x = _as_chw(x)
     w = _as_kernel(w, x.shape[0])
-    xp, _ = pad_input(x, w.shape, stride, padding, dilation)
+    xp = pad_input(x, w.shape, stride, padding, dilation)
     n_out, _, kh, kw = w.shape
     h_out, w_out = _out_len(xp.shape[1], kh, stride, dilation), _out_len(xp.shape[2], kw, stride, dilation)
     out = np.zeros((n_out, h_out, w_out))
@@ -149,7 +154,7 @@ def conv_step(x: np.ndarray, w: np.ndarray, row: int, col: int, stride: int = 1,
     """The window, products and sums that make output position (row, col) of conv2d(x, w, …)."""
     x = _as_chw(x)
     w = _as_kernel(w, x.shape[0])
-    xp, _ = pad_input(x, w.shape, stride, padding, dilation)
+    xp = pad_input(x, w.shape, stride, padding, dilation)
     kh, kw = w.shape[2:]
     h_out, w_out = _out_len(xp.shape[1], kh, stride, dilation), _out_len(xp.shape[2], kw, stride, dilation)
     if not (0 <= row < h_out and 0 <= col < w_out):

@@ -125,7 +125,7 @@ cells, conv, use_relu = kernel_ui()
 try:
     kernel = parse_kernel(cells)
     raw = _convolve(image, kernel, **conv)
-    padded, _ = ops.pad_input(image, kernel.shape, **conv)
+    padded = ops.pad_input(image, kernel.shape, **conv)
 except ValueError as exc:
     st.error(f"Cannot convolve: {exc}. Change the setting and the page updates.")
     st.plotly_chart(image_figure(image, "Input"), key="conv_input_only")

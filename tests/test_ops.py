@@ -203,3 +203,9 @@ def test_pick_channels_gives_colour_or_one_channel():
     assert pick_channels(image, "grey").shape == (1, 16, 16)
     with pytest.raises(ValueError, match="unknown channel choice"):
         pick_channels(image, "alpha")
+
+
+def test_pad_input_adds_the_rings_of_zeros_conv2d_reads():
+    padded = ops.pad_input(np.ones((2, 3, 3)), (1, 2, 4, 2), padding="same")
+    assert padded.shape == (2, 6, 4) and padded[:, 0].sum() == 0 and padded[:, -2:].sum() == 0
+    assert ops.conv_paddings("same", 4, 2) == ((1, 2), (0, 1)) and ops.conv_paddings(2, 3, 3) == ((2, 2), (2, 2))
