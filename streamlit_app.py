@@ -7,5 +7,6 @@ st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout=
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
+    st.Page("pages/convolution.py", title="Convolution", icon=":material/blur_on:"),
 ]
 st.navigation(pages).run()

@@ -12,6 +12,7 @@ Follow the pages in order, or jump to the one you need:
 )
 steps = [
     ("pages/dataset.py", "1. Dataset", "make synthetic shapes (and make them hard), or load real handwritten digits."),
+    ("pages/convolution.py", "2. Convolution", "slide a kernel over an image and see every product and sum, then pool the result."),
 ]
 for path, label, what in steps:
     st.page_link(path, label=f"**{label}**: {what}")
