@@ -10,7 +10,9 @@ Conventions, checked against torch in tests/test_summary.py:
   dropout do comparisons or element-wise work, not multiply-accumulates, and count 0 (as in that counter).
 - `receptive_field` is the side, in input pixels, of the window one output unit can see, padding included
   (so it may exceed the image); `jump` is the distance in input pixels between neighbouring output units.
-  Both are None once the tensor is flat: every feature then sees the whole image.
+  Both are None once the tensor is flat: every feature then sees the whole image. An adaptive pool whose
+  input is not a multiple of its output has windows that differ by a pixel: we count the largest window
+  and step, so from there on both are upper bounds.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class LayerRow:
     buffers: int  # non-trainable numbers (BatchNorm's running mean and variance)
     macs: int  # multiply-accumulates for one image
     receptive_field: int | None  # input pixels on a side that one output unit sees; None once flat
-    jump: float | None  # input pixels between neighbouring output units (the effective stride); None once flat
+    jump: int | None  # input pixels between neighbouring output units (the effective stride); None once flat
     memory: int  # bytes of this layer's float32 output for one image
     formula: str  # how the output size follows, with this layer's numbers ("" when the shape is unchanged)
     params_formula: str  # how the parameter count follows ("" without parameters)
@@ -154,7 +156,7 @@ def _numbers(lay: LayerSpec, inp: tuple[int, ...], out: tuple[int, ...]) -> tupl
     return 0, 0, 0, "", ""
 
 
-def _receptive(lay: LayerSpec, inp: tuple[int, ...], rf: int | None, jump: float | None):
+def _receptive(lay: LayerSpec, inp: tuple[int, ...], rf: int | None, jump: int | None):
     """The receptive field and jump after a layer, from those before it: r += (k_eff − 1)·j; j *= stride."""
     if rf is None or jump is None or len(inp) != 3 or lay.type in ("flatten", "linear"):
         return None, None
@@ -163,10 +165,9 @@ def _receptive(lay: LayerSpec, inp: tuple[int, ...], rf: int | None, jump: float
         span = a.get("dilation", 1) * (a["kernel_size"] - 1) + 1
         return rf + (span - 1) * jump, jump * a["stride"]
     if lay.type == "adaptiveavgpool2d":
-        # Windows of an adaptive pool may differ in size: the largest one, and the average step n/m.
+        # Unless n is a multiple of m, windows and steps differ by a pixel: take the largest (an upper bound).
         m, n = a["output_size"], max(inp[1:])
-        step = n / m
-        return rf + (_adaptive_window(n, m) - 1) * jump, jump * (int(step) if step == int(step) else step)
+        return rf + (_adaptive_window(n, m) - 1) * jump, jump * ceil(n / m)
     return rf, jump
 
 
