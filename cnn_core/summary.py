@@ -149,8 +149,8 @@ def _numbers(lay: LayerSpec, inp: tuple[int, ...], out: tuple[int, ...]) -> tupl
         return 0, 0, 0, h if inp[1] == inp[2] else f"H: {h}; W: {w}", ""
     if t == "adaptiveavgpool2d":
         m = a["output_size"]
-        windows = " and ".join(sorted({f"{_adaptive_window(n, m)}" for n in inp[1:]}))
-        return 0, 0, 0, f"{inp[1]}×{inp[2]} → {m}×{m} (windows of up to {windows} pixels)", ""
+        k = max(_adaptive_window(n, m) for n in inp[1:])
+        return 0, 0, 0, f"{inp[1]}×{inp[2]} → {m}×{m} (each output averages up to {k}×{k} pixels)", ""
     if t == "flatten" and len(inp) == 3:
         return 0, 0, 0, f"{inp[0]} × {inp[1]} × {inp[2]} = {out[0]:,}", ""
     return 0, 0, 0, "", ""
