@@ -90,7 +90,7 @@ def test_layer_table_edits_change_the_numbers():
     assert len(at.data_editor[0].value) == len(preset("simple_cnn").layers)
     _edit_table(at, edited={0: {"out_channels": 8, "kernel_size": 5, "padding": 2}})
     table = _summary(at)
-    assert table["parameters"][0] == (3 * 25 + 1) * 8 and table["receptive field"][0] == 5
+    assert table["parameters"][0] == (3 * 25 + 1) * 8 and table["receptive field"][0] == "5×5"
     assert table["how the size follows"][0] == "⌊(32 + 2×2 − 5) / 1⌋ + 1 = 32"
     assert at.session_state["model_spec"].layers[0].kwargs["out_channels"] == 8
 

@@ -86,15 +86,16 @@ def summary_frame(summary: Summary) -> pd.DataFrame:
     """The summary as a table; a broken spec gets one more row, the breaking layer, with the reason."""
     rows = [{"#": r.index, "layer": r.name, "type": r.type, "output shape": shape_text(r.output_shape),
              "how the size follows": r.formula, "parameters": r.params, "non-trainable": r.buffers, "MACs": r.macs,
-             "receptive field": r.receptive_field, "jump": r.jump, "memory": format_bytes(r.memory)}
+             "receptive field": "whole image" if r.receptive_field is None else f"{r.receptive_field}×{r.receptive_field}",
+             "jump": "" if r.jump is None else str(r.jump), "memory": format_bytes(r.memory)}
             for r in summary.rows]  # fmt: skip
     error = summary.error
     if error is not None and error.index >= len(summary.rows):
         rows.append({"#": error.index, "layer": "✗", "type": error.layer_type, "output shape": "breaks here",
-                     "how the size follows": error.reason})  # fmt: skip
+                     "how the size follows": error.reason, "receptive field": "", "jump": "", "memory": ""})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["#", "layer", "type", "output shape", "how the size follows", "parameters",
                                         "non-trainable", "MACs", "receptive field", "jump", "memory"])  # fmt: skip
-    return frame.astype({c: "Int64" for c in ("parameters", "non-trainable", "MACs", "receptive field", "jump")})
+    return frame.astype({c: "Int64" for c in ("parameters", "non-trainable", "MACs")})
 
 
 def draw_summary_table(summary: Summary) -> None:
@@ -102,13 +103,16 @@ def draw_summary_table(summary: Summary) -> None:
     bad = summary.error.index if summary.error is not None else None
     styled = frame.style.apply(lambda row: [FAIL_STYLE if row["#"] == bad else ""] * len(row), axis=1)
     styled = styled.format({c: "{:,}" for c in ("parameters", "non-trainable", "MACs")}, na_rep="")
-    styled = styled.format({c: "{}" for c in ("receptive field", "jump")}, na_rep="")
-    st.dataframe(styled, hide_index=True, column_config={
-        "receptive field": st.column_config.NumberColumn(help="How many input pixels on a side one output "
-                                                         "value can see. Blank once flat: then it sees everything."),
-        "jump": st.column_config.NumberColumn(help="Input pixels between neighbouring output values."),
-        "MACs": st.column_config.NumberColumn(help="Multiply-accumulates for one image (conv and linear)."),
-        "non-trainable": st.column_config.NumberColumn(help="BatchNorm's running mean and variance."),
+    height = min(35 * (len(frame) + 1) + 3, 800)  # every layer visible without scrolling, up to ~22 rows
+    st.dataframe(styled, hide_index=True, height=height, column_config={
+        "parameters": st.column_config.NumberColumn(format="localized", help="Weights and biases it learns."),
+        "receptive field": st.column_config.TextColumn(help="The input window one output value can see (padding "
+                                                       "included). Once flat, every feature sees the whole image."),
+        "jump": st.column_config.TextColumn(help="Input pixels between neighbouring output values."),
+        "MACs": st.column_config.NumberColumn(format="localized",
+                                              help="Multiply-accumulates for one image (conv and linear)."),
+        "non-trainable": st.column_config.NumberColumn(format="localized",
+                                                       help="BatchNorm's running mean and variance."),
     })  # fmt: skip
 
 
