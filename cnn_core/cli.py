@@ -80,6 +80,76 @@ def _run_data(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- summary
+
+
+def _input_shape(text: str) -> tuple[int, int, int]:
+    parts = _comma_list(text)
+    try:
+        shape = tuple(int(v) for v in parts)
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"give three positive whole numbers C,H,W such as 3,32,32, got {text!r}")
+    return shape  # type: ignore[return-value]
+
+
+def _add_summary(sub) -> None:
+    from cnn_core.spec import PRESETS
+
+    p = sub.add_parser("summary", help="per-layer output shape, parameters, MACs and receptive field of a network")
+    p.add_argument("--arch", required=True, help=f"a preset ({', '.join(PRESETS)}) or a JSON spec file")
+    p.add_argument("--input", type=_input_shape, help="input shape C,H,W (default: the file's, or 3,32,32)")
+    p.add_argument("--classes", type=int, help="number of classes (default: the file's, or 4)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=_run_summary)
+
+
+def load_arch(arch: str, input: tuple[int, int, int] | None, classes: int | None):
+    """The ModelSpec named by --arch: a preset name, or the path of a JSON spec file."""
+    from cnn_core.spec import PRESETS, load_spec
+
+    if arch not in PRESETS:
+        path = Path(arch)
+        if not path.is_file():
+            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
+        try:
+            arch = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from None
+    if classes is not None and classes < 2:
+        raise ValueError(f"--classes must be at least 2, got {classes}")
+    return load_spec(arch, input, classes)
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    import json
+
+    from cnn_core.summary import format_bytes, format_count, shape_text, summarize
+
+    summary = summarize(load_arch(args.arch, args.input, args.classes))
+    if summary.error is not None:
+        raise summary.error
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+        return 0
+    spec = summary.spec
+    print(f"input {shape_text(spec.input)}, {spec.num_classes} classes")
+    head = f"{'#':>3}  {'name':<11}{'type':<18}{'output':>12}{'params':>12}{'MACs':>14}{'RF':>6}{'jump':>6}{'memory':>10}"
+    print(head)
+    print("-" * len(head))
+    for r in summary.rows:
+        rf = "-" if r.receptive_field is None else r.receptive_field
+        jump = "-" if r.jump is None else f"{r.jump:g}"
+        print(f"{r.index:>3}  {r.name:<11}{r.type:<18}{shape_text(r.output_shape):>12}{r.params:>12,}{r.macs:>14,}"
+              f"{rf:>6}{jump:>6}{format_bytes(r.memory):>10}")
+    print("-" * len(head))
+    print(f"total: {summary.total_params:,} parameters (+ {summary.total_buffers:,} non-trainable), "
+          f"{summary.total_macs:,} MACs ({format_count(summary.total_macs)}) per image, "
+          f"activations {format_bytes(summary.activation_bytes)} per image")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -87,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m cnn_core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_data(sub)
+    _add_summary(sub)
     return parser
 
 

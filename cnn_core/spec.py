@@ -242,6 +242,12 @@ def infer_shapes(spec: ModelSpec) -> list[tuple[int, ...]]:
     for i, lay in enumerate(spec.layers):
         shape = layer_output_shape(lay, shape, i)
         shapes.append(shape)
+    check_output(spec, shape)
+    return shapes
+
+
+def check_output(spec: ModelSpec, shape: tuple[int, ...]) -> None:
+    """SpecError (at the last layer) unless the network ends with one score per class."""
     last = len(spec.layers) - 1
     if len(shape) != 1:
         raise SpecError(last, f"the network ends with a {'×'.join(map(str, shape))} map, not one score per class: "
@@ -249,7 +255,6 @@ def infer_shapes(spec: ModelSpec) -> list[tuple[int, ...]]:
     if shape[0] != spec.num_classes:
         raise SpecError(last, f"the network ends with {shape[0]} outputs but there are {spec.num_classes} classes: "
                         f"make the last linear layer's out_features {spec.num_classes}", spec.layers[last].type)
-    return shapes
 
 
 def build_model(spec: ModelSpec):

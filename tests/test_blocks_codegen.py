@@ -1,0 +1,121 @@
+"""Block designs round-trip to specs, and generated PyTorch code runs and matches `build_model`."""
+
+import ast
+
+import pytest
+import torch
+
+from cnn_core.blocks import BlockDesign, design_of
+from cnn_core.codegen import generate_code
+from cnn_core.spec import PRESETS, ModelSpec, SpecError, build_model, layer, preset
+from cnn_core.summary import summarize
+
+BLOCK_PRESETS = ("simple_cnn", "simple_cnn_4block", "simple_cnn_stride2", "digits_small")
+
+
+@pytest.mark.parametrize("name", BLOCK_PRESETS)
+def test_block_shaped_presets_have_a_design_that_rebuilds_them(name):
+    spec = preset(name, (1, 28, 28), 10)
+    design = design_of(spec)
+    assert design is not None and design.to_spec((1, 28, 28), 10) == spec
+
+
+@pytest.mark.parametrize("name", ("lenet5", "tinyvgg"))
+def test_presets_that_are_not_blocks_have_no_design(name):
+    assert design_of(preset(name)) is None
+
+
+def test_default_design_is_simple_cnn_with_619268_parameters():
+    spec = BlockDesign().to_spec((3, 32, 32), 4)
+    assert spec == preset("simple_cnn")
+    assert summarize(spec).total_params == 619_268
+
+
+def test_stride_downsampling_replaces_pools_with_stride_two_convs():
+    spec = BlockDesign(downsample="stride").to_spec((3, 32, 32), 4)
+    assert spec == preset("simple_cnn_stride2")
+    assert "maxpool2d" not in [lay.type for lay in spec.layers]
+
+
+def test_every_design_option_round_trips_through_design_of():
+    options = [
+        BlockDesign(2, (8, 16), 5, "avg", True, False, "gelu", 0.1, 2, 32, 0.3),
+        BlockDesign(1, (4,), 1, "max", False, True, "tanh", 0.0, 0, 0, 0.0),
+        BlockDesign(4, (8, 8, 16, 16), 3, "stride", True, True, "leakyrelu", 0.2, 1, 64, 0.0),
+    ]
+    for design in options:
+        spec = design.to_spec((3, 32, 32), 5)
+        assert design_of(spec) == design
+        assert summarize(spec).ok
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"num_blocks": 0, "channels": ()}, "num_blocks must be from 1"),
+    ({"num_blocks": 2}, "one channel count per block"),
+    ({"downsample": "median"}, "unknown downsampling"),
+    ({"activation": "swish"}, "unknown activation"),
+    ({"hidden": -1}, "hidden must be 0"),
+    ({"dropout": 1.0}, "dropout p must be a probability"),
+    ({"channels": (32, 0, 128)}, "out_channels must be at least 1"),
+])  # fmt: skip
+def test_bad_design_is_a_clear_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BlockDesign(**kwargs)
+
+
+def test_too_many_blocks_for_small_digits_breaks_at_the_fourth_pool():
+    spec = BlockDesign(4, (8, 16, 32, 64), downsample_last=True, head_pool=0).to_spec((1, 8, 8), 10)
+    error = summarize(spec).error
+    assert error.layer_type == "maxpool2d" and "larger than the padded input height 1" in error.reason
+
+
+def _run_generated(spec: ModelSpec, class_name: str = "Net"):
+    source = generate_code(spec, class_name)
+    ast.parse(source)
+    namespace: dict = {"__name__": "generated"}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    return namespace[class_name]()
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_generated_code_gives_the_same_parameters_and_output_shape(name):
+    spec = preset(name, (3, 32, 32), 7)
+    model, reference = _run_generated(spec).eval(), build_model(spec).eval()
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(model) == count(reference) == summarize(spec).total_params
+    assert [tuple(p.shape) for p in model.parameters()] == [tuple(p.shape) for p in reference.parameters()]
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 7)
+
+
+def test_generated_code_computes_what_build_model_computes():
+    spec = ModelSpec((1, 9, 11), 3, (
+        layer("conv2d", out_channels=4, kernel_size=3, stride=2, padding=1, dilation=2, bias=False),
+        layer("leakyrelu", negative_slope=0.2), layer("avgpool2d", kernel_size=3, stride=1, padding=1),
+        layer("sigmoid"), layer("flatten"), layer("linear", out_features=3, bias=False)))  # fmt: skip
+    model, reference = _run_generated(spec, "Tiny").eval(), build_model(spec).eval()
+    model.load_state_dict(dict(zip(model.state_dict(), reference.state_dict().values())))
+    x = torch.rand(2, 1, 9, 11)
+    torch.testing.assert_close(model(x), reference(x))
+
+
+def test_generated_code_writes_shapes_where_they_change():
+    source = generate_code(preset("simple_cnn"))
+    assert "self.conv1 = nn.Conv2d(3, 32, kernel_size=3, padding=1)" in source
+    assert "x = self.maxpool1(x)  # (B, 32, 16, 16)" in source
+    assert "619,268 parameters" in source
+
+
+def test_generating_code_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from cnn_core.codegen import generate_code; from cnn_core.spec import preset; "
+            "generate_code(preset('simple_cnn')); assert 'torch' not in sys.modules")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_code_for_an_invalid_spec_or_class_name_is_refused():
+    with pytest.raises(SpecError, match="layer 3"):
+        generate_code(preset("lenet5", (1, 8, 8), 10))
+    with pytest.raises(ValueError, match="not a Python name"):
+        generate_code(preset("simple_cnn"), "my net")

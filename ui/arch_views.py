@@ -1,0 +1,201 @@
+"""The Architecture page's table conversions and drawings: summary table, charts, shape flow, formulas."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from cnn_core.spec import LAYER_ARGS, LayerSpec, ModelSpec, SpecError
+from cnn_core.summary import RULES, Summary, format_bytes, format_count, shape_text
+from ui.plots import compact
+
+# The layer table's argument columns, in the order a learner meets them.
+ARG_COLUMNS = ("out_channels", "kernel_size", "stride", "padding", "dilation", "output_size", "out_features", "p",
+               "negative_slope", "bias")  # fmt: skip
+FLOAT_ARGS = ("p", "negative_slope")
+SHAPE_CHANGING = ("conv2d", "maxpool2d", "avgpool2d", "adaptiveavgpool2d", "flatten", "linear")
+FAIL_STYLE = "background-color: #fde2e2; color: #8b0000"
+
+
+# ---------------------------------------------------------------- the layer table
+
+
+def table_frame(spec: ModelSpec) -> pd.DataFrame:
+    """One row per layer: its type and every argument it takes (blank where the type takes none)."""
+    rows = [{"type": lay.type, **{c: lay.kwargs.get(c) for c in ARG_COLUMNS}} for lay in spec.layers]
+    frame = pd.DataFrame(rows, columns=["type", *ARG_COLUMNS])
+    dtypes = {c: "Float64" if c in FLOAT_ARGS else "boolean" if c == "bias" else "Int64" for c in ARG_COLUMNS}
+    return frame.astype({"type": "string", **dtypes})
+
+
+def _cell(name: str, value: Any) -> Any:
+    """A table cell as the plain Python value LayerSpec expects (whole numbers as int)."""
+    if name == "bias":
+        return bool(value)
+    value = float(value)
+    return value if name in FLOAT_ARGS or not value.is_integer() else int(value)
+
+
+def spec_from_table(frame: pd.DataFrame, input: tuple[int, int, int], num_classes: int) -> ModelSpec:
+    """The edited table as a spec; cells a type does not take are ignored; SpecError names a bad row."""
+    layers: list[LayerSpec] = []
+    for i, row in enumerate(frame.to_dict("records")):
+        t = row.get("type")
+        if t is None or pd.isna(t) or t not in LAYER_ARGS:
+            raise SpecError(i, f"choose a layer type for row {i}", "?")
+        kwargs = {c: _cell(c, row[c]) for c in LAYER_ARGS[t] if c in row and not pd.isna(row[c])}
+        try:
+            layers.append(LayerSpec.make(t, **kwargs))
+        except ValueError as exc:
+            raise SpecError(i, str(exc), t) from None
+    return ModelSpec(tuple(input), num_classes, tuple(layers))
+
+
+def table_column_config() -> dict:
+    """The editor's columns: a type picker, then whole-number, probability and yes/no arguments."""
+    config: dict[str, Any] = {"type": st.column_config.SelectboxColumn(
+        "type", options=list(LAYER_ARGS), required=True, help="The layer, as torch.nn names it in lower case.")}
+    helps = {
+        "out_channels": "conv2d: how many filters, so how many output channels.",
+        "kernel_size": "conv2d and pooling: the window's side in pixels.",
+        "stride": "conv2d and pooling: the step between windows (pooling: blank means the kernel size).",
+        "padding": "conv2d and pooling: zero pixels added on every side.",
+        "dilation": "conv2d: spacing between the kernel's taps (1 = touching).",
+        "output_size": "adaptiveavgpool2d: the output's height and width, whatever the input.",
+        "out_features": "linear: how many numbers come out. The last one must equal the number of classes.",
+    }
+    for c, text in helps.items():
+        config[c] = st.column_config.NumberColumn(c, min_value=0, step=1, format="%d", help=text)
+    config["p"] = st.column_config.NumberColumn("p", min_value=0.0, max_value=0.95, step=0.05,
+                                                help="dropout and dropout2d: the share of values set to zero.")
+    config["negative_slope"] = st.column_config.NumberColumn("negative_slope", step=0.01,
+                                                             help="leakyrelu: the slope below zero.")
+    config["bias"] = st.column_config.CheckboxColumn("bias", help="conv2d and linear: add a learned offset.")
+    return config
+
+
+# ---------------------------------------------------------------- the summary
+
+
+def summary_frame(summary: Summary) -> pd.DataFrame:
+    """The summary as a table; a broken spec gets one more row, the breaking layer, with the reason."""
+    rows = [{"#": r.index, "layer": r.name, "type": r.type, "output shape": shape_text(r.output_shape),
+             "how the size follows": r.formula, "parameters": r.params, "non-trainable": r.buffers, "MACs": r.macs,
+             "receptive field": "whole image" if r.receptive_field is None else f"{r.receptive_field}×{r.receptive_field}",
+             "jump": "" if r.jump is None else str(r.jump), "memory": format_bytes(r.memory)}
+            for r in summary.rows]  # fmt: skip
+    error = summary.error
+    if error is not None and error.index >= len(summary.rows):
+        rows.append({"#": error.index, "layer": "✗", "type": error.layer_type, "output shape": "breaks here",
+                     "how the size follows": error.reason, "receptive field": "", "jump": "", "memory": ""})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["#", "layer", "type", "output shape", "how the size follows", "parameters",
+                                        "non-trainable", "MACs", "receptive field", "jump", "memory"])  # fmt: skip
+    return frame.astype({c: "Int64" for c in ("parameters", "non-trainable", "MACs")})
+
+
+def draw_summary_table(summary: Summary) -> None:
+    frame = summary_frame(summary)
+    bad = summary.error.index if summary.error is not None else None
+    styled = frame.style.apply(lambda row: [FAIL_STYLE if row["#"] == bad else ""] * len(row), axis=1)
+    styled = styled.format({c: "{:,}" for c in ("parameters", "non-trainable", "MACs")}, na_rep="")
+    height = min(35 * (len(frame) + 1) + 3, 800)  # every layer visible without scrolling, up to ~22 rows
+    st.dataframe(styled, hide_index=True, height=height, column_config={
+        "parameters": st.column_config.NumberColumn(format="localized", help="Weights and biases it learns."),
+        "receptive field": st.column_config.TextColumn(help="The input window one output value can see (padding "
+                                                       "included). Once flat, every feature sees the whole image."),
+        "jump": st.column_config.TextColumn(help="Input pixels between neighbouring output values."),
+        "MACs": st.column_config.NumberColumn(format="localized",
+                                              help="Multiply-accumulates for one image (conv and linear)."),
+        "non-trainable": st.column_config.NumberColumn(format="localized",
+                                                       help="BatchNorm's running mean and variance."),
+    })  # fmt: skip
+
+
+def draw_totals(summary: Summary) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Parameters", f"{summary.total_params:,}", help="Weights and biases that training adjusts.")
+    cols[1].metric("Non-trainable", f"{summary.total_buffers:,}", help="BatchNorm's running statistics.")
+    cols[2].metric("MACs per image", format_count(summary.total_macs),
+                   help="Multiply-accumulates for one forward pass of one image.")
+    cols[3].metric("Activations", format_bytes(summary.activation_bytes),
+                   help="Float32 memory of every layer's output for one image; training keeps it for the "
+                   "backward pass, times the batch size.")  # fmt: skip
+    cols[4].metric("Weights", format_bytes(summary.param_bytes), help="Float32 memory of the parameters.")
+
+
+def draw_cost_chart(summary: Summary) -> None:
+    rows = [r for r in summary.rows if r.params or r.macs]
+    if not rows:
+        st.info("No layer with parameters yet.")
+        return
+    names = [r.name for r in rows]
+    fig = make_subplots(2, 1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("Parameters per layer", "Multiply-accumulates per layer (one image)"))
+    fig.add_bar(x=names, y=[r.params for r in rows], name="parameters", marker_color="#1f77b4", row=1, col=1,
+                hovertemplate="%{x}: %{y:,} parameters<extra></extra>")
+    fig.add_bar(x=names, y=[r.macs for r in rows], name="MACs", marker_color="#ff7f0e", row=2, col=1,
+                hovertemplate="%{x}: %{y:,} MACs<extra></extra>")
+    fig.update_layout(showlegend=False)
+    st.caption("Convolutions do most of the arithmetic; the first linear layer usually holds most of the parameters.")
+    st.plotly_chart(compact(fig, 420), key="arch_cost_chart")
+
+
+def _box_size(shape: tuple[int, ...], side: int, widest: int) -> tuple[float, float]:
+    """(width, height) of a tensor's box: width grows with log channels, height with the spatial size."""
+    if len(shape) == 3:
+        return 0.25 + 0.75 * math.log2(shape[0] + 1) / math.log2(widest + 1), max(0.06, min(1.0, shape[1] / side))
+    return 0.12, 0.1 + 0.5 * math.log10(shape[0] + 1) / math.log10(max(widest, 10) + 1)
+
+
+def draw_shape_flow(summary: Summary) -> None:
+    spec = summary.spec
+    stages = [("input", tuple(spec.input))] + [(r.name, r.output_shape) for r in summary.rows
+                                               if r.type in SHAPE_CHANGING]  # fmt: skip
+    widest = max(max(s[0] for _, s in stages), 1)
+    fig, x = go.Figure(), 0.0
+    xs, texts = [], []
+    for name, shape in stages:
+        w, h = _box_size(shape, spec.input[1], widest)
+        colour = "#1f77b4" if len(shape) == 3 else "#ff7f0e"
+        fig.add_shape(type="rect", x0=x, x1=x + w, y0=-h / 2, y1=h / 2, fillcolor=colour, opacity=0.55,
+                      line=dict(color=colour))
+        fig.add_annotation(x=x + w / 2, y=-0.52, yanchor="top", text=f"{name}<br>{shape_text(shape)}",
+                           showarrow=False, font=dict(size=11))
+        xs.append(x + w / 2)
+        texts.append(f"{name}: {shape_text(shape)}")
+        x += w + 0.35
+    if summary.error is not None and summary.error.index >= 0:
+        fig.add_shape(type="rect", x0=x, x1=x + 0.5, y0=-0.3, y1=0.3, line=dict(color="#d62728", dash="dash"))
+        fig.add_annotation(x=x + 0.25, y=0, text="✗", showarrow=False, font=dict(size=22, color="#d62728"))
+        fig.add_annotation(x=x + 0.25, y=-0.52, yanchor="top", text=f"layer {summary.error.index}<br>breaks", showarrow=False,
+                           font=dict(size=11, color="#d62728"))
+        x += 0.5
+    fig.add_scatter(x=xs, y=[0] * len(xs), mode="markers", marker=dict(opacity=0), text=texts,
+                    hovertemplate="%{text}<extra></extra>")
+    fig.update_xaxes(visible=False, range=[-0.2, x + 0.1])
+    fig.update_yaxes(visible=False, range=[-0.8, 0.52])
+    fig.update_layout(showlegend=False, plot_bgcolor="white")
+    st.plotly_chart(compact(fig, 230), key="arch_flow_chart")
+    st.caption("Each box is the tensor after a layer that changes its shape: taller = larger image, wider = more "
+               "channels (blue); orange bars are flat vectors, taller = more features.")
+
+
+def draw_formulas(summary: Summary) -> None:
+    lines = []
+    for r in summary.rows:
+        if r.formula and r.type in RULES and r.type != "linear":
+            a = summary.spec.layers[r.index].kwargs
+            args = ", ".join(f"{k} {a[k]}" for k in ("kernel_size", "stride", "padding", "dilation", "output_size")
+                             if k in a and not (k == "dilation" and a[k] == 1))  # fmt: skip
+            lines.append(f"- **{r.name}** ({r.type}{': ' + args if args else ''}): `{r.formula}`")
+    if not lines:
+        st.info("No convolution, pooling or flatten layer yet.")
+        return
+    st.markdown("\n".join(lines))
+    st.caption("Convolution and pooling: out = ⌊(in + 2·padding − kernel) / stride⌋ + 1 (with dilation d, the "
+               "kernel spans d·(kernel − 1) + 1 pixels). ⌊ ⌋ rounds down: pixels that don't fill a window are dropped.")
