@@ -8,5 +8,6 @@ pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
     st.Page("pages/convolution.py", title="Convolution", icon=":material/blur_on:"),
+    st.Page("pages/architecture.py", title="Architecture", icon=":material/account_tree:"),
 ]
 st.navigation(pages).run()
