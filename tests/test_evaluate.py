@@ -194,3 +194,34 @@ def test_tsne_embedding_gives_finite_points_and_unknown_methods_are_refused(digi
         embed(ev.features, "umap")
     with pytest.raises(ValueError, match="at least 3 images"):
         embed(ev.features[:2])
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_evaluate_prints_scikit_learns_accuracy_and_report(digits, tmp_path, capsys):
+    import json
+
+    from cnn_core.checkpoint import save_checkpoint
+    from cnn_core.cli import main
+
+    run, _, _, ev = digits
+    save_checkpoint(run, tmp_path / "run.pt")
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run.pt"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["split"] == "test" and out["images"] == len(ev.labels)
+    assert out["accuracy"] == pytest.approx(accuracy_score(ev.labels, ev.preds))
+    reference = classification_report(ev.labels, ev.preds, output_dict=True, zero_division=0)
+    assert [r["f1"] for r in out["report"][:-1]] == pytest.approx([reference[str(k)]["f1-score"] for k in range(10)])
+    assert out["confusion"] == confusion_matrix(ev.labels, ev.preds).tolist()
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run.pt")]) == 0
+    assert f"accuracy on test: {accuracy_score(ev.labels, ev.preds):.4f}" in capsys.readouterr().out
+
+
+def test_cli_evaluate_reports_a_bad_checkpoint_in_one_line(tmp_path, capsys):
+    from cnn_core.cli import main
+
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "bad.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read the checkpoint") and err.count("\n") == 1
