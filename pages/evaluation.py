@@ -113,7 +113,8 @@ st.markdown(
 device = device_ui()
 run = run_source_ui()
 if run is None:
-    friendly_stop("No trained model yet. Train one on the Training page, or upload a checkpoint in the sidebar.")
+    friendly_stop("No trained model to evaluate yet. Train one on the Training page, or upload a checkpoint (.pt) "
+                  "in the sidebar.")
 try:
     ds = shared_dataset(run.data_config)
     check_compatible(run.spec, ds)
@@ -202,10 +203,10 @@ with tabs[6]:
                       help="PCA keeps the two directions of largest spread: distances are faithful. t-SNE keeps "
                       "neighbours together: clusters are clearer but distances between them mean little.")  # fmt: skip
     try:
-        coords = views.embedding(key, method, ev.features)
+        coords, positions = views.embedding(key, method, ev.features)
     except ValueError as exc:
         st.info(f"No embedding: {exc}.")
     else:
-        views.draw_embedding(ev, coords, method)
+        views.draw_embedding(ev, coords, positions, method)
 with tabs[7]:
     views.draw_curves(run.history)

@@ -71,7 +71,7 @@ def _png(side: int = 20) -> bytes:
 def test_without_a_model_the_page_asks_for_one_and_points_to_training():
     at = _page()
     assert not at.exception and not at.error
-    assert "No trained model yet" in _texts(at.info)
+    assert "No trained model to evaluate yet" in _texts(at.info)
     assert "Training" in _texts(at.caption)  # the link's stand-in while the router lacks the Training page
 
 
@@ -209,8 +209,22 @@ def test_without_a_test_split_the_page_says_it_uses_validation(run):
     assert "Accuracy on val" in {m.label for m in at.metric}
 
 
-def test_a_colour_model_shows_its_first_filters_as_rgb_patches():
+def test_a_colour_model_shows_its_first_filters_as_rgb_patches_and_later_ones_as_heatmaps():
     shapes = trained_run(DataConfig(dataset="shapes", n_per_class=30, size=16), "tinyvgg", epochs=1)
     at = _page(active_run=shapes)
     assert not at.exception
     assert _charts(at)["ev_filters_chart"]["data"][0]["type"] == "image"
+    at.selectbox(key="ev_filter_layer").set_value(2).run()
+    assert _charts(at)["ev_filters_chart"]["data"][0]["type"] == "heatmap"
+    at.selectbox(key="ev_filter_channel_2").set_value(3).run()
+    assert not at.exception
+
+
+def test_switching_to_another_run_resets_choices_that_no_longer_fit(run):
+    at = _page(active_run=run)
+    at.number_input(key="ev_image_pos").set_value(200).run()
+    at.selectbox(key="ev_cam_class").set_value(8).run()
+    at.session_state["active_run"] = trained_run(DataConfig(dataset="shapes", n_per_class=30, size=16), "tinyvgg", 1)
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["ev_image_pos"] == 0 and at.session_state["ev_cam_class"] == -1

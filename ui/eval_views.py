@@ -20,6 +20,7 @@ from ui.plots import class_colour, compact, display_scale, to_display
 
 MODEL = "eval_model"  # session key: ((run key, device), the built model), so reruns don't rebuild it
 OVERLAY_SCALE = "Jet"
+TSNE_MAX = 2000  # t-SNE's time grows faster than the number of images: a sample keeps the page responsive
 
 
 # ---------------------------------------------------------------- runs and caches
@@ -61,8 +62,12 @@ def evaluation(key: str, _model, _ds: ImageDataset) -> Evaluation:
 
 
 @st.cache_data(max_entries=8, show_spinner="Computing the 2-D map (t-SNE takes a few seconds)…")
-def embedding(key: str, method: str, _features: np.ndarray) -> np.ndarray:
-    return ev_core.embed(_features, method)
+def embedding(key: str, method: str, _features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2-D coordinates, and the positions in the evaluated split they belong to (t-SNE: a sample of a large split)."""
+    positions = np.arange(len(_features))
+    if method == "tsne" and len(positions) > TSNE_MAX:
+        positions = np.sort(np.random.default_rng(0).choice(len(positions), TSNE_MAX, replace=False))
+    return ev_core.embed(_features[positions], method), positions
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -244,20 +249,21 @@ def draw_probabilities(probs: np.ndarray, classes: tuple[str, ...], key: str) ->
     st.plotly_chart(compact(fig, 260, title="class probabilities"), key=key)
 
 
-def draw_embedding(ev: Evaluation, coords: np.ndarray, method: str) -> None:
+def draw_embedding(ev: Evaluation, coords: np.ndarray, positions: np.ndarray, method: str) -> None:
     st.caption("Each dot is one held-out image, placed by the features the last layer reads. Well-separated "
-               "clusters mean the classes are easy to tell apart at that point; crosses are mistakes.")  # fmt: skip
-    preds = ev.preds
+               "clusters mean the classes are easy to tell apart at that point; crosses are mistakes."
+               + (f" Showing a random {len(positions):,} of the {len(ev.labels):,} images." if len(positions) < len(ev.labels) else ""))  # fmt: skip
+    labels, preds, indices = ev.labels[positions], ev.preds[positions], ev.indices[positions]
     fig = go.Figure()
     for k, name in enumerate(ev.classes):
         for wrong in (False, True):
-            sel = (ev.labels == k) & ((preds != ev.labels) == wrong)
+            sel = (labels == k) & ((preds != labels) == wrong)
             if not sel.any():
                 continue
             fig.add_scatter(x=coords[sel, 0], y=coords[sel, 1], mode="markers", name=name + (" (mistake)" * wrong),
                             legendgroup=name,
                             marker=dict(color=class_colour(k), symbol="x" if wrong else "circle", size=9 if wrong else 6),
-                            customdata=np.column_stack([ev.indices[sel], [ev.classes[p] for p in preds[sel]]]),
+                            customdata=np.column_stack([indices[sel], [ev.classes[p] for p in preds[sel]]]),
                             hovertemplate="#%{customdata[0]}: " + name + ", predicted %{customdata[1]}<extra></extra>")  # fmt: skip
     axis = "PCA" if method == "pca" else "t-SNE"
     fig.update_layout(xaxis_title=f"{axis} 1", yaxis_title=f"{axis} 2", legend_title="true class")
