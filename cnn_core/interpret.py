@@ -104,7 +104,7 @@ def feature_maps(model, x, layers) -> list[np.ndarray]:
     return [outputs[k] for k in range(len(modules))]
 
 
-def _check_class(model, scores, target_class: int) -> None:
+def _check_class(scores, target_class: int) -> None:
     k = scores.shape[1]
     if not 0 <= int(target_class) < k:
         raise ValueError(f"class {target_class} does not exist: the model scores classes 0 to {k - 1}")
@@ -129,7 +129,7 @@ def grad_cam(model, x, target_class: int, layer) -> np.ndarray:
     try:
         with torch.enable_grad():
             scores = model(batch)  # (1, K)
-            _check_class(model, scores, target_class)
+            _check_class(scores, target_class)
             if not captured or captured[0].dim() != 4:
                 shape = tuple(captured[0].shape[1:]) if captured else "nothing"
                 raise ValueError(f"Grad-CAM needs a layer with an image-shaped (C, H, W) output; layer {layer!r} "
@@ -151,7 +151,7 @@ def saliency(model, x, target_class: int) -> np.ndarray:
     batch = _as_batch(model, x).requires_grad_(True)
     with torch.enable_grad():
         scores = model(batch)
-        _check_class(model, scores, target_class)
+        _check_class(scores, target_class)
         (grad,) = torch.autograd.grad(scores[0, int(target_class)], batch)
     return _unit_range(grad[0].abs().amax(dim=0)).cpu().numpy()
 
