@@ -147,6 +147,42 @@ def _run_summary(args: argparse.Namespace) -> int:
     print(f"total: {summary.total_params:,} parameters (+ {summary.total_buffers:,} non-trainable), "
           f"{summary.total_macs:,} MACs ({format_count(summary.total_macs)}) per image, "
           f"activations {format_bytes(summary.activation_bytes)} per image")
+# ---------------------------------------------------------------- evaluate
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a checkpoint on its dataset's test split")
+    p.add_argument("--checkpoint", type=Path, required=True, help="a .pt file saved by the Training page or CLI")
+    p.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto")
+    p.add_argument("--json", action="store_true", help="print accuracy, per-class report and confusion matrix as JSON")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from cnn_core.checkpoint import load_checkpoint
+    from cnn_core.data import make_dataset
+    from cnn_core.device import detect_device
+    from cnn_core.evaluate import check_compatible, confusion, evaluate, report
+
+    run = load_checkpoint(args.checkpoint)
+    ds = make_dataset(run.data_config)
+    check_compatible(run.spec, ds)
+    ev = evaluate(run.build(detect_device(args.device)), ds)
+    rep = report(ev.labels, ev.preds, ev.classes)
+    if args.json:
+        matrix = confusion(ev.labels, ev.preds, len(ev.classes)).tolist()
+        print(json.dumps({"split": ev.split, "notice": ev.notice, "images": len(ev.labels), "accuracy": rep.accuracy,
+                          "report": rep.rows(), "confusion": matrix}, indent=2))  # fmt: skip
+        return 0
+    if ev.notice:
+        print(f"note: {ev.notice}", file=sys.stderr)
+    print(f"accuracy on {ev.split}: {rep.accuracy:.4f} ({len(ev.labels)} images)")
+    width = max(len(r["class"]) for r in rep.rows())
+    print(f"{'class':<{width}}  precision  recall      f1  support")
+    for r in rep.rows():
+        print(f"{r['class']:<{width}}  {r['precision']:9.3f}  {r['recall']:6.3f}  {r['f1']:6.3f}  {r['support']:7d}")
     return 0
 
 
@@ -158,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_data(sub)
     _add_summary(sub)
+    _add_evaluate(sub)
     return parser
 
 

@@ -15,6 +15,8 @@ steps = [
     ("pages/convolution.py", "2. Convolution", "slide a kernel over an image and see every product and sum, then pool the result."),
     ("pages/architecture.py", "3. Architecture", "design a CNN by blocks or layer by layer and see every layer's shape, "
      "parameters, cost and receptive field, and where a design breaks."),
+    ("pages/evaluation.py", "5. Evaluation", "score the trained model on unseen images, see its mistakes, filters, "
+     "feature maps and Grad-CAM."),
 ]
 for path, label, what in steps:
     st.page_link(path, label=f"**{label}**: {what}")

@@ -45,3 +45,8 @@ def seed_widget(key: str, value: Any) -> None:
     """
     if key not in st.session_state:
         st.session_state[key] = value
+
+
+def shared_dataset(config: DataConfig) -> ImageDataset:
+    """The dataset for a config from the server-wide cache, without making it this session's choice."""
+    return _shared_dataset(config)

@@ -1,0 +1,212 @@
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from cnn_core.checkpoint import TrainedRun, load_checkpoint
+from cnn_core.device import describe_device, detect_device
+from cnn_core.evaluate import Evaluation, check_compatible, report
+from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
+from ui import eval_views as views
+from ui.state import shared_dataset
+
+UPLOADED = "eval_uploaded"  # session key: (upload id, TrainedRun) of the last checkpoint that loaded
+SOURCES = {"active": "The model from the Training page", "session": "Another run of this session",
+           "upload": "A checkpoint file (.pt)"}  # fmt: skip
+IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
+
+
+def device_ui():
+    """The device the model runs on, and the PyTorch version, in the sidebar."""
+    import torch
+
+    device = detect_device()
+    st.sidebar.caption(f"PyTorch {torch.__version__} · {describe_device(device)}")
+    return device
+
+
+def run_source_ui() -> TrainedRun | None:
+    """The run to evaluate: the active one, one of this session's, or an uploaded checkpoint."""
+    active, runs = st.session_state.get("active_run"), st.session_state.get("runs") or []
+    options = [s for s, ok in (("active", active is not None), ("session", bool(runs)), ("upload", True)) if ok]
+    source = st.sidebar.radio("Model to evaluate", options, format_func=SOURCES.get, key="ev_source",
+                              help="The Training page makes its latest model the active one. Earlier runs of this "
+                              "session, or a checkpoint you downloaded before, can be evaluated too.")  # fmt: skip
+    if source == "active":
+        return active
+    if source == "session":
+        i = st.sidebar.selectbox("Run", range(len(runs)), index=len(runs) - 1, key="ev_run",
+                                 format_func=lambda i: views.run_label(runs[i], i + 1),
+                                 help="The runs trained in this browser session, oldest first.")  # fmt: skip
+        return runs[i]
+    file = st.sidebar.file_uploader("Checkpoint (.pt)", type=["pt"], key="ev_checkpoint",
+                                    help="A checkpoint downloaded from the Training page: the weights, the "
+                                    "network and the dataset settings in one file.")  # fmt: skip
+    held = st.session_state.get(UPLOADED)
+    if file is not None and (held is None or held[0] != file.file_id):
+        try:
+            held = (file.file_id, load_checkpoint(file.getvalue()))
+            st.session_state[UPLOADED] = held
+        except ValueError as exc:
+            kept = " Still showing the last checkpoint that loaded." if held else ""
+            st.error(f"**{file.name}** can't be used: {exc}.{kept}")
+    return held[1] if held else None
+
+
+def friendly_stop(message: str) -> None:
+    st.info(message)
+    try:
+        st.page_link("pages/training.py", label="Go to the Training page", icon=":material/model_training:")
+    except StreamlitAPIException:  # the router does not list the Training page (yet)
+        st.caption("Open the **Training** page from the menu on the left.")
+    st.stop()
+
+
+def image_ui(ev: Evaluation) -> int:
+    """Which held-out image the feature maps and Grad-CAM look at (a position in the evaluated split)."""
+    n = len(ev.labels)
+    pos = st.sidebar.number_input(f"Image to look inside (0 to {n - 1})", 0, n - 1, 0, key="ev_image_pos",
+                                  help=f"A position among the {n} {ev.split} images. The Feature maps and "
+                                  "Grad-CAM tabs show what the network does with it.")  # fmt: skip
+    true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
+    st.sidebar.caption(f"Image #{ev.indices[pos]}: a **{true}**, predicted **{pred}** ({ev.confidence[pos]:.0%})")
+    return int(pos)
+
+
+def explain_ui(run: TrainedRun, ev: Evaluation, pos: int) -> tuple[int, int]:
+    """The class to explain (-1: the predicted one) and the layer Grad-CAM looks at."""
+    left, right = st.columns(2)
+    predicted = f"the class it predicts ({ev.classes[ev.preds[pos]]})"
+    target = left.selectbox("Explain the class", [-1, *range(len(ev.classes))], key="ev_cam_class",
+                            format_func=lambda k: predicted if k < 0 else ev.classes[k],
+                            help="Grad-CAM shows where the network found evidence for this class.")  # fmt: skip
+    layers = views.image_layers(run)
+    default = layers.index(conv_blocks(run.spec)[-1])
+    layer = right.selectbox("At layer", layers, index=default, key="ev_cam_layer",
+                            format_func=lambda i: views.describe_layer(run, i),
+                            help="Late layers see whole parts but coarsely; early layers are sharp but see "
+                            "only small patches. The last conv block is the usual choice.")  # fmt: skip
+    return target, layer
+
+
+def filter_ui(run: TrainedRun) -> tuple[int, int | None, bool]:
+    """The conv layer whose filters to show, one input channel (None: all), and whether they read RGB pixels."""
+    convs = [i for i, lay in enumerate(run.spec.layers) if lay.type == "conv2d"]
+    left, right = st.columns(2)
+    layer = left.selectbox("Conv layer", convs, key="ev_filter_layer", format_func=lambda i: views.describe_layer(run, i),
+                           help="The first conv layer looks at the pixels; later ones at the maps before them.")
+    in_channels = views.input_shape(run, layer)[0]
+    rgb = in_channels == 3 and layer == convs[0]
+    if in_channels == 1:
+        return layer, None, False
+    channel = right.selectbox("Input channel", [None, *range(in_channels)], key=f"ev_filter_channel_{layer}",
+                              format_func=lambda c: ("as colours" if rgb else f"average of all {in_channels}")
+                              if c is None else f"channel {c}",
+                              help="A filter has one slice per input channel. Show one slice, or all together.")  # fmt: skip
+    return layer, channel, rgb
+
+
+st.title("Evaluation")
+st.markdown(
+    "A network is only as good as its answers on images it **never trained on**. This page scores the model "
+    "on the held-out test images, shows where it fails, and opens it up: its filters, what each block sees, "
+    "and which pixels decided its answer."
+)
+device = device_ui()
+run = run_source_ui()
+if run is None:
+    friendly_stop("No trained model to evaluate yet. Train one on the Training page, or upload a checkpoint (.pt) "
+                  "in the sidebar.")
+try:
+    ds = shared_dataset(run.data_config)
+    check_compatible(run.spec, ds)
+    key = views.run_key(run)
+    model = views.session_model(run, device)
+    ev = views.evaluation(key, model, ds)
+except (ValueError, RuntimeError) as exc:
+    st.error(f"This model can't be evaluated: {exc}. Choose another model in the sidebar, or train again.")
+    st.stop()
+if ev.notice:
+    st.warning(ev.notice[0].upper() + ev.notice[1:] + ".")
+rep = report(ev.labels, ev.preds, ev.classes)
+views.draw_summary(run, ev, rep)
+pos = image_ui(ev)
+image, image_id = ds.images[ev.indices[pos]], f"{ev.split}:{ev.indices[pos]}"
+has_conv = bool(conv_blocks(run.spec))
+
+tabs = st.tabs(["Scores", "Mistakes", "Filters", "Feature maps", "Grad-CAM", "Your image", "Embedding", "Training"])
+with tabs[0]:
+    normalise = st.toggle("Show each true class as shares (rows add up to 100%)", key="ev_normalise",
+                          help="Counts depend on how many images a class has; shares compare classes fairly.")
+    left, right = st.columns(2)
+    with left:
+        views.draw_confusion(ev, normalise)
+    with right:
+        views.draw_report(rep)
+with tabs[1]:
+    limit = st.slider("Mistakes to show", 4, 48, 12, step=4, key="ev_mistakes_n",
+                      help="The most confident mistakes come first.")
+    views.draw_mistakes(ds, ev, limit)
+with tabs[2]:
+    if not has_conv:
+        st.info("This network has no conv layers, so it has no filters to show.")
+    else:
+        layer, channel, rgb = filter_ui(run)
+        views.draw_filters(conv_filters(model, layer), views.describe_layer(run, layer), channel, rgb)
+with tabs[3]:
+    if not has_conv:
+        st.info("This network has no conv blocks, so there are no feature maps to show.")
+    else:
+        per_block = st.slider("Maps per block", 4, 64, 16, step=4, key="ev_maps_n",
+                              help="How many channels of each block to show, the most active first.")
+        blocks = conv_blocks(run.spec)
+        views.draw_feature_maps(run, blocks, views.block_maps(key, image_id, tuple(blocks), model, image), per_block)
+with tabs[4]:
+    st.caption("Grad-CAM colours the regions whose features raised the chosen class's score (red: most); "
+               "saliency marks the pixels whose change would move that score most. Does the model look at the "
+               "shape itself, or at its colour, its surroundings, the background?")  # fmt: skip
+    if not has_conv:
+        st.info("Grad-CAM needs a conv layer: this network has none.")
+    else:
+        target, layer = explain_ui(run, ev, pos)
+        target = int(ev.preds[pos]) if target < 0 else target
+        cam, sal = views.explanation(key, image_id, target, layer, model, image)
+        true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
+        title = f"image #{ev.indices[pos]}: a {true}, predicted {pred}; explaining {ev.classes[target]}"
+        views.draw_explanation(image, cam, sal, title, key="ev_cam_chart")
+        views.draw_probabilities(ev.probs[pos], ev.classes, key="ev_cam_probs")
+with tabs[5]:
+    c, h, w = run.spec.input
+    st.caption(f"Try the model on an image of your own. It is converted to what the model reads ({c}×{h}×{w}), "
+               "and you see each change made. A model only knows its own classes: anything else still gets one.")
+    upload = st.file_uploader("An image", type=IMAGE_TYPES, key="ev_upload_image",
+                              help="PNG, JPEG, GIF, BMP or WebP, up to the server's upload limit.")
+    invert = st.checkbox("Invert colours", key="ev_invert",
+                         help="The dataset's images are light on a dark background; a photo of ink on paper is "
+                         "the opposite, so invert it.")  # fmt: skip
+    if upload is not None:
+        try:
+            mine, notices = prepare_image(upload.getvalue(), run.spec.input, invert)
+        except ValueError as exc:
+            st.error(f"**{upload.name}**: {exc}.")
+        else:
+            for notice in notices:
+                st.info(f"Your image was changed: {notice}.")
+            probs = views.probabilities(model, mine)
+            if has_conv:
+                mine_id = f"upload:{upload.file_id}:{invert}"
+                cam, sal = views.explanation(key, mine_id, int(probs.argmax()), conv_blocks(run.spec)[-1], model, mine)
+                title = f"your image, predicted {ev.classes[int(probs.argmax())]}"
+                views.draw_explanation(mine, cam, sal, title, key="ev_upload_chart")
+            views.draw_probabilities(probs, ev.classes, key="ev_upload_probs")
+with tabs[6]:
+    method = st.radio("Method", ["pca", "tsne"], key="ev_embedding", horizontal=True,
+                      format_func={"pca": "PCA (instant)", "tsne": "t-SNE (a few seconds)"}.get,
+                      help="PCA keeps the two directions of largest spread: distances are faithful. t-SNE keeps "
+                      "neighbours together: clusters are clearer but distances between them mean little.")  # fmt: skip
+    try:
+        coords, positions = views.embedding(key, method, ev.features)
+    except ValueError as exc:
+        st.info(f"No embedding: {exc}.")
+    else:
+        views.draw_embedding(ev, coords, positions, method)
+with tabs[7]:
+    views.draw_curves(run.history)

@@ -1,0 +1,230 @@
+import base64
+import dataclasses
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import accuracy_score, classification_report
+from streamlit.testing.v1 import AppTest
+
+from cnn_core.checkpoint import TrainedRun, checkpoint_bytes
+from cnn_core.data import DataConfig, make_dataset
+from cnn_core.evaluate import evaluate
+from cnn_core.spec import build_model, preset
+from tests.eval_helpers import trained_run
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "evaluation.py")
+
+
+def _page(**state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def _charts(at: AppTest) -> dict[str, dict]:
+    """Each Plotly chart's figure, by widget key."""
+    return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def _array(value) -> np.ndarray:
+    """A figure's data array: Plotly sends NumPy arrays as base64 ("bdata") with a dtype and shape."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(n) for n in str(value.get("shape", len(flat))).split(",")])
+    return np.array(value, dtype=float)
+
+
+def _texts(elements) -> str:
+    return " | ".join(e.value for e in elements)
+
+
+@pytest.fixture(scope="module")
+def run() -> TrainedRun:
+    return trained_run()
+
+
+@pytest.fixture(scope="module")
+def reference(run):
+    """The run's predictions computed without the page."""
+    return evaluate(run.build(), make_dataset(run.data_config))
+
+
+@pytest.fixture(scope="module")
+def shown(run) -> AppTest:
+    at = _page(active_run=run)
+    assert not at.exception
+    return at
+
+
+def _png(side: int = 20) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_without_a_model_the_page_asks_for_one_and_points_to_training():
+    at = _page()
+    assert not at.exception and not at.error
+    assert "No trained model to evaluate yet" in _texts(at.info)
+    assert "Training" in _texts(at.caption)  # the link's stand-in while the router lacks the Training page
+
+
+def test_through_a_router_with_a_training_page_the_page_links_to_it(tmp_path):
+    (tmp_path / "pages").mkdir()
+    shutil.copy(PAGE, tmp_path / "pages" / "evaluation.py")
+    (tmp_path / "pages" / "training.py").write_text("import streamlit as st\nst.title('Training')\n")
+    (tmp_path / "app.py").write_text("import streamlit as st\nst.navigation([st.Page('pages/evaluation.py'), "
+                                     "st.Page('pages/training.py')]).run()\n")  # fmt: skip
+    at = AppTest.from_file(str(tmp_path / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert [link.value for link in at.get("page_link")] == ["Go to the Training page"]
+
+
+def test_the_sidebar_names_the_torch_version_and_device(shown):
+    import torch
+
+    assert f"PyTorch {torch.__version__}" in _texts(shown.sidebar.caption)
+
+
+def test_the_scores_equal_scikit_learns_on_the_models_test_predictions(shown, reference):
+    metrics = {m.label: m.value for m in shown.metric}
+    assert metrics["Accuracy on test"] == f"{accuracy_score(reference.labels, reference.preds):.1%}"
+    assert metrics["Images evaluated"] == str(len(reference.labels))
+    assert metrics["Mistakes"] == str(int((reference.preds != reference.labels).sum()))
+    table = shown.dataframe[0].value
+    expected = classification_report(reference.labels, reference.preds, output_dict=True, zero_division=0)
+    for k, name in enumerate(reference.classes):
+        assert table.loc[name, "recall"] == pytest.approx(expected[str(k)]["recall"])
+        assert table.loc[name, "support"] == expected[str(k)]["support"]
+
+
+def test_every_section_draws_its_chart(shown, run):
+    charts = _charts(shown)
+    blocks = sum(lay.type == "conv2d" for lay in run.spec.layers)
+    expected = {"ev_confusion_chart", "ev_filters_chart", "ev_cam_chart", "ev_cam_probs", "ev_embedding_chart",
+                "ev_curves_chart", *(f"ev_fmap_chart_{b}" for b in range(blocks))}  # fmt: skip
+    assert expected <= set(charts)
+    curves = charts["ev_curves_chart"]["data"]
+    assert [len(_array(t["x"])) for t in curves] == [len(run.history)] * 4
+
+
+def test_the_confusion_matrix_switches_between_counts_and_shares(shown, reference):
+    counts = _array(_charts(shown)["ev_confusion_chart"]["data"][0]["z"])
+    assert counts.sum() == len(reference.labels)
+    shown.toggle(key="ev_normalise").set_value(True).run()
+    shares = _array(_charts(shown)["ev_confusion_chart"]["data"][0]["z"])
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    np.testing.assert_allclose(shares, counts / counts.sum(axis=1, keepdims=True))
+    shown.toggle(key="ev_normalise").set_value(False).run()
+
+
+def test_the_gallery_shows_the_most_confident_mistakes_with_true_and_predicted_class(shown, reference):
+    captions = shown.image[0].captions
+    wrong = int((reference.preds != reference.labels).sum())
+    assert len(captions) == min(12, wrong)
+    top = int(np.argmax(np.where(reference.preds != reference.labels, reference.confidence, -1)))
+    true, pred = reference.classes[reference.labels[top]], reference.classes[reference.preds[top]]
+    assert captions[0] == f"#{reference.indices[top]}: {true} → {pred} ({reference.confidence[top]:.0%})"
+
+
+def test_grad_cam_follows_the_chosen_image_class_and_layer(shown, reference):
+    shown.number_input(key="ev_image_pos").set_value(5).run()
+    title = _charts(shown)["ev_cam_chart"]["layout"]["title"]["text"]
+    assert f"image #{reference.indices[5]}" in title
+    assert f"explaining {reference.classes[reference.preds[5]]}" in title
+    shown.selectbox(key="ev_cam_class").set_value(7).run()
+    assert "explaining 7" in _charts(shown)["ev_cam_chart"]["layout"]["title"]["text"]
+    shown.selectbox(key="ev_cam_layer").set_value(0).run()
+    cam = _array(_charts(shown)["ev_cam_chart"]["data"][2]["z"])
+    assert not shown.exception and cam.shape == (8, 8) and 0 <= cam.min() and cam.max() <= 1
+
+
+def test_the_embedding_switches_to_tsne_and_filters_to_another_layer(shown):
+    shown.radio(key="ev_embedding").set_value("tsne").run()
+    assert "t-SNE 1" in json.dumps(_charts(shown)["ev_embedding_chart"]["layout"])
+    shown.selectbox(key="ev_filter_layer").set_value(4).run()
+    assert "layer 4: conv2d" in _charts(shown)["ev_filters_chart"]["layout"]["title"]["text"]
+    assert not shown.exception
+
+
+def test_an_uploaded_image_is_converted_with_notices_and_classified(run):
+    at = _page(active_run=run)
+    at.file_uploader(key="ev_upload_image").set_value(("photo.png", _png(), "image/png")).run()
+    notes = _texts(at.info)
+    assert "resized from 20×20 to 8×8" in notes and "colour to grey" in notes
+    probs = _array(_charts(at)["ev_upload_probs"]["data"][0]["y"])
+    assert len(probs) == 10 and sum(probs) == pytest.approx(1.0, abs=1e-5)
+    at.file_uploader(key="ev_upload_image").set_value(("notes.png", b"not a picture", "image/png")).run()
+    assert "not an image" in _texts(at.error) and not at.exception
+    assert at.metric  # the model's results are still there
+
+
+def test_a_run_of_this_session_can_be_chosen(run):
+    older = dataclasses.replace(run, summary={**run.summary, "val_acc": 0.5})
+    at = _page(runs=[older, run])
+    assert at.sidebar.radio(key="ev_source").options == ["Another run of this session", "A checkpoint file (.pt)"]
+    assert {m.label: m.value for m in at.metric}["Val accuracy in training"] == f"{run.summary['val_acc']:.1%}"
+    at.selectbox(key="ev_run").set_value(0).run()
+    assert {m.label: m.value for m in at.metric}["Val accuracy in training"] == "50.0%"
+
+
+def test_an_uploaded_checkpoint_is_evaluated_and_a_bad_one_is_refused_without_losing_it(run, reference):
+    at = _page()
+    at.file_uploader(key="ev_checkpoint").set_value(("model.pt", checkpoint_bytes(run), "application/octet-stream"))
+    at.run()
+    accuracy = f"{accuracy_score(reference.labels, reference.preds):.1%}"
+    assert {m.label: m.value for m in at.metric}["Accuracy on test"] == accuracy
+    at.file_uploader(key="ev_checkpoint").set_value(("broken.pt", b"garbage", "application/octet-stream")).run()
+    assert "broken.pt" in _texts(at.error) and "Still showing the last checkpoint" in _texts(at.error)
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Accuracy on test"] == accuracy
+
+
+def test_a_model_that_does_not_fit_its_dataset_gets_a_clear_message(run):
+    spec = preset("simple_cnn")  # 3×32×32 images, 4 classes, but the data are 8×8 digits
+    mismatched = TrainedRun(spec, run.data_config, {}, build_model(spec).state_dict(), key="mismatch")
+    at = _page(active_run=mismatched)
+    assert not at.exception
+    assert "expects 3×32×32" in _texts(at.error) and "do not belong together" in _texts(at.error)
+
+
+def test_a_data_config_that_cannot_be_rebuilt_gets_a_clear_message(run):
+    config = DataConfig(dataset="digits", n_per_class=2, val_fraction=0.45, test_fraction=0.45)
+    at = _page(active_run=dataclasses.replace(run, data_config=config, key="unbuildable"))
+    assert not at.exception
+    assert "can't be evaluated" in _texts(at.error) and "too few" in _texts(at.error)
+
+
+def test_without_a_test_split_the_page_says_it_uses_validation(run):
+    config = dataclasses.replace(run.data_config, test_fraction=0.0)
+    at = _page(active_run=dataclasses.replace(run, data_config=config, key="no-test"))
+    assert not at.exception
+    assert "no test images" in _texts(at.warning)
+    assert "Accuracy on val" in {m.label for m in at.metric}
+
+
+def test_a_colour_model_shows_its_first_filters_as_rgb_patches_and_later_ones_as_heatmaps():
+    shapes = trained_run(DataConfig(dataset="shapes", n_per_class=30, size=16), "tinyvgg", epochs=1)
+    at = _page(active_run=shapes)
+    assert not at.exception
+    assert _charts(at)["ev_filters_chart"]["data"][0]["type"] == "image"
+    at.selectbox(key="ev_filter_layer").set_value(2).run()
+    assert _charts(at)["ev_filters_chart"]["data"][0]["type"] == "heatmap"
+    at.selectbox(key="ev_filter_channel_2").set_value(3).run()
+    assert not at.exception
+
+
+def test_switching_to_another_run_resets_choices_that_no_longer_fit(run):
+    at = _page(active_run=run)
+    at.number_input(key="ev_image_pos").set_value(200).run()
+    at.selectbox(key="ev_cam_class").set_value(8).run()
+    at.session_state["active_run"] = trained_run(DataConfig(dataset="shapes", n_per_class=30, size=16), "tinyvgg", 1)
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["ev_image_pos"] == 0 and at.session_state["ev_cam_class"] == -1
