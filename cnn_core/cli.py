@@ -147,6 +147,9 @@ def _run_summary(args: argparse.Namespace) -> int:
     print(f"total: {summary.total_params:,} parameters (+ {summary.total_buffers:,} non-trainable), "
           f"{summary.total_macs:,} MACs ({format_count(summary.total_macs)}) per image, "
           f"activations {format_bytes(summary.activation_bytes)} per image")
+    return 0
+
+
 # ---------------------------------------------------------------- evaluate
 
 
