@@ -19,6 +19,11 @@ def median_seconds(fn: Callable[[], object], repeat: int = 7, warmup: int = 1) -
     return statistics.median(times)
 
 
+def median_ms(fn: Callable[[], object], repeat: int = 7, warmup: int = 1) -> float:
+    """The same median, in milliseconds."""
+    return 1000 * median_seconds(fn, repeat, warmup)
+
+
 def page_rerun_seconds(page: str, setup: Callable | None = None, repeat: int = 9) -> tuple[float, float]:
     """(first render, median rerun) of a page through the router, in seconds, with AppTest."""
     from pathlib import Path

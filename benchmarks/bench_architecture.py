@@ -4,29 +4,20 @@ Run from the repository root: python benchmarks/bench_architecture.py
 """
 
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from benchmarks._timing import median_ms  # noqa: E402
 from cnn_core.blocks import BlockDesign  # noqa: E402
 from cnn_core.codegen import generate_code  # noqa: E402
 from cnn_core.summary import summarize  # noqa: E402
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "architecture.py")
 
-
-def median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:

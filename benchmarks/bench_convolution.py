@@ -6,9 +6,7 @@ Prints medians: the machine is shared, so single timings are noisy.
 
 import argparse
 import io
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._timing import median_ms  # noqa: E402
 from cnn_core import ops  # noqa: E402
 from cnn_core.images import sample_image  # noqa: E402
 from cnn_core.kernels import preset  # noqa: E402
@@ -26,17 +25,6 @@ from cnn_core.kernels import preset  # noqa: E402
 PAGE = str(ROOT / "pages" / "convolution.py")
 TABS = ("Convolution", "Step by step", "Channels", "All kernels", "Pooling")
 
-
-def median_ms(fn, repeats: int) -> float:
-    """Median wall time of fn in milliseconds, after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def png_128() -> bytes:

@@ -7,7 +7,6 @@ core calls, of the page's first render (evaluation, embedding, every chart) and 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -17,20 +16,11 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from benchmarks._timing import median_seconds as timed  # noqa: E402
 from cnn_core.data import DataConfig, make_dataset  # noqa: E402
 from cnn_core.evaluate import embed, evaluate  # noqa: E402
 from cnn_core.interpret import conv_blocks, feature_maps, grad_cam  # noqa: E402
 from tests.eval_helpers import trained_run  # noqa: E402 - a tiny loop until the training engine is merged
-
-
-def timed(fn, repeat: int = 5) -> float:
-    """Median seconds of `repeat` calls."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -4,8 +4,16 @@ from cnn_core.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign, design_of
 from cnn_core.codegen import generate_code
 from cnn_core.spec import ACTIVATIONS, PRESETS, ModelSpec, SpecError, preset
 from cnn_core.summary import Summary, shape_text, summarize
-from ui.arch_views import (draw_cost_chart, draw_formulas, draw_shape_flow, draw_summary_table, draw_totals,
-                           spec_from_table, table_column_config, table_frame)  # fmt: skip
+from ui.arch_views import (
+    draw_cost_chart,
+    draw_formulas,
+    draw_shape_flow,
+    draw_summary_table,
+    draw_totals,
+    spec_from_table,  # fmt: skip
+    table_column_config,
+    table_frame,
+)
 from ui.state import current_dataset, seed_widget
 
 MODEL_SPEC = "model_spec"  # session key read by the Training page

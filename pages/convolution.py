@@ -5,8 +5,17 @@ import streamlit as st
 from cnn_core import ops
 from cnn_core.images import CHANNEL_MODES, load_image, pick_channels, sample_image
 from cnn_core.kernels import MAX_KERNEL, PRESETS, parse_kernel, preset
-from ui.conv_views import (draw_channel_sums, draw_formulas, draw_gallery, draw_pool_formulas, draw_pooling,
-                           draw_products, draw_triptych, draw_window, image_figure)
+from ui.conv_views import (
+    draw_channel_sums,
+    draw_formulas,
+    draw_gallery,
+    draw_pool_formulas,
+    draw_pooling,
+    draw_products,
+    draw_triptych,
+    draw_window,
+    image_figure,
+)
 from ui.plots import CHANNEL_NAMES, display_scale
 from ui.state import current_dataset
 
@@ -102,7 +111,7 @@ def kernel_ui() -> tuple[object, dict, bool]:
 
 def step_ui(output: np.ndarray) -> tuple[int, int]:
     """The output position to explain: a slider, advanced one step per run while Play is on."""
-    (h_out, w_out), n = output.shape, output.size
+    w_out, n = output.shape[1], output.size
     pos = st.session_state.get("conv_pos", int(np.abs(output).argmax()))  # first visit: the strongest response
     if st.session_state.get("conv_play"):
         pos += 1

@@ -12,7 +12,8 @@ Follow the pages in order, or jump to the one you need:
 )
 steps = [
     ("pages/dataset.py", "1. Dataset", "make synthetic shapes (and make them hard), or load real handwritten digits."),
-    ("pages/convolution.py", "2. Convolution", "slide a kernel over an image and see every product and sum, then pool the result."),
+    ("pages/convolution.py", "2. Convolution", "slide a kernel over an image and see every product and sum, "
+     "then pool the result."),
     ("pages/architecture.py", "3. Architecture", "design a CNN by blocks or layer by layer and see every layer's shape, "
      "parameters, cost and receptive field, and where a design breaks."),
     ("pages/evaluation.py", "5. Evaluation", "score the trained model on unseen images, see its mistakes, filters, "

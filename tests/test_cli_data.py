@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.cli_helpers import run_cli
+from tests.helpers import run_cli
 
 
 def test_data_writes_the_default_shapes_as_npz(tmp_path):

@@ -11,16 +11,13 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.data import DataConfig
 from cnn_core.spec import preset
 from cnn_core.summary import summarize
+from tests.helpers import open_page
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "architecture.py")
 
 
 def _app(**state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
-
+    return open_page("pages/architecture.py", 60, **state)
 
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)

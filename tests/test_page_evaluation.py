@@ -16,16 +16,13 @@ from cnn_core.data import DataConfig, make_dataset
 from cnn_core.evaluate import evaluate
 from cnn_core.spec import build_model, preset
 from tests.eval_helpers import trained_run
+from tests.helpers import open_page
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "evaluation.py")
 
 
 def _page(**state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
-
+    return open_page("pages/evaluation.py", 120, **state)
 
 def _charts(at: AppTest) -> dict[str, dict]:
     """Each Plotly chart's figure, by widget key."""

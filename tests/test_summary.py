@@ -13,7 +13,17 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnn_core.spec import IMAGE_LAYERS, PRESETS, TORCH_CLASS, LayerSpec, ModelSpec, SpecError, build_model, layer, preset
+from cnn_core.spec import (
+    IMAGE_LAYERS,
+    PRESETS,
+    TORCH_CLASS,
+    LayerSpec,
+    ModelSpec,
+    SpecError,
+    build_model,
+    layer,
+    preset,
+)
 from cnn_core.summary import Summary, format_bytes, format_count, layer_names, summarize
 
 torch.set_num_threads(1)
