@@ -19,9 +19,9 @@ def _check_positive(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
-def _out_len(padded: int, kernel: int, stride: int, dilation: int) -> int:
-    """Output length along one axis of an already padded input."""
-    return (padded - dilation * (kernel - 1) - 1) // stride + 1
+def output_length(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """floor((n + 2p − d(k−1) − 1) / s) + 1, unchecked: the one place this formula is written."""
+    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def _check_fits(kernel: int, dilation: int, n: int, padded: int, what: str = "") -> None:
@@ -41,7 +41,7 @@ def conv_output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dil
     if not _is_whole(padding, 0):
         raise ValueError(f"padding must be a whole number of 0 or more, got {padding!r}")
     _check_fits(kernel, dilation, n, n + 2 * padding)
-    return _out_len(n + 2 * padding, kernel, stride, dilation)
+    return output_length(n, kernel, stride, padding, dilation)
 
 
 def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
@@ -104,7 +104,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int | str = 0
     w = _as_kernel(w, x.shape[0])
     xp = pad_input(x, w.shape, stride, padding, dilation)
     n_out, _, kh, kw = w.shape
-    h_out, w_out = _out_len(xp.shape[1], kh, stride, dilation), _out_len(xp.shape[2], kw, stride, dilation)
+    h_out, w_out = output_length(xp.shape[1], kh, stride, 0, dilation), output_length(xp.shape[2], kw, stride, 0, dilation)
     out = np.zeros((n_out, h_out, w_out))
     # One pass per kernel tap, each over the whole image: ~20× faster than multiplying gathered windows.
     for i in range(kh):
@@ -156,7 +156,7 @@ def conv_step(x: np.ndarray, w: np.ndarray, row: int, col: int, stride: int = 1,
     w = _as_kernel(w, x.shape[0])
     xp = pad_input(x, w.shape, stride, padding, dilation)
     kh, kw = w.shape[2:]
-    h_out, w_out = _out_len(xp.shape[1], kh, stride, dilation), _out_len(xp.shape[2], kw, stride, dilation)
+    h_out, w_out = output_length(xp.shape[1], kh, stride, 0, dilation), output_length(xp.shape[2], kw, stride, 0, dilation)
     if not (0 <= row < h_out and 0 <= col < w_out):
         raise ValueError(f"output position ({row}, {col}) is outside the {h_out}×{w_out} output")
     rows = row * stride + dilation * np.arange(kh)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnn_core.config import JsonConfig
+from cnn_core.ops import output_length
 
 REQUIRED = object()  # marks an argument without a default
 
@@ -192,9 +193,8 @@ class ModelSpec(JsonConfig):
 
 
 def conv_out(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """floor((n + 2p − d(k−1) − 1) / s) + 1, the output length of a convolution or pooling."""
-    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
+    """The output length of a convolution or pooling: cnn_core.ops's formula."""
+    return output_length(n, kernel, stride, padding, dilation)
 
 def layer_output_shape(lay: LayerSpec, shape: tuple[int, ...], index: int = 0) -> tuple[int, ...]:
     """The output shape of one layer for an input shape (without batch); SpecError if it can't apply."""
