@@ -125,16 +125,22 @@ def _load_arch(arch: str, input_shape, num_classes):
     return load_spec(text, input_shape, num_classes)
 
 
+def train_config_from_args(args: argparse.Namespace):
+    from cnn_core.train import TrainConfig
+
+    return TrainConfig(optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
+                       batch_size=args.batch_size, epochs=args.epochs, label_smoothing=args.label_smoothing,
+                       patience=args.patience, precision=args.precision, seed=args.seed)  # fmt: skip
+
+
 def _run_train(args: argparse.Namespace) -> int:
     import json
 
     from cnn_core.checkpoint import save_checkpoint
     from cnn_core.data import make_dataset
-    from cnn_core.train import TrainConfig, fit
+    from cnn_core.train import fit
 
-    cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
-                      batch_size=args.batch_size, epochs=args.epochs, label_smoothing=args.label_smoothing,
-                      patience=args.patience, precision=args.precision, seed=args.seed)  # fmt: skip
+    cfg = train_config_from_args(args)
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {args.threads}")
@@ -160,7 +166,7 @@ def _run_train(args: argparse.Namespace) -> int:
         print(json.dumps({k: s[k] for k in keys}))
     else:
         print(f"{s['status']}: {s['reason']}. val acc {s['val_acc']:.4f}, val loss {s['val_loss']:.4f}, "
-              f"{s['epochs_run']} epochs in {s['train_seconds']:.1f} s on {s['device_name']} ({s['precision']}), "
+              f"{s['epochs_run']} epoch(s) in {s['train_seconds']:.1f} s on {s['device_name']} ({s['precision']}), "
               f"{s['params']:,} parameters" + (f"; wrote {args.out}" if args.out else ""))  # fmt: skip
     return 0
 

@@ -258,7 +258,7 @@ def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
         augment = make_augment(cfg, dataset.input_shape)
 
     history: list[dict[str, float]] = []
-    status, reason = "completed", f"trained all {cfg.epochs} epochs"
+    status, reason = "completed", f"trained all {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"
     good_state, best_state, best_loss, since_best = _cpu_state(model), None, math.inf, 0
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
