@@ -48,10 +48,10 @@ def optimizer_ui() -> None:
 
 def schedule_ui() -> None:
     st.selectbox("Schedule", SCHEDULES, key="tr_schedule",
-                 format_func={"none": "constant", "step": "step (cut every few epochs)", "cosine": "cosine decay",
-                              "one_cycle": "one-cycle (warm up, then anneal)"}.get,
+                 format_func={"none": "constant", "step": "step", "cosine": "cosine", "one_cycle": "one-cycle"}.get,
                  help="How the learning rate changes during training. Big steps early find a good region; small "
-                 "steps late settle into it. Watch the learning-rate curve.")  # fmt: skip
+                 "steps late settle into it. Step: cut it every few epochs. Cosine: glide down along a cosine. "
+                 "One-cycle: warm up to the rate, then anneal far below it. Watch the learning-rate curve.")  # fmt: skip
     step = st.session_state.tr_schedule == "step"
     st.number_input("Step every (epochs)", 1, 100, key="tr_step_size", disabled=not step,
                     help="Step schedule: the number of epochs between two cuts of the learning rate.")
@@ -118,7 +118,9 @@ def device_ui() -> str:
     choice = sb.selectbox("Device", ["auto", *available_devices()], key="tr_device",
                           help="Where the maths runs: a CUDA GPU, Apple's MPS, or the CPU. auto takes the fastest.")
     st.session_state["train_device"] = choice
+    manager = shared_manager()  # sets torch's thread count for this server's runs
     sb.caption(f"Training on **{describe_device(detect_device(choice))}** · PyTorch {torch.__version__}")
+    sb.caption(f"This server trains {manager.max_runs} model(s) at a time; {manager.queue_length()} waiting.")
     return choice
 
 
@@ -196,7 +198,7 @@ if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_trai
              "trained before on this server, the result comes back at once."):  # fmt: skip
     st.session_state.pop("tr_error", None)
     st.session_state[JOB] = shared_manager().submit(spec, ds, config, device)
-    collect_finished()
+    st.rerun()  # redraw with the Train button disabled
 if JOB in st.session_state:
     live_job(st.session_state[JOB].config)
 if "tr_error" in st.session_state:

@@ -62,8 +62,9 @@ class TrainingManager:
 
         self.cache = cache
         self.max_runs = max(1, max_runs)
-        # torch's thread count is process-wide: share the cores out so that parallel runs don't fight.
-        self.threads_per_run = threads_per_run or max(1, cpu_count() // self.max_runs)
+        # torch's thread count is process-wide: share the cores out so that parallel runs don't fight, and
+        # leave one to the web server (OpenMP threads that lose their core to it spin and stall the step).
+        self.threads_per_run = threads_per_run or max(1, (cpu_count() - 1) // self.max_runs)
         torch.set_num_threads(self.threads_per_run)
         self._pending: list[Job] = []
         self._active: dict[str, Job] = {}  # key → queued or running job
@@ -150,9 +151,9 @@ class TrainingManager:
 
 
 def default_max_runs() -> int:
-    """$CNN_LAB_MAX_RUNS, else one run per two cores (at least one)."""
+    """$CNN_LAB_MAX_RUNS, else one run per four cores (at least one)."""
     value = os.environ.get(MAX_RUNS_VAR, "")
-    return int(value) if value.isdigit() and int(value) > 0 else max(1, cpu_count() // 2)
+    return int(value) if value.isdigit() and int(value) > 0 else max(1, cpu_count() // 4)
 
 
 @st.cache_resource(show_spinner=False)
