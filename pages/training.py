@@ -142,6 +142,7 @@ def collect_finished() -> None:
     del st.session_state[JOB]
     if job.state == "failed":
         st.session_state["tr_error"] = job.error
+        st.session_state["tr_error_kind"] = "stopped" if job.stop_event.is_set() else "failed"
         return
     run = job.run
     if job.cached:
@@ -202,7 +203,10 @@ if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_trai
 if JOB in st.session_state:
     live_job(st.session_state[JOB].config)
 if "tr_error" in st.session_state:
-    st.error(f"Training failed: {st.session_state['tr_error']}")
+    if st.session_state.get("tr_error_kind") == "stopped":
+        st.warning(f"Training {st.session_state['tr_error']}.")
+    else:
+        st.error(f"Training failed: {st.session_state['tr_error']}")
 
 runs = st.session_state.get("runs", [])
 if runs:
