@@ -9,6 +9,7 @@ pages = [
     st.Page("pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
     st.Page("pages/convolution.py", title="Convolution", icon=":material/blur_on:"),
     st.Page("pages/architecture.py", title="Architecture", icon=":material/account_tree:"),
+    st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
 ]
 st.navigation(pages).run()

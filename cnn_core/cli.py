@@ -28,8 +28,9 @@ def _comma_list(text: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------- data
 
 
-def _add_data(sub) -> None:
-    p = sub.add_parser("data", help="generate a dataset and save it as .npz")
+def add_data_arguments(p: argparse.ArgumentParser, *, val_fraction: float = 0.15, test_fraction: float = 0.15,
+                       seed_flag: str = "--seed") -> None:
+    """The DataConfig options, shared by every subcommand that builds a dataset."""
     p.add_argument("--dataset", choices=("shapes", "digits"), default="shapes")
     p.add_argument("--classes", type=_comma_list, help="comma-separated class names (default: the dataset's)")
     p.add_argument("--n-per-class", type=int, default=250)
@@ -40,9 +41,14 @@ def _add_data(sub) -> None:
     p.add_argument("--rotation", type=float, default=0.0, help="max rotation in degrees")
     p.add_argument("--color-mode", choices=("per_class", "random"), default="per_class")
     p.add_argument("--clutter", type=int, default=0, help="distractor blobs per image")
-    p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--test-fraction", type=float, default=0.15)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--val-fraction", type=float, default=val_fraction)
+    p.add_argument("--test-fraction", type=float, default=test_fraction)
+    p.add_argument(seed_flag, dest="data_seed", type=int, default=42, help="the dataset's seed (images and split)")
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="generate a dataset and save it as .npz")
+    add_data_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="the .npz file to write")
     p.set_defaults(run=_run_data)
 
@@ -63,7 +69,7 @@ def data_config_from_args(args: argparse.Namespace):
         clutter=args.clutter,
         val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
-        seed=args.seed,
+        seed=args.data_seed,
     )
 
 
@@ -186,6 +192,77 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(f"{'class':<{width}}  precision  recall      f1  support")
     for r in rep.rows():
         print(f"{r['class']:<{width}}  {r['precision']:9.3f}  {r['recall']:6.3f}  {r['f1']:6.3f}  {r['support']:7d}")
+
+
+# ---------------------------------------------------------------- train
+
+
+def _add_train(sub) -> None:
+    from cnn_core.train import OPTIMIZERS, PRECISIONS, SCHEDULES
+
+    p = sub.add_parser("train", help="train a model on a dataset (defaults: the classic recipe)")
+    add_data_arguments(p, val_fraction=0.2, test_fraction=0.0, seed_flag="--data-seed")
+    p.add_argument("--arch", default="simple_cnn", help="a preset name or a JSON spec file (default simple_cnn)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (the peak for one_cycle)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--schedule", choices=SCHEDULES, default="step")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--patience", type=int, default=0, help="early stopping after N epochs without progress (0: off)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto")
+    p.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0, help="the training seed (weights, shuffling, dropout)")
+    p.add_argument("--out", type=Path, help="write the checkpoint (.pt) here")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.set_defaults(run=_run_train)
+
+
+def train_config_from_args(args: argparse.Namespace):
+    from cnn_core.train import TrainConfig
+
+    return TrainConfig(optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
+                       batch_size=args.batch_size, epochs=args.epochs, label_smoothing=args.label_smoothing,
+                       patience=args.patience, precision=args.precision, seed=args.seed)  # fmt: skip
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import json
+
+    from cnn_core.checkpoint import save_checkpoint
+    from cnn_core.data import make_dataset
+    from cnn_core.train import fit
+
+    cfg = train_config_from_args(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    ds = make_dataset(data_config_from_args(args))
+    spec = load_arch(args.arch, ds.input_shape, ds.num_classes)
+
+    def show(h: dict) -> None:
+        print(f"epoch {h['epoch']:3d}  loss {h['train_loss']:.4f}  acc {h['train_acc']:.3f}  "
+              f"val loss {h['val_loss']:.4f}  val acc {h['val_acc']:.3f}  lr {h['lr']:.2g}  {h['seconds']:.1f} s")  # fmt: skip
+
+    run = fit(spec, ds, cfg, device=args.device, on_epoch=None if args.json else show)
+    if args.out is not None:
+        try:
+            save_checkpoint(run, args.out)
+        except OSError as exc:
+            raise ValueError(f"cannot write {args.out}: {exc.strerror}") from None
+    s = run.summary
+    if args.json:
+        keys = ("val_acc", "val_loss", "epochs_run", "train_seconds", "device", "params", "status", "reason", "precision")
+        print(json.dumps({k: s[k] for k in keys}))
+    else:
+        print(f"{s['status']}: {s['reason']}. val acc {s['val_acc']:.4f}, val loss {s['val_loss']:.4f}, "
+              f"{s['epochs_run']} epoch(s) in {s['train_seconds']:.1f} s on {s['device_name']} ({s['precision']}), "
+              f"{s['params']:,} parameters" + (f"; wrote {args.out}" if args.out else ""))  # fmt: skip
     return 0
 
 
@@ -197,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_data(sub)
     _add_summary(sub)
+    _add_train(sub)
     _add_evaluate(sub)
     return parser
 

@@ -16,6 +16,8 @@ steps = [
      "then pool the result."),
     ("pages/architecture.py", "3. Architecture", "design a CNN by blocks or layer by layer and see every layer's shape, "
      "parameters, cost and receptive field, and where a design breaks."),
+    ("pages/training.py", "4. Training", "train the network in the background and watch its loss and accuracy "
+     "curves live."),
     ("pages/evaluation.py", "5. Evaluation", "score the trained model on unseen images, see its mistakes, filters, "
      "feature maps and Grad-CAM."),
 ]
