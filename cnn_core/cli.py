@@ -192,6 +192,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(f"{'class':<{width}}  precision  recall      f1  support")
     for r in rep.rows():
         print(f"{r['class']:<{width}}  {r['precision']:9.3f}  {r['recall']:6.3f}  {r['f1']:6.3f}  {r['support']:7d}")
+    return 0
 
 
 # ---------------------------------------------------------------- train

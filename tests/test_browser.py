@@ -74,18 +74,21 @@ def browser():
         b.close()
 
 
-def wait_until_idle(page, timeout_s: float = 60) -> None:
-    """Wait for the app to render and for the script run to end (the 'Running…' widget goes away)."""
-    page.wait_for_selector("[data-testid='stMain']", timeout=timeout_s * 1000)
+def wait_until_idle(page, timeout_s: float = 90) -> None:
+    """Wait until the page has drawn its title (or an exception) and its script run has ended."""
+    page.wait_for_selector("[data-testid='stMain'] h1, [data-testid='stException']", timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
-    page.wait_for_timeout(500)
-    while time.monotonic() < deadline:
-        running = page.locator("[data-testid='stStatusWidget']").count()
-        skeleton = page.locator("[data-testid='stSkeleton']").count()
-        if not running and not skeleton:
+    quiet_since = None
+    while time.monotonic() < deadline:  # idle: no 'Running…' widget and no skeleton for a whole second
+        busy = page.locator("[data-testid='stStatusWidget'], [data-testid='stSkeleton']").count()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 1.0:
             break
-        page.wait_for_timeout(250)
-    page.wait_for_timeout(800)
+        page.wait_for_timeout(200)
+    page.wait_for_timeout(500)
 
 
 def test_a_deep_link_to_a_page_on_a_fresh_server_gets_the_routers_navigation(server, browser):
