@@ -20,7 +20,7 @@ from benchmarks._timing import median_seconds as timed  # noqa: E402
 from cnn_core.data import DataConfig, make_dataset  # noqa: E402
 from cnn_core.evaluate import embed, evaluate  # noqa: E402
 from cnn_core.interpret import conv_blocks, feature_maps, grad_cam  # noqa: E402
-from tests.eval_helpers import trained_run  # noqa: E402 - a tiny loop until the training engine is merged
+from tests.eval_helpers import trained_run  # noqa: E402 - trains with cnn_core.train.fit
 
 
 def main() -> None:

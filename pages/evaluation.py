@@ -6,11 +6,12 @@ from cnn_core.device import describe_device, detect_device
 from cnn_core.evaluate import Evaluation, check_compatible, report
 from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
 from ui import eval_views as views
+from ui.jobs import shared_manager
 from ui.state import shared_dataset
 
 UPLOADED = "eval_uploaded"  # session key: (upload id, TrainedRun) of the last checkpoint that loaded
 SOURCES = {"active": "The model from the Training page", "session": "Another run of this session",
-           "upload": "A checkpoint file (.pt)"}  # fmt: skip
+           "cache": "A cached run on this server", "upload": "A checkpoint file (.pt)"}  # fmt: skip
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 
 
@@ -26,7 +27,9 @@ def device_ui():
 def run_source_ui() -> TrainedRun | None:
     """The run to evaluate: the active one, one of this session's, or an uploaded checkpoint."""
     active, runs = st.session_state.get("active_run"), st.session_state.get("runs") or []
-    options = [s for s, ok in (("active", active is not None), ("session", bool(runs)), ("upload", True)) if ok]
+    cached = shared_manager().cache.listing()
+    options = [s for s, ok in (("active", active is not None), ("session", bool(runs)), ("cache", bool(cached)),
+                               ("upload", True)) if ok]  # fmt: skip
     source = st.sidebar.radio("Model to evaluate", options, format_func=SOURCES.get, key="ev_source",
                               help="The Training page makes its latest model the active one. Earlier runs of this "
                               "session, or a checkpoint you downloaded before, can be evaluated too.")  # fmt: skip
@@ -37,6 +40,8 @@ def run_source_ui() -> TrainedRun | None:
                                  format_func=lambda i: views.run_label(runs[i], i + 1),
                                  help="The runs trained in this browser session, oldest first.")  # fmt: skip
         return runs[i]
+    if source == "cache":
+        return cached_run_ui(cached)
     file = st.sidebar.file_uploader("Checkpoint (.pt)", type=["pt"], key="ev_checkpoint",
                                     help="A checkpoint downloaded from the Training page: the weights, the "
                                     "network and the dataset settings in one file.")  # fmt: skip
@@ -49,6 +54,17 @@ def run_source_ui() -> TrainedRun | None:
             kept = " Still showing the last checkpoint that loaded." if held else ""
             st.error(f"**{file.name}** can't be used: {exc}.{kept}")
     return held[1] if held else None
+
+
+def cached_run_ui(entries: list[dict]) -> TrainedRun | None:
+    """A run from the server's model cache, newest first (trained by any session)."""
+    i = st.sidebar.selectbox("Cached run", range(len(entries)), key="ev_cached",
+                             format_func=lambda i: views.cache_label(entries[i]),
+                             help="Every finished training on this server is cached; pick one to inspect it.")
+    run = shared_manager().cache.get(entries[i]["key"])
+    if run is None:
+        st.sidebar.warning("That cached run could not be read any more; it was removed from the cache.")
+    return run
 
 
 def friendly_stop(message: str) -> None:

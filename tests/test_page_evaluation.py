@@ -165,7 +165,8 @@ def test_an_uploaded_image_is_converted_with_notices_and_classified(run):
 def test_a_run_of_this_session_can_be_chosen(run):
     older = dataclasses.replace(run, summary={**run.summary, "val_acc": 0.5})
     at = _page(runs=[older, run])
-    assert at.sidebar.radio(key="ev_source").options == ["Another run of this session", "A checkpoint file (.pt)"]
+    options = at.sidebar.radio(key="ev_source").options
+    assert options[0] == "Another run of this session" and options[-1] == "A checkpoint file (.pt)"
     assert {m.label: m.value for m in at.metric}["Val accuracy in training"] == f"{run.summary['val_acc']:.1%}"
     at.selectbox(key="ev_run").set_value(0).run()
     assert {m.label: m.value for m in at.metric}["Val accuracy in training"] == "50.0%"
@@ -225,3 +226,15 @@ def test_switching_to_another_run_resets_choices_that_no_longer_fit(run):
     at.run()
     assert not at.exception and not at.error
     assert at.session_state["ev_image_pos"] == 0 and at.session_state["ev_cam_class"] == -1
+
+
+def test_a_run_from_the_servers_model_cache_can_be_chosen(run):
+    from cnn_core.cache import ModelCache
+
+    ModelCache().put(run)  # as a finished training of any session leaves it
+    at = _page()
+    at.sidebar.radio(key="ev_source").set_value("cache").run()
+    assert not at.exception and not at.error
+    choice = at.sidebar.selectbox(key="ev_cached")
+    assert any(f"val acc {run.summary['val_acc']:.0%}" in o for o in choice.options)
+    assert {m.label: m.value for m in at.metric}["Val accuracy in training"] == f"{run.summary['val_acc']:.1%}"

@@ -46,6 +46,14 @@ def run_label(run: TrainedRun, number: int) -> str:
     return f"Run {number}: {convs} conv layer{'s' * (convs != 1)} on {run.data_config.dataset} ({classes}){acc_text}"
 
 
+def cache_label(entry: dict) -> str:
+    """E.g. 'shapes, 19 layers, 619,268 params, 10 epochs, val acc 100%'."""
+    acc = entry.get("val_acc")
+    acc_text = f", val acc {acc:.0%}" if isinstance(acc, (int, float)) else ""
+    return (f"{entry.get('dataset', '?')}, {entry.get('layers', '?')} layers, {entry.get('params') or 0:,} params, "
+            f"{entry.get('epochs_run', '?')} epochs{acc_text}")
+
+
 def session_model(run: TrainedRun, device) -> object:
     """The run's model on the device, built once per session and run (Grad-CAM hooks it: not shared)."""
     ident = (run_key(run), str(device))
