@@ -1,6 +1,6 @@
 """Training speed: CNN Lab's engine against the tutorial loop, on the classic recipe, in one run.
 
-    python benchmarks/bench_training.py [--epochs 30] [--threads 1] [--repeats 1]
+    python benchmarks/bench_training.py [--epochs 30] [--threads N] [--repeats 1]
 
 The classic recipe: SimpleCNN on the default shapes (4 × 250 images, 32×32, noise 0.1), 80/20 split,
 Adam lr 1e-3 and weight decay 1e-4, step schedule (every 10 epochs ×0.5), batch 32, 30 epochs.
@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cnn_core.device import cpu_count  # noqa: E402
 
 VARIANTS = ("tutorial", "engine-fp32", "engine-auto")
 
@@ -103,7 +105,8 @@ def run_variant(name: str, epochs: int, threads: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for every variant")
+    parser.add_argument("--threads", type=int, default=cpu_count(),
+                        help="torch threads, the same for every variant (default: every core this process may use)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of all variants, interleaved")
     parser.add_argument("--only", choices=VARIANTS, help=argparse.SUPPRESS)  # one variant, in a child process
     args = parser.parse_args()

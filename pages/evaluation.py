@@ -2,10 +2,11 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from cnn_core.checkpoint import TrainedRun, load_checkpoint
-from cnn_core.device import describe_device, detect_device
+from cnn_core.device import detect_device
 from cnn_core.evaluate import Evaluation, check_compatible, report
 from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
 from ui import eval_views as views
+from ui.device import sidebar_device
 from ui.jobs import shared_manager
 from ui.state import shared_dataset
 
@@ -16,12 +17,9 @@ IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 
 
 def device_ui():
-    """The device the model runs on, and the PyTorch version, in the sidebar."""
-    import torch
-
-    device = detect_device()
-    st.sidebar.caption(f"PyTorch {torch.__version__} · {describe_device(device)}")
-    return device
+    """The device the model runs on, shown with the PyTorch version in the sidebar."""
+    sidebar_device()
+    return detect_device()
 
 
 def run_source_ui() -> TrainedRun | None:
