@@ -238,3 +238,8 @@ def test_a_run_from_the_servers_model_cache_can_be_chosen(run):
     choice = at.sidebar.selectbox(key="ev_cached")
     assert any(f"val acc {run.summary['val_acc']:.0%}" in o for o in choice.options)
     assert {m.label: m.value for m in at.metric}["Val accuracy in training"] == f"{run.summary['val_acc']:.1%}"
+
+
+def test_the_parameter_count_is_pytorchs_and_the_architecture_pages(shown, run):
+    expected = sum(p.numel() for p in run.build().parameters())
+    assert {m.label: m.value for m in shown.metric}["Parameters"] == f"{expected:,}"

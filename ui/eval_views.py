@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from cnn_core import evaluate as ev_core
 from cnn_core import interpret
 from cnn_core.checkpoint import TrainedRun
+from cnn_core.summary import summarize
 from cnn_core.data import ImageDataset
 from cnn_core.evaluate import Evaluation
 from cnn_core.spec import infer_shapes
@@ -162,8 +163,9 @@ def draw_summary(run: TrainedRun, ev: Evaluation, rep: ev_core.Report) -> None:
     cols[2].metric("Mistakes", int((ev.preds != ev.labels).sum()))
     acc = run.summary.get("val_acc")
     cols[3].metric("Val accuracy in training", f"{acc:.1%}" if isinstance(acc, (int, float)) else "–")
-    cols[4].metric("Parameters", f"{sum(int(t.numel()) for t in run.state_dict.values() if t.is_floating_point()):,}",
-                   help="Weights and batch-norm statistics stored in the checkpoint.")
+    cols[4].metric("Parameters", f"{summarize(run.spec).total_params:,}",
+                   help="Trainable weights and biases, as the Architecture page counts them (batch-norm running "
+                   "statistics are stored too, but not learned).")
 
 
 def draw_confusion(ev: Evaluation, normalise: bool) -> None:
