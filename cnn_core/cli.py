@@ -6,6 +6,7 @@ Bad arguments exit with code 2 and one line on stderr; results go to stdout or t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -288,4 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly, as Unix tools do
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python's exit-time flush from failing again
+        return 0
     return 2
