@@ -54,7 +54,7 @@ def main() -> None:
     for c in (1, 3):
         w = np.broadcast_to(preset("Gaussian blur 5×5"), (1, c, 5, 5))
         x = image[:c]
-        print(f"core conv2d {c}×128×128, 5×5, padding 2: {median_ms(lambda: ops.conv2d(x, w, padding=2), 50):.2f} ms")
+        print(f"core conv2d {c}×128×128, 5×5, padding 2: {median_ms(lambda x=x, w=w: ops.conv2d(x, w, padding=2), 50):.2f} ms")
     print(f"core pool2d max 2×2 on 1×128×128: {median_ms(lambda: ops.pool2d(image[:1], 'max', 2), 50):.2f} ms")
     for channels in ("grey", "colour"):
         at = page(channels)
@@ -63,7 +63,7 @@ def main() -> None:
             at.run()
             warm = median_ms(at.run, args.reruns)
 
-            def cold() -> None:
+            def cold(at=at) -> None:
                 st.cache_data.clear()
                 at.run()
 

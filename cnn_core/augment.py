@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 GROUP = 4  # v2 draws one set of random parameters per call: each group of 4 images gets its own draw
 

@@ -11,7 +11,8 @@ _GAUSS_1D = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
 
 # name → (kernel, what it does in plain words); every kernel is a 2-D list of numbers.
 _RAW = {
-    "Horizontal edge": (np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]]), "bright below dark: positive; dark below bright: negative"),
+    "Horizontal edge": (np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]]),
+                        "bright below dark: positive; dark below bright: negative"),
     "Vertical edge": (np.array([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]), "bright right of dark: positive; the reverse: negative"),
     "Box blur 3×3": (np.full((3, 3), 1 / 9), "the average of the 9 pixels: smooths noise and edges"),
     "Sharpen": (np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]), "the pixel minus its neighbours, plus itself: crisper edges"),

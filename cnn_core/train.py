@@ -7,11 +7,11 @@ batches, and the loss is summed on tensors (no sync per step). Progress leaves t
 
 from __future__ import annotations
 
-import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from cnn_core.config import JsonConfig
 
@@ -66,7 +66,8 @@ class TrainConfig(JsonConfig):
         extras = [f"wd {self.weight_decay:g}"] if self.weight_decay else []
         extras += ["early stop"] if self.patience else []
         extras += ["augmented"] if augmented(self) else []
-        text = f"{self.optimizer} lr {self.lr:g}, {self.schedule.replace('_', '-')}, batch {self.batch_size}, {self.epochs} epochs"
+        text = (f"{self.optimizer} lr {self.lr:g}, {self.schedule.replace('_', '-')}, batch {self.batch_size}, "
+                f"{self.epochs} epochs")
         return ", ".join([text, *extras])
 
 
@@ -228,7 +229,7 @@ def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
 
     from cnn_core.cache import run_key
     from cnn_core.checkpoint import TrainedRun
-    from cnn_core.device import detect_device, describe_device
+    from cnn_core.device import describe_device, detect_device
     from cnn_core.spec import build_model
 
     device = torch.device(device) if device is not None and not isinstance(device, str) else detect_device(device or "auto")

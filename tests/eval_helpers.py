@@ -14,7 +14,8 @@ from cnn_core.train import TrainConfig, fit
 
 
 @functools.lru_cache(maxsize=4)
-def trained_run(data_config: DataConfig = DataConfig(dataset="digits"), spec_name: str = "digits_small",
+def trained_run(data_config: DataConfig = DataConfig(dataset="digits"),  # noqa: B008 - frozen, so safe
+                spec_name: str = "digits_small",
                 epochs: int = 3, seed: int = 0) -> TrainedRun:  # fmt: skip
     """A preset trained for a few epochs by the app's own engine, as the Training page would."""
     ds = make_dataset(data_config)

@@ -123,7 +123,8 @@ def test_import_json_replaces_the_network_and_adapts_it_to_the_dataset():
 
 @pytest.mark.parametrize(("text", "message"), [
     ("{oops", "not valid JSON"),
-    ('{"layers": [{"type": "conv2d", "out_channels": 4, "kernal_size": 3}]}', "layer 0 (conv2d): conv2d takes no argument kernal_size"),
+    ('{"layers": [{"type": "conv2d", "out_channels": 4, "kernal_size": 3}]}',
+     "layer 0 (conv2d): conv2d takes no argument kernal_size"),
     ('{"layers": [], "extra": 1}', "unknown spec field(s) extra"),
 ])  # fmt: skip
 def test_import_of_bad_json_says_what_is_wrong_and_keeps_the_network(text, message):

@@ -13,10 +13,10 @@ from plotly.subplots import make_subplots
 from cnn_core import evaluate as ev_core
 from cnn_core import interpret
 from cnn_core.checkpoint import TrainedRun
-from cnn_core.summary import summarize
 from cnn_core.data import ImageDataset
 from cnn_core.evaluate import Evaluation
 from cnn_core.spec import infer_shapes
+from cnn_core.summary import summarize
 from ui.plots import class_colour, compact, display_scale, to_display
 
 MODEL = "eval_model"  # session key: ((run key, device), the built model), so reruns don't rebuild it
@@ -260,9 +260,10 @@ def draw_probabilities(probs: np.ndarray, classes: tuple[str, ...], key: str) ->
 
 
 def draw_embedding(ev: Evaluation, coords: np.ndarray, positions: np.ndarray, method: str) -> None:
+    sampled = len(positions) < len(ev.labels)
     st.caption("Each dot is one held-out image, placed by the features the last layer reads. Well-separated "
                "clusters mean the classes are easy to tell apart at that point; crosses are mistakes."
-               + (f" Showing a random {len(positions):,} of the {len(ev.labels):,} images." if len(positions) < len(ev.labels) else ""))  # fmt: skip
+               + (f" Showing a random {len(positions):,} of the {len(ev.labels):,} images." if sampled else ""))
     labels, preds, indices = ev.labels[positions], ev.preds[positions], ev.indices[positions]
     fig = go.Figure()
     for k, name in enumerate(ev.classes):
@@ -274,7 +275,8 @@ def draw_embedding(ev: Evaluation, coords: np.ndarray, positions: np.ndarray, me
                             legendgroup=name,
                             marker=dict(color=class_colour(k), symbol="x" if wrong else "circle", size=9 if wrong else 6),
                             customdata=np.column_stack([indices[sel], [ev.classes[p] for p in preds[sel]]]),
-                            hovertemplate="#%{customdata[0]}: " + name + ", predicted %{customdata[1]}<extra></extra>")  # fmt: skip
+                            hovertemplate="#%{customdata[0]}: " + name
+                            + ", predicted %{customdata[1]}<extra></extra>")
     axis = "PCA" if method == "pca" else "t-SNE"
     fig.update_layout(xaxis_title=f"{axis} 1", yaxis_title=f"{axis} 2", legend_title="true class")
     st.plotly_chart(compact(fig, 420), key="ev_embedding_chart")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
@@ -57,7 +56,8 @@ def draw_progress(snap: dict, config: TrainConfig) -> None:
                 "Other learners on this server are training right now.")  # fmt: skip
         return
     done = len(snap["history"])
-    text = f"Epoch {min(done + 1, config.epochs)} of {config.epochs} · {seconds(snap['elapsed'])} so far · ETA {seconds(snap['eta'])}"
+    text = (f"Epoch {min(done + 1, config.epochs)} of {config.epochs} · {seconds(snap['elapsed'])} so far · "
+            f"ETA {seconds(snap['eta'])}")
     if snap["stopping"]:
         text = "Stopping…"
     st.progress(snap["fraction"], text=text)
