@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -129,11 +130,12 @@ def main() -> None:
             r = results[variant][-1]
             print(f"  {variant:12s} {r['seconds']:7.1f} s   val acc {r['val_acc']:.3f}   peak RSS {r['peak_rss_mb']:.0f} MB"
                   + (f"   ({r['precision']})" if "precision" in r else ""), flush=True)  # fmt: skip
-    best = {v: min(r["seconds"] for r in rs) for v, rs in results.items()}
-    print(f"best of {args.repeats}: tutorial {best['tutorial']:.1f} s, engine fp32 {best['engine-fp32']:.1f} s "
-          f"({best['tutorial'] / best['engine-fp32']:.2f}× faster), engine auto {best['engine-auto']:.1f} s "
-          f"({best['tutorial'] / best['engine-auto']:.2f}× faster); load average now {os.getloadavg()[0]:.2f}")  # fmt: skip
-
+    for name, pick in (("best", min), ("median", statistics.median)):
+        t = {v: pick([r["seconds"] for r in rs]) for v, rs in results.items()}
+        print(f"{name} of {args.repeats}: tutorial {t['tutorial']:.1f} s, engine fp32 {t['engine-fp32']:.1f} s "
+              f"({t['tutorial'] / t['engine-fp32']:.2f}× faster), engine auto {t['engine-auto']:.1f} s "
+              f"({t['tutorial'] / t['engine-auto']:.2f}× faster)")  # fmt: skip
+    print(f"load average now {os.getloadavg()[0]:.2f}")
 
 if __name__ == "__main__":
     main()

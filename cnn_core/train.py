@@ -175,13 +175,14 @@ def train_epoch(model, optimizer, scheduler, images, labels, cfg: TrainConfig, *
 
 
 
-def evaluate(model, images, labels, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) in eval mode, under inference mode, in float32."""
+def evaluate(model, images, labels, batch_size: int = EVAL_BATCH, precision: str = "fp32") -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) in eval mode, under inference mode, in the run's precision."""
     import torch
     import torch.nn.functional as F
 
     model.eval()
-    with torch.inference_mode():  # as @torch.inference_mode(), but keeps this module's import torch-free
+    autocast = torch.autocast(images.device.type, torch.bfloat16, enabled=precision == "bf16")
+    with torch.inference_mode(), autocast:  # as @torch.inference_mode(), but keeps this module's import torch-free
         total_loss = torch.zeros((), device=images.device)
         correct = torch.zeros((), dtype=torch.long, device=images.device)
         for x, y in zip(images.split(batch_size), labels.split(batch_size)):
@@ -277,7 +278,7 @@ def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
             model.load_state_dict(good_state)
             status, reason = "diverged", f"{DIVERGED} (in epoch {epoch})"
             break
-        val_loss, val_acc = evaluate(model, x_val, y_val)
+        val_loss, val_acc = evaluate(model, x_val, y_val, precision=precision)
         if scheduler is not None and cfg.schedule != "one_cycle":
             scheduler.step()
         record = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
@@ -302,7 +303,7 @@ def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
             break
     train_seconds = time.perf_counter() - start
 
-    val_loss, val_acc = evaluate(model, x_val, y_val)
+    val_loss, val_acc = evaluate(model, x_val, y_val, precision=precision)
     summary = dict(
         val_acc=val_acc, val_loss=val_loss, best_val_acc=max([h["val_acc"] for h in history], default=val_acc),
         epochs_run=len(history), train_seconds=train_seconds, device=device.type,
