@@ -41,7 +41,7 @@ def test_first_visit_shows_simple_cnn_with_619268_parameters(fresh):
     assert _metric(fresh, "Parameters") == "619,268" and _metric(fresh, "MACs per image") == "10.8 M"
     table = _summary(fresh)
     assert list(table["layer"][:4]) == ["conv1", "bn1", "relu1", "maxpool1"]
-    assert table["parameters"][0] == 896 and table["output shape"][3] == "32×16×16"
+    assert table["parameters"][0] == "896" and table["output shape"][3] == "32×16×16"
     assert table["how the size follows"][0] == "⌊(32 + 2×1 − 3) / 1⌋ + 1 = 32"
     assert fresh.session_state["model_spec"] == preset("simple_cnn")
 
@@ -56,7 +56,7 @@ def test_block_controls_rebuild_the_network():
     at.sidebar.checkbox(key="arch_batch_norm").uncheck().run()
     assert _metric(at, "Non-trainable") == "0"
     at.sidebar.number_input(key="arch_ch_0").set_value(8).run()
-    assert _summary(at)["parameters"][0] == (3 * 9 + 1) * 8
+    assert _summary(at)["parameters"][0] == f"{(3 * 9 + 1) * 8:,}"
     expected = summarize(at.session_state["model_spec"]).total_params
     assert _metric(at, "Parameters") == f"{expected:,}" and not at.exception
 
@@ -87,7 +87,7 @@ def test_layer_table_edits_change_the_numbers():
     assert len(at.data_editor[0].value) == len(preset("simple_cnn").layers)
     _edit_table(at, edited={0: {"out_channels": 8, "kernel_size": 5, "padding": 2}})
     table = _summary(at)
-    assert table["parameters"][0] == (3 * 25 + 1) * 8 and table["receptive field"][0] == "5×5"
+    assert table["parameters"][0] == f"{(3 * 25 + 1) * 8:,}" and table["receptive field"][0] == "5×5"
     assert table["how the size follows"][0] == "⌊(32 + 2×2 − 5) / 1⌋ + 1 = 32"
     assert at.session_state["model_spec"].layers[0].kwargs["out_channels"] == 8
 

@@ -95,24 +95,22 @@ def summary_frame(summary: Summary) -> pd.DataFrame:
                      "how the size follows": error.reason, "receptive field": "", "jump": "", "memory": ""})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["#", "layer", "type", "output shape", "how the size follows", "parameters",
                                         "non-trainable", "MACs", "receptive field", "jump", "memory"])  # fmt: skip
-    return frame.astype({c: "Int64" for c in ("parameters", "non-trainable", "MACs")})
+    counts = ("parameters", "non-trainable", "MACs")  # as text, so the breaking row shows blanks, not "None"
+    return frame.assign(**{c: frame[c].map(lambda v: "" if pd.isna(v) else f"{int(v):,}") for c in counts})
 
 
 def draw_summary_table(summary: Summary) -> None:
     frame = summary_frame(summary)
     bad = summary.error.index if summary.error is not None else None
     styled = frame.style.apply(lambda row: [FAIL_STYLE if row["#"] == bad else ""] * len(row), axis=1)
-    styled = styled.format({c: "{:,}" for c in ("parameters", "non-trainable", "MACs")}, na_rep="")
     height = min(35 * (len(frame) + 1) + 3, 800)  # every layer visible without scrolling, up to ~22 rows
     st.dataframe(styled, hide_index=True, height=height, column_config={
-        "parameters": st.column_config.NumberColumn(format="localized", help="Weights and biases it learns."),
+        "parameters": st.column_config.TextColumn(help="Weights and biases it learns."),
         "receptive field": st.column_config.TextColumn(help="The input window one output value can see (padding "
                                                        "included). Once flat, every feature sees the whole image."),
         "jump": st.column_config.TextColumn(help="Input pixels between neighbouring output values."),
-        "MACs": st.column_config.NumberColumn(format="localized",
-                                              help="Multiply-accumulates for one image (conv and linear)."),
-        "non-trainable": st.column_config.NumberColumn(format="localized",
-                                                       help="BatchNorm's running mean and variance."),
+        "MACs": st.column_config.TextColumn(help="Multiply-accumulates for one image (conv and linear)."),
+        "non-trainable": st.column_config.TextColumn(help="BatchNorm's running mean and variance."),
     })  # fmt: skip
 
 
