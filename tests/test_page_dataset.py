@@ -102,11 +102,12 @@ def test_settings_survive_a_visit_to_another_page(app):
     assert metrics(at)["Image shape"] == "3×40×40"
 
 
-def test_home_and_dataset_pages_do_not_import_torch():
+@pytest.mark.parametrize("page", ["pages/dataset.py", "pages/convolution.py", "pages/architecture.py"])
+def test_pages_that_need_no_torch_do_not_import_it(page):
     code = (
         "import sys; from streamlit.testing.v1 import AppTest\n"
         f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=60).run()\n"
-        "at.switch_page('pages/dataset.py').run(); assert not at.exception\n"
+        f"at.switch_page({page!r}).run(); assert not at.exception\n"
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
