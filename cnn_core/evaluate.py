@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnn_core.data import ImageDataset
-from cnn_core.spec import ModelSpec
+from cnn_core.spec import ModelSpec, check_fits
 
 EMBEDDINGS = ("pca", "tsne")
 
@@ -68,13 +68,7 @@ class Mistake:
 
 def check_compatible(spec: ModelSpec, ds: ImageDataset) -> None:
     """ValueError naming the difference when a model can't read this dataset."""
-    if tuple(spec.input) != tuple(ds.input_shape):
-        want, got = "×".join(map(str, spec.input)), "×".join(map(str, ds.input_shape))
-        raise ValueError(f"the model expects {want} (C×H×W) images but its dataset has {got}: "
-                         "the checkpoint's model and data settings do not belong together")  # fmt: skip
-    if spec.num_classes != ds.num_classes:
-        raise ValueError(f"the model scores {spec.num_classes} classes but its dataset has {ds.num_classes} "
-                         f"({', '.join(ds.classes)}): the checkpoint's model and data settings do not belong together")
+    check_fits(spec, ds.input_shape, ds.classes, "the checkpoint's model and data settings do not belong together")
 
 
 def held_out_split(ds: ImageDataset) -> tuple[str, str]:

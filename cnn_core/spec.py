@@ -257,6 +257,16 @@ def check_output(spec: ModelSpec, shape: tuple[int, ...]) -> None:
                         f"make the last linear layer's out_features {spec.num_classes}", spec.layers[last].type)
 
 
+def check_fits(spec: ModelSpec, input_shape: tuple[int, ...], classes: tuple[str, ...], fix: str) -> None:
+    """ValueError naming the difference when a model can't read images of `input_shape` into `classes`."""
+    if tuple(spec.input) != tuple(input_shape):
+        want, got = "×".join(map(str, spec.input)), "×".join(map(str, input_shape))
+        raise ValueError(f"the model expects {want} (C×H×W) images but its dataset has {got}: {fix}")
+    if spec.num_classes != len(classes):
+        raise ValueError(f"the model scores {spec.num_classes} classes but its dataset has {len(classes)} "
+                         f"({', '.join(classes)}): {fix}")
+
+
 def build_model(spec: ModelSpec):
     """A real torch `nn.Sequential` for the spec (index i is layer i of the spec)."""
     import torch.nn as nn

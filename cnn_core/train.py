@@ -231,13 +231,10 @@ def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
     from cnn_core.cache import run_key
     from cnn_core.checkpoint import TrainedRun
     from cnn_core.device import describe_device, detect_device
-    from cnn_core.spec import build_model
+    from cnn_core.spec import build_model, check_fits
 
     device = torch.device(device) if device is not None and not isinstance(device, str) else detect_device(device or "auto")
-    if tuple(spec.input) != tuple(dataset.input_shape) or spec.num_classes != dataset.num_classes:
-        raise ValueError(f"the model expects {spec.num_classes} classes of {'×'.join(map(str, spec.input))} images "
-                         f"but the dataset has {dataset.num_classes} classes of "
-                         f"{'×'.join(map(str, dataset.input_shape))}: move the spec with spec.with_io(...)")
+    check_fits(spec, dataset.input_shape, dataset.classes, "move the spec onto the dataset with spec.with_io(...)")
     if len(dataset.splits["val"]) == 0:
         raise ValueError("the dataset has no validation images: set a validation share above 0")
     should_stop = _as_stop(stop)
