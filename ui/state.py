@@ -13,8 +13,8 @@ DATASET = "dataset"  # session key: the ImageDataset built from it
 
 
 @st.cache_resource(max_entries=4, ttl=3600, show_spinner="Generating the dataset…")
-def _shared_dataset(config: DataConfig) -> ImageDataset:
-    """One copy per config for every session: the arrays are made read-only, so sharing is safe."""
+def shared_dataset(config: DataConfig) -> ImageDataset:
+    """One copy per config for every session (arrays read-only, so sharing is safe); not the session's choice."""
     ds = make_dataset(config)
     for array in (ds.images, ds.labels, *ds.splits.values()):
         array.flags.writeable = False
@@ -23,7 +23,7 @@ def _shared_dataset(config: DataConfig) -> ImageDataset:
 
 def build_dataset(config: DataConfig) -> ImageDataset:
     """The dataset for a config, built once per server and kept in this session for later pages."""
-    ds = _shared_dataset(config)
+    ds = shared_dataset(config)
     st.session_state[DATA_CONFIG] = config
     st.session_state[DATASET] = ds
     return ds
@@ -45,8 +45,3 @@ def seed_widget(key: str, value: Any) -> None:
     """
     if key not in st.session_state:
         st.session_state[key] = value
-
-
-def shared_dataset(config: DataConfig) -> ImageDataset:
-    """The dataset for a config from the server-wide cache, without making it this session's choice."""
-    return _shared_dataset(config)
