@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from ui.server import sidebar_server_facts
+
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 
 pages = [
@@ -12,4 +14,6 @@ pages = [
     st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+sidebar_server_facts()
+page.run()
