@@ -39,8 +39,8 @@ def load_image(data: bytes, max_side: int = MAX_SIDE) -> tuple[np.ndarray, str |
             notice = None
             if max(original) > max_side:
                 im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-                notice = (f"The image was {original[0]}×{original[1]} pixels; it was shrunk to "
-                          f"{im.size[0]}×{im.size[1]} so that every number stays quick to compute and show.")
+                notice = (f"The image was {original[1]}×{original[0]} pixels (height × width); it was shrunk to "
+                          f"{im.size[1]}×{im.size[0]} so that every number stays quick to compute and show.")
             pixels = np.asarray(im, dtype=np.float32) / 255.0  # (H, W, 3)
     except UnidentifiedImageError:
         raise ValueError("this file is not an image Pillow can read: upload a PNG or JPEG") from None

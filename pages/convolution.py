@@ -23,7 +23,9 @@ SOURCES = ("Built-in sample", "Dataset image", "Upload")
 CUSTOM = "Custom"
 PADDINGS = (0, 1, 2, 3, 4, 5, "same")
 TABS = ("Convolution", "Step by step", "Channels", "All kernels", "Pooling")
-PLAY_SECONDS = 0.7
+# Play speeds: (seconds between steps, output positions per step). A 64×64 map has 4,096 positions:
+# one at a time suits a close look at a few; a row at a time crosses the whole image in a minute.
+SPEEDS = {"slow": (1.0, 1), "fast": (0.25, 1), "a row at a time": (0.5, "row")}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -97,12 +99,12 @@ def kernel_ui() -> tuple[object, dict, bool]:
     else:
         cells = preset(name)
         sb.caption(PRESETS[name][1])
-    stride = sb.number_input("Stride", 0, 8, 1, key="conv_stride",
+    stride = sb.number_input("Stride", 1, 8, 1, key="conv_stride",
                              help="How many pixels the window moves each step. 2 halves the output size.")
     padding = sb.selectbox("Padding", PADDINGS, index=1, key="conv_padding",
                            help="Rings of zeros around the input, so the window can centre on edge pixels. "
                            "'same' pads just enough to keep the size (stride 1 only).")
-    dilation = sb.number_input("Dilation", 0, 4, 1, key="conv_dilation",
+    dilation = sb.number_input("Dilation", 1, 4, 1, key="conv_dilation",
                                help="Spacing between the pixels the kernel reads: 2 spreads a 3×3 kernel over 5×5.")
     relu = sb.toggle("ReLU after the convolution", key="conv_relu",
                      help="Keep positive values and set negative ones to 0, as a CNN does after each convolution.")
@@ -110,16 +112,27 @@ def kernel_ui() -> tuple[object, dict, bool]:
 
 
 def step_ui(output: np.ndarray) -> tuple[int, int]:
-    """The output position to explain: a slider, advanced one step per run while Play is on."""
-    w_out, n = output.shape[1], output.size
-    pos = st.session_state.get("conv_pos", int(np.abs(output).argmax()))  # first visit: the strongest response
+    """The output position to explain, as row and column; Play advances it at the chosen speed."""
+    h_out, w_out = output.shape
+    if "conv_row" not in st.session_state:  # first visit: the strongest response
+        st.session_state.conv_row, st.session_state.conv_col = map(int, np.unravel_index(np.abs(output).argmax(),
+                                                                                          output.shape))
+    row, col = min(st.session_state.conv_row, h_out - 1), min(st.session_state.conv_col, w_out - 1)
     if st.session_state.get("conv_play"):
-        pos += 1
-    st.session_state.conv_pos = pos % n
-    if n > 1:
-        st.slider("Output position", 0, n - 1, key="conv_pos",
-                  help="Positions are numbered row by row, as the window slides: left to right, then down.")
-    return divmod(st.session_state.conv_pos, w_out)
+        step = SPEEDS[st.session_state.get("conv_speed", "slow")][1]
+        if step == "row":  # down one row; past the bottom, the next column from the top
+            row, col = (row + 1, col) if row + 1 < h_out else (0, (col + 1) % w_out)
+        else:  # along the row, then down, as the window slides
+            row, col = divmod((row * w_out + col + step) % output.size, w_out)
+    st.session_state.conv_row, st.session_state.conv_col = row, col
+    left, right = st.columns(2)
+    if h_out > 1:
+        left.slider("Output row", 0, h_out - 1, key="conv_row", help="Which row of the output to explain (0 = top).")
+    if w_out > 1:
+        right.slider("Output column", 0, w_out - 1, key="conv_col",
+                     help="Which column of the output to explain (0 = left). The window slides left to right, "
+                     "then down a row.")
+    return st.session_state.conv_row, st.session_state.conv_col
 
 
 st.title("Convolution and pooling")
@@ -159,9 +172,14 @@ if tabs[1].open:
     with tabs[1]:
         st.markdown("Watch the window slide. Each output number is the sum of the window's pixels times the "
                     "kernel's numbers. Stride sets how far the window jumps; dilation spreads its pixels apart.")
-        st.toggle("Play", key="conv_play", help="Step through the positions automatically; switch off to stop.")
+        play, speed = st.columns([1, 3])
+        play.toggle("Play", key="conv_play", help="Step through the positions automatically; switch off to stop.")
+        speed.radio("Speed", tuple(SPEEDS), key="conv_speed", horizontal=True, label_visibility="collapsed",
+                    help="Slow: one position a second. Fast: four a second. A row at a time: the window jumps "
+                    "down a whole row each step, so it crosses the image quickly.")
 
-        @st.fragment(run_every=PLAY_SECONDS if st.session_state.get("conv_play") else None)
+        @st.fragment(run_every=SPEEDS[st.session_state.get("conv_speed", "slow")][0]
+                     if st.session_state.get("conv_play") else None)
         def step_fragment() -> None:
             row, col = step_ui(output)
             step = ops.conv_step(image, _weights(image, kernel), row, col, **conv)

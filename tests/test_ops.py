@@ -183,7 +183,7 @@ def _png(size, mode="RGB"):
 
 def test_load_image_shrinks_large_images_with_a_notice():
     image, notice = load_image(_png((400, 200)))
-    assert image.shape == (3, 64, 128) and "shrunk to 128×64" in notice
+    assert image.shape == (3, 64, 128) and "shrunk to 64×128" in notice
     small, none = load_image(_png((20, 10), "L"))
     assert small.shape == (3, 10, 20) and none is None and abs(small.max() - 128 / 255) < 1e-6
 

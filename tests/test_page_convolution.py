@@ -122,13 +122,10 @@ def test_dilation_two_spreads_a_3x3_kernel_over_5x5(at):
     assert "2 \\cdot (3 - 1)" in latex(at) and title(at, "conv_output_chart") == "Output 62×62"
 
 
-@pytest.mark.parametrize("key,message", [("conv_stride", "stride must be"), ("conv_dilation", "dilation must be")])
-def test_zero_stride_or_dilation_shows_an_error_and_the_page_recovers(at, key, message):
-    rerun(at, **{key: 0})
-    assert message in errors(at)
-    assert title(at, "conv_input_only") == "Input"
-    rerun(at, **{key: 1})
-    assert not at.error and title(at, "conv_output_chart") == "Output 64×64"
+@pytest.mark.parametrize("key", ["conv_stride", "conv_dilation"])
+def test_stride_and_dilation_cannot_be_set_to_zero(at, key):
+    widget = at.sidebar.number_input(key=key)
+    assert widget.min == 1 and widget.value == 1
 
 
 def test_same_padding_with_stride_two_is_explained(at):
@@ -181,7 +178,8 @@ def test_uploaded_image_is_used_and_large_ones_are_shrunk_with_a_notice(at):
     assert "Upload an image" in at.sidebar.info[0].value
     at.sidebar.file_uploader[0].upload("wide.png", png(300, 150), "image/png")
     rerun(at)
-    assert "shrunk to 128×64" in at.sidebar.warning[0].value
+    assert "150×300 pixels (height × width)" in at.sidebar.warning[0].value
+    assert "shrunk to 64×128" in at.sidebar.warning[0].value
     assert title(at, "conv_input_chart") == "Input 64×128"
 
 
@@ -214,7 +212,7 @@ def test_channels_tab_sums_each_channels_contribution(at):
 
 
 def test_step_by_step_writes_out_the_sum_of_the_products(at):
-    rerun(at, conv_tab="Step by step", conv_pos=5 * 64 + 9)
+    rerun(at, conv_tab="Step by step", conv_row=5, conv_col=9)
     expected = ops.conv2d(pick_channels(sample_image(), "grey"), PRESETS["Vertical edge"][0][None, None], padding=1)
     assert at.code[0].value.endswith(f"= {expected[0, 5, 9]:.4f}")
     assert "row 5, column 9" in title(at, "conv_step_input")
@@ -225,14 +223,42 @@ def test_step_by_step_shows_the_relu(at):
     assert any("ReLU keeps positives" in m.value for m in at.markdown)
 
 
-def test_play_advances_the_window_one_position_per_run(at):
-    rerun(at, conv_tab="Step by step", conv_pos=10)
+def position(at):
+    return at.slider(key="conv_row").value, at.slider(key="conv_col").value
+
+
+def test_play_advances_the_window_one_position_per_run_and_wraps_to_the_next_row(at):
+    rerun(at, conv_tab="Step by step", conv_row=3, conv_col=62)
     rerun(at, conv_play=True)
-    assert at.slider(key="conv_pos").value == 11
+    assert position(at) == (3, 63)
     rerun(at)
-    assert at.slider(key="conv_pos").value == 12
+    assert position(at) == (4, 0)
     rerun(at, conv_play=False)
-    assert at.slider(key="conv_pos").value == 12
+    assert position(at) == (4, 0)
+
+
+def test_a_row_at_a_time_moves_the_window_down_one_row_per_step(at):
+    rerun(at, conv_tab="Step by step", conv_row=10, conv_col=7, conv_speed="a row at a time")
+    rerun(at, conv_play=True)
+    assert position(at) == (11, 7)
+    rerun(at, conv_row=63)
+    assert position(at) == (0, 8)  # past the last row: the next column, from the top
+
+
+def test_step_by_step_starts_at_the_strongest_response_and_names_row_and_column(at):
+    rerun(at, conv_tab="Step by step")
+    output = ops.conv2d(pick_channels(sample_image(), "grey"), PRESETS["Vertical edge"][0][None, None], padding=1)[0]
+    assert position(at) == tuple(int(i) for i in np.unravel_index(np.abs(output).argmax(), output.shape))
+    assert at.slider(key="conv_row").label == "Output row" and at.slider(key="conv_col").label == "Output column"
+
+
+def test_the_close_up_shows_the_window_pixels_with_their_values(at):
+    rerun(at, conv_tab="Step by step", conv_row=5, conv_col=9)
+    trace = chart(at, "conv_step_zoom")["data"][0]
+    padded = np.pad(pick_channels(sample_image(), "grey")[0], 1)
+    rows, cols = values(trace, "y").astype(int), values(trace, "x").astype(int)
+    assert rows[0] == 3 and cols[0] == 7 and len(rows) == len(cols) == 7  # the 3×3 window plus 2 pixels each side
+    assert np.allclose(values(trace), padded[3:10, 7:14], atol=1e-6)
 
 
 def test_all_kernels_tab_shows_every_preset(at):
@@ -252,3 +278,4 @@ def test_pool_larger_than_the_feature_map_is_reported(at):
     at.sidebar.file_uploader[0].upload("tiny.png", png(8, 8), "image/png")
     rerun(at, conv_padding=0, conv_tab="Pooling", conv_pool_size=8)
     assert "larger than the 6×6 input" in errors(at)
+

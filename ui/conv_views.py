@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 
 import numpy as np
@@ -98,13 +99,32 @@ def _mark_window(fig: go.Figure, step: ConvStep) -> None:
                               line=dict(color=WINDOW_COLOUR, width=1))
 
 
+ZOOM_MARGIN = 2  # pixels shown around the window in the close-up
+
+
+def zoom_figure(padded: np.ndarray, step: ConvStep) -> go.Figure:
+    """A close-up of the window and a few pixels around it, with the pixel values written in for one channel."""
+    top, left = max(0, step.rows[0] - ZOOM_MARGIN), max(0, step.cols[0] - ZOOM_MARGIN)
+    crop = padded[:, top : step.rows[-1] + ZOOM_MARGIN + 1, left : step.cols[-1] + ZOOM_MARGIN + 1]
+    title = f"Close-up: rows {top}–{top + crop.shape[1] - 1}, columns {left}–{left + crop.shape[2] - 1}"
+    if crop.shape[0] == 1:
+        fig = heatmap(crop[0], title, zmin=0, zmax=1, text=max(crop.shape[1:]) <= 16)
+        fig.update_traces(x=left + np.arange(crop.shape[2]), y=top + np.arange(crop.shape[1]), showscale=False)
+        _mark_window(fig, step)
+        return compact(fig)
+    fig = image_figure(crop, title)
+    _mark_window(fig, dataclasses.replace(step, rows=step.rows - top, cols=step.cols - left))
+    return fig
+
+
 def draw_window(padded: np.ndarray, step: ConvStep, output: np.ndarray, pads: tuple[tuple[int, int], ...]) -> None:
-    """The padded input with the window outlined, next to the output with the current value marked."""
-    left, right = st.columns(2)
+    """The padded input with the window outlined, a close-up of the window, and the output with the value marked."""
+    left, middle, right = st.columns(3)
     padding = ", zero padding dark" if any(map(any, pads)) else ""
     fig = image_figure(padded, f"Input{padding}: the window for row {step.row}, column {step.col}")
     _mark_window(fig, step)
     left.plotly_chart(fig, key="conv_step_input")
+    middle.plotly_chart(zoom_figure(padded, step), key="conv_step_zoom")
     fig = map_figure(output, "Output: the value being computed")
     fig.add_shape(type="rect", x0=step.col - 0.5, x1=step.col + 0.5, y0=step.row - 0.5, y1=step.row + 0.5,
                   line=dict(color=WINDOW_COLOUR, width=3))
