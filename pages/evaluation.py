@@ -172,7 +172,8 @@ with tabs[3]:
         per_block = st.slider("Maps per block", 4, 64, 16, step=4, key="ev_maps_n",
                               help="How many channels of each block to show, the most active first.")
         blocks = conv_blocks(run.spec)
-        views.draw_feature_maps(run, blocks, views.block_maps(key, image_id, tuple(blocks), model, image), per_block)
+        views.draw_feature_maps(run, blocks, views.block_maps(key, image_id, tuple(blocks), model, image), per_block,
+                                image)
 with tabs[4]:
     st.caption("Grad-CAM colours the regions whose features raised the chosen class's score (red: most); "
                "saliency marks the pixels whose change would move that score most. Does the model look at the "

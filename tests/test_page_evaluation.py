@@ -108,7 +108,8 @@ def test_every_section_draws_its_chart(shown, run):
                 "ev_curves_chart", *(f"ev_fmap_chart_{b}" for b in range(blocks))}  # fmt: skip
     assert expected <= set(charts)
     curves = charts["ev_curves_chart"]["data"]
-    assert [len(_array(t["x"])) for t in curves] == [len(run.history)] * 4
+    assert [len(_array(t["x"])) for t in curves] == [len(run.history)] * 5  # loss, accuracy (train, val), rate
+    assert [t["name"] for t in curves] == ["training", "validation", "training", "validation", "learning rate"]
 
 
 def test_the_confusion_matrix_switches_between_counts_and_shares(shown, reference):
@@ -122,12 +123,12 @@ def test_the_confusion_matrix_switches_between_counts_and_shares(shown, referenc
 
 
 def test_the_gallery_shows_the_most_confident_mistakes_with_true_and_predicted_class(shown, reference):
-    captions = shown.image[0].captions
+    captions = [c.value for c in shown.caption if "\nsaid **" in c.value]
     wrong = int((reference.preds != reference.labels).sum())
     assert len(captions) == min(12, wrong)
     top = int(np.argmax(np.where(reference.preds != reference.labels, reference.confidence, -1)))
     true, pred = reference.classes[reference.labels[top]], reference.classes[reference.preds[top]]
-    assert captions[0] == f"#{reference.indices[top]}: {true} → {pred} ({reference.confidence[top]:.0%})"
+    assert captions[0] == f"#{reference.indices[top]}: a **{true}**  \nsaid **{pred}** ({reference.confidence[top]:.0%} sure)"
 
 
 def test_grad_cam_follows_the_chosen_image_class_and_layer(shown, reference):
@@ -243,3 +244,12 @@ def test_a_run_from_the_servers_model_cache_can_be_chosen(run):
 def test_the_parameter_count_is_pytorchs_and_the_architecture_pages(shown, run):
     expected = sum(p.numel() for p in run.build().parameters())
     assert {m.label: m.value for m in shown.metric}["Parameters"] == f"{expected:,}"
+
+
+def test_grad_cam_and_saliency_carry_colour_scales_and_feature_maps_sit_beside_the_input(shown, run):
+    traces = _charts(shown)["ev_cam_chart"]["data"]
+    bars = [t.get("colorbar", {}).get("title", {}).get("text") for t in traces if t["type"] == "heatmap"]
+    assert bars == ["evidence", "effect"] and all(t.get("showscale", True) for t in traces if t["type"] == "heatmap")
+    blocks = sum(lay.type == "conv2d" for lay in run.spec.layers)
+    inputs = [c for img in shown.image for c in img.captions if c.startswith("the input, ")]
+    assert len(inputs) == blocks

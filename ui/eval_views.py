@@ -17,6 +17,7 @@ from cnn_core.data import ImageDataset
 from cnn_core.evaluate import Evaluation
 from cnn_core.spec import infer_shapes
 from cnn_core.summary import summarize
+from ui import curves
 from ui.plots import class_colour, compact, display_scale, to_display
 
 MODEL = "eval_model"  # session key: ((run key, device), the built model), so reruns don't rebuild it
@@ -199,9 +200,13 @@ def draw_mistakes(ds: ImageDataset, ev: Evaluation, limit: int) -> None:
     if not wrong:
         st.success("No mistakes on these images: every one is classified correctly.")
         return
-    scale = display_scale(ds.input_shape[1], 80)
-    st.image([to_display(ds.images[m.index], scale) for m in wrong],
-             caption=[f"#{m.index}: {ev.classes[m.true]} → {ev.classes[m.predicted]} ({m.confidence:.0%})" for m in wrong])
+    per_row = 6
+    scale = display_scale(ds.input_shape[1], 96)
+    for start in range(0, len(wrong), per_row):
+        for col, m in zip(st.columns(per_row), wrong[start : start + per_row]):
+            col.image(to_display(ds.images[m.index], scale), width=96 if scale * ds.input_shape[1] >= 96 else "content")
+            col.caption(f"#{m.index}: a **{ev.classes[m.true]}**  \nsaid **{ev.classes[m.predicted]}** "
+                        f"({m.confidence:.0%} sure)")
 
 
 def draw_filters(weights: np.ndarray, layer_text: str, in_channel: int | None, rgb: bool) -> None:
@@ -220,17 +225,22 @@ def draw_filters(weights: np.ndarray, layer_text: str, in_channel: int | None, r
     st.plotly_chart(fig.update_layout(title=layer_text), key="ev_filters_chart")
 
 
-def draw_feature_maps(run: TrainedRun, blocks: list[int], maps: list[np.ndarray], per_block: int) -> None:
+def draw_feature_maps(run: TrainedRun, blocks: list[int], maps: list[np.ndarray], per_block: int,
+                      image: np.ndarray) -> None:
     st.caption("What each conv block outputs for this image, its most active channels first. Early blocks keep "
-               "the picture (edges, colours); later ones are smaller and respond to larger, more abstract parts.")  # fmt: skip
+               "the picture (edges, colours); later ones are smaller and respond to larger, more abstract parts. "
+               "Bright means a strong response; the colour bar gives the values.")  # fmt: skip
     for b, (index, fmap) in enumerate(zip(blocks, maps)):
         order = np.argsort(-fmap.mean(axis=(1, 2)), kind="stable")[:per_block]
         c, h, w = fmap.shape
         st.markdown(f"**Block {b + 1}** ({describe_layer(run, index)}): showing {len(order)} of {c} maps of {h}×{w}")
+        left, right = st.columns([1, 5])
+        left.image(_rgb(image), caption=f"the input, {image.shape[1]}×{image.shape[2]}",
+                   width=min(160, display_scale(image.shape[1], 160) * image.shape[1]))
         cols = min(len(order), 8)
         fig = _tile_heatmap(fmap[order], [f"channel {k}" for k in order], cols, signed=fmap.min() < 0,
                             height=60 + 110 * -(-len(order) // cols))  # fmt: skip
-        st.plotly_chart(fig, key=f"ev_fmap_chart_{b}")
+        right.plotly_chart(fig, key=f"ev_fmap_chart_{b}")
 
 
 def draw_explanation(image: np.ndarray, cam: np.ndarray, sal: np.ndarray, title: str, key: str) -> None:
@@ -239,9 +249,11 @@ def draw_explanation(image: np.ndarray, cam: np.ndarray, sal: np.ndarray, title:
     rgb = _rgb(image)
     fig.add_trace(go.Image(z=rgb, hoverinfo="skip"), 1, 1)
     fig.add_trace(go.Image(z=rgb, hoverinfo="skip"), 1, 2)
-    fig.add_trace(go.Heatmap(z=cam, zmin=0, zmax=1, colorscale=OVERLAY_SCALE, opacity=0.5, showscale=False,
+    fig.add_trace(go.Heatmap(z=cam, zmin=0, zmax=1, colorscale=OVERLAY_SCALE, opacity=0.5,
+                             colorbar=dict(title="evidence", x=0.645, thickness=10, len=0.8),
                              hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), 1, 2)  # fmt: skip
-    fig.add_trace(go.Heatmap(z=sal, zmin=0, zmax=1, colorscale="Hot", showscale=False,
+    fig.add_trace(go.Heatmap(z=sal, zmin=0, zmax=1, colorscale="Hot",
+                             colorbar=dict(title="effect", x=1.0, thickness=10, len=0.8),
                              hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), 1, 3)  # fmt: skip
     _bare_axes(fig)
     for col in (1, 2, 3):
@@ -288,14 +300,4 @@ def draw_curves(history: list[dict[str, float]]) -> None:
     if not history:
         st.info("This run has no training history to show.")
         return
-    hist = pd.DataFrame(history)
-    fig = make_subplots(1, 2, subplot_titles=("loss (lower is better)", "accuracy"))
-    for col, metric in ((1, "loss"), (2, "acc")):
-        for split, colour in (("train", "#1f77b4"), ("val", "#ff7f0e")):
-            name = f"{split}_{metric}"
-            if name in hist:
-                fig.add_scatter(x=hist["epoch"], y=hist[name], name=split, legendgroup=split, showlegend=col == 1,
-                                mode="lines+markers", line=dict(color=colour), row=1, col=col)  # fmt: skip
-    fig.update_xaxes(title="epoch")
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    st.plotly_chart(compact(fig, 320), key="ev_curves_chart")
+    curves.draw_curves({"this run": history}, key="ev_curves_chart")

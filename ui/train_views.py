@@ -6,13 +6,10 @@ import json
 
 import pandas as pd
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from cnn_core.checkpoint import TrainedRun, checkpoint_bytes
 from cnn_core.train import TrainConfig
-from ui.plots import compact
-
-TRAIN_COLOUR, VAL_COLOUR, LR_COLOUR = "#1f77b4", "#ff7f0e", "#2ca02c"
+from ui.curves import draw_curves
 
 
 def link(page: str, label: str) -> None:
@@ -28,25 +25,6 @@ def seconds(value: float | None) -> str:
         return "…"
     value = int(round(value))
     return f"{value // 60} min {value % 60:02d} s" if value >= 60 else f"{value} s"
-
-
-def draw_curves(history: list[dict], epochs: int, key: str) -> None:
-    """Loss, accuracy and learning rate per epoch, train and validation side by side."""
-    fig = make_subplots(1, 3, subplot_titles=("Loss (lower is better)", "Accuracy", "Learning rate"),
-                        horizontal_spacing=0.07)  # fmt: skip
-    x = [h["epoch"] for h in history]
-    for col, metric in ((1, "loss"), (2, "acc")):
-        for split, colour in (("train", TRAIN_COLOUR), ("val", VAL_COLOUR)):
-            fig.add_scatter(x=x, y=[h[f"{split}_{metric}"] for h in history], mode="lines+markers", row=1, col=col,
-                            name="training" if split == "train" else "validation", line=dict(color=colour),
-                            legendgroup=split, showlegend=col == 1)  # fmt: skip
-    fig.add_scatter(x=x, y=[h["lr"] for h in history], mode="lines+markers", row=1, col=3, name="learning rate",
-                    line=dict(color=LR_COLOUR, shape="hv"), showlegend=False)  # fmt: skip
-    fig.update_xaxes(title_text="epoch", range=[0.5, max(epochs, 1) + 0.5])
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
-    fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    st.plotly_chart(compact(fig, 300), key=key)
 
 
 def draw_progress(snap: dict, config: TrainConfig) -> None:
@@ -68,7 +46,7 @@ def draw_progress(snap: dict, config: TrainConfig) -> None:
         cols[1].metric("Validation loss", f"{last['val_loss']:.4f}")
         cols[2].metric("Validation accuracy", f"{last['val_acc']:.1%}")
         cols[3].metric("Seconds per epoch", f"{last['seconds']:.2f}")
-        draw_curves(snap["history"], config.epochs, key="tr_live_curves")
+        draw_curves({"this run": snap["history"]}, key="tr_live_curves", epochs=config.epochs)
 
 
 def draw_result(run: TrainedRun) -> None:
