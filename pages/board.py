@@ -1,12 +1,12 @@
 import dataclasses
 
 import streamlit as st
-from cnn_core.registry import RunRegistry
 
 from cnn_core.blocks import design_of
 from cnn_core.board import group_by_lesson, leaderboard, test_accuracy
 from cnn_core.cache import default_dir
 from cnn_core.data import DataConfig
+from cnn_core.registry import RunRegistry
 from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, student_name, teacher_ui
 from ui.lesson import MODEL_SPEC, Link, apply_link
 from ui.state import DATA_CONFIG, shared_dataset

@@ -428,17 +428,17 @@ def apply_link(link: Link) -> None:
     if link.data:
         ss[DATA_CONFIG] = link.data_config()
         ss.pop(DATASET, None)
-        _forget("ds_")
+        _forget("data")
     data = ss.get(DATA_CONFIG) or DataConfig()
     if link.train:
         ss[TRAIN_VALUES] = {**suggested_config(data).to_dict(), **link.train}
         ss[TRAIN_DEFAULTS_FOR] = data.key()
-        _forget("tr_")
+        _forget("train")
     network = link.design() or link.arch.get("preset")
     if network is not None:
         ss[NETWORK_STATE] = network
         ss[MODEL_SPEC] = network_spec(network, data)
-        _forget("arch_")
+        _forget("arch", "arch_saved", "arch_current", *(f"arch_ch_{i}" for i in range(MAX_BLOCKS)))
 
 
 def network_spec(network: str | BlockDesign, data: DataConfig):
@@ -449,11 +449,12 @@ def network_spec(network: str | BlockDesign, data: DataConfig):
     return preset(network, shape, len(data.classes)) if isinstance(network, str) else network.to_spec(shape, len(data.classes))
 
 
-def _forget(prefix: str) -> None:
+def _forget(group: str, *extra: str) -> None:
+    """Drop the group's widget values (and `extra` keys), so that the pages seed them afresh from the lesson."""
     import streamlit as st
 
-    for key in [k for k in st.session_state.keys() if k.startswith(prefix)]:
-        del st.session_state[key]
+    for key in [p.key for p in PARAMS if p.group == group] + list(extra):
+        st.session_state.pop(key, None)
 
 
 def current_network() -> str | BlockDesign | None:
