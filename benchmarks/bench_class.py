@@ -6,7 +6,8 @@ the class, one student walks the pages alone for the idle figures. Printed as on
 
 - errors: exception boxes and failed steps (must be 0), with the first few messages;
 - page-ready latency, p50 and p95, idle (one student) and under load (the class): seconds from a click on a
-  page's link (or opening the link) until the page's title shows and Streamlit has stopped running;
+  page's link (or opening the link) until the page's title and the lesson's link control (drawn after the page)
+  show and Streamlit has stopped running;
 - all_trained_s: seconds from the start of the class until every student has a trained model;
 - memory: the server's and the workers' peak resident memory, and the largest total of the whole process tree
   (the ceiling on Streamlit Community Cloud is 2.7 GB);
@@ -23,11 +24,12 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from urllib.parse import urlencode
 
-from _server import CHROMIUM, CHROMIUM_ARGS, app_server, tree_pids
+from _server import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, tree_pids
 from bench_memory import TreeSampler
 
 PAGES = [("Dataset", "dataset"), ("Convolution", "convolution"), ("Architecture", "architecture"),
@@ -52,11 +54,14 @@ class Student:
         self.ready: list[float] = []
         self.errors: list[str] = []
         self.trained_at: float | None = None
+        self.step = "starting"
 
     async def ready_after(self, page, title: str, action) -> None:
+        self.step = f"opening {title}"
         start = time.perf_counter()
         await action()
         await page.get_by_role("heading", name=title).first.wait_for(timeout=self.timeout_ms)
+        await page.get_by_role("button", name="Copy link to this lesson").wait_for(timeout=self.timeout_ms)  # drawn last
         await page.wait_for_function(READY_JS, timeout=self.timeout_ms)
         self.ready.append(time.perf_counter() - start)
         boxes = await page.locator(EXCEPTION).count()
@@ -81,18 +86,20 @@ class Student:
             if walk_only:
                 return
             await self.visit(page, "Dataset", "dataset")
+            self.step = "changing a widget"
             await page.get_by_role("tab", name="Channels").click()  # a widget that leaves the lesson alone
-            box = page.get_by_label("Image number")
+            box = page.locator(".st-key-ds_channel_image input")
             await box.fill(str(self.number % 50))
             await box.press("Enter")
             await page.wait_for_function(READY_JS, timeout=self.timeout_ms)
             await self.visit(page, "Training", "training")
+            self.step = "training"
             await page.get_by_role("button", name="Train", exact=True).click()
             await page.get_by_text("This session's runs").first.wait_for(timeout=self.timeout_ms)
             self.trained_at = time.perf_counter()
             await self.visit(page, "Evaluation", "evaluation")
         except Exception as exc:  # a timeout or a missing element: the step failed
-            self.errors.append(f"student {self.number}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            self.errors.append(f"student {self.number}, {self.step}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
         finally:
             await context.close()
 
@@ -126,6 +133,7 @@ async def class_session(url: str, args, lesson: dict) -> dict:
 
 def trainings_run(folder: str) -> int:
     """Runs the server registered: each one was trained (a cached or joined request registers nothing new)."""
+    sys.path.insert(0, str(ROOT))
     from cnn_core.registry import RunRegistry
 
     return len(RunRegistry(folder).listing(limit=100_000))
@@ -146,6 +154,7 @@ def main() -> None:
         sampler = TreeSampler(proc.pid)
         sampler.start()
         result = asyncio.run(class_session(url, args, lesson))
+        time.sleep(1)  # the last registration lands
         sampler.done.set()
         sampler.join()
         alive = tree_pids(proc.pid)

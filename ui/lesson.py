@@ -373,6 +373,7 @@ def parse_view(view: Mapping[str, str]) -> View:
 def view_css(view: View) -> str:
     """The style sheet of a presenting view: hidden elements, and large type when presenting."""
     rules = [f".st-key-{key}" for key in view.hidden_keys]
+    rules += [".st-key-lesson_link_early"] if "lesson_link" in view.hidden_keys else []
     rules += [selector for name in view.hidden_layout for selector in LAYOUT_HIDEABLE[name]]
     css = f"{', '.join(rules)} {{ display: none !important; }}\n" if rules else ""
     if view.present:
@@ -499,33 +500,40 @@ def current_query() -> dict[str, str]:
     return lesson_query(data, current_network(), train)
 
 
-def sync(slot) -> None:
-    """After the page: the URL shows the session's lesson, and `slot` (a sidebar placeholder) offers the link."""
+def sync(slot, early: bool = False) -> None:
+    """The URL shows the session's lesson, and `slot` (a sidebar placeholder) offers the link.
+
+    The router calls it twice: early, before the page (what the session held when the last run ended), because a
+    page that calls st.stop() ends the run and nothing drawn after it reaches the browser; then after the page,
+    with what the page just chose, replacing the early control and adding the presenting-link options."""
     import streamlit as st
 
     ss = st.session_state
     query = current_query()
     view = ss.get(VIEW_STATE, {})
-    if st.query_params.to_dict() != {**query, **view}:
-        st.query_params.from_dict({**query, **view})
-    ss[LINK_STATE] = query
-    with slot.container(key="lesson_link"):
-        link_control(query)
+    if not early:
+        if st.query_params.to_dict() != {**query, **view}:
+            st.query_params.from_dict({**query, **view})
+        ss[LINK_STATE] = query
+    with slot.container(key="lesson_link_early" if early else "lesson_link"):
+        link_control(query, options=not early)
 
 
-def link_control(query: Mapping[str, str]) -> None:
-    """A "Copy link to this lesson" popover: the link, and choices for a presenting link."""
+def link_control(query: Mapping[str, str], options: bool = True) -> None:
+    """A "Copy link to this lesson" popover: the link, and (with `options`) choices for a presenting link."""
     import streamlit as st
 
     base = st.context.url or ""
     with st.popover("Copy link to this lesson", icon=":material/link:", width="stretch",
                     help="A link that opens this page with your dataset, network and training settings."):  # fmt: skip
         st.caption("Students who open this link start from your dataset, network and training settings, on this page.")
-        hide = st.multiselect("Hide from students", [*(p.name for p in PARAMS), *EXTRA_HIDEABLE, *LAYOUT_HIDEABLE],
-                              key="lesson_link_hide", help="Controls and explanations the link hides (hide=…).")
-        present = st.checkbox("Large type for a projector", key="lesson_link_present", help="Adds present=true.")
-        view = {"hide": ",".join(hide)} if hide else {}
-        view |= {"present": "true"} if present else {}
+        view = {}
+        if options:
+            hide = st.multiselect("Hide from students", [*(p.name for p in PARAMS), *EXTRA_HIDEABLE, *LAYOUT_HIDEABLE],
+                                  key="lesson_link_hide", help="Controls and explanations the link hides (hide=…).")
+            present = st.checkbox("Large type for a projector", key="lesson_link_present", help="Adds present=true.")
+            view = {"hide": ",".join(hide)} if hide else {}
+            view |= {"present": "true"} if present else {}
         st.code(lesson_url(base, query, view), language=None, wrap_lines=True)
         if base:
             st.caption("Add `&embed=true` to show the page without Streamlit's menu, for a slide or a web page.")
