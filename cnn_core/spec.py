@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cnn_core.config import JsonConfig
+from cnn_core.jsonconfig import JsonConfig
 from cnn_core.ops import output_length
 
 REQUIRED = object()  # marks an argument without a default
