@@ -11,6 +11,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine", "one_cycle")
 PER_BATCH_SCHEDULES = ("one_cycle",)  # these step after every batch; the others after every epoch
 PRECISIONS = ("auto", "fp32", "bf16")
+CLASSIC_SPLIT = {"val_fraction": 0.2, "test_fraction": 0.0}  # the classic recipe's data: 80% to train, 20% to validate
 
 
 @dataclass(frozen=True)
