@@ -138,10 +138,13 @@ def prepare(spec, dataset, cfg: TrainConfig, device) -> Setup:
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch(len(train[1]), cfg.batch_size))
     per_batch = cfg.schedule in PER_BATCH_SCHEDULES
-    augment_stream = torch.Generator().manual_seed(cfg.seed + 1)  # apart from the order, so flips don't reshuffle
-    return Setup(cfg, device, model, optimizer, scheduler if per_batch else None, None if per_batch else scheduler,
-                 train, val, torch.Generator().manual_seed(cfg.seed),
-                 make_augment(cfg, dataset.input_shape, augment_stream))  # fmt: skip
+    augment_stream = torch.Generator().manual_seed(cfg.seed + 1)  # apart from the order: augmenting doesn't reshuffle
+    return Setup(
+        cfg=cfg, device=device, model=model, optimizer=optimizer,
+        batch_scheduler=scheduler if per_batch else None, epoch_scheduler=None if per_batch else scheduler,
+        train=train, val=val, shuffle=torch.Generator().manual_seed(cfg.seed),
+        augment=make_augment(cfg, dataset.input_shape, augment_stream),
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- train and evaluate
