@@ -5,6 +5,7 @@ per-item Dataset), convolutions run channels-last, evaluation runs under inferen
 batches, and the loss is summed on tensors (no sync per step). Progress leaves through callbacks.
 A run's randomness is its own: `torch.Generator`s seeded from the config shuffle and augment; the
 initial weights and dropout draw from torch's global stream, seeded here (each run owns its process).
+About 280 lines: setting a run up, the train/evaluate pair and the loop that uses them read best together.
 """
 
 from __future__ import annotations
