@@ -8,6 +8,7 @@ import torch
 from cnn_core.augment import crop_box, make_augment, transform
 from cnn_core.train import TrainConfig
 
+pytestmark = pytest.mark.usefixtures("torch_state_untouched")
 N = 200
 
 

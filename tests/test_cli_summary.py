@@ -57,7 +57,8 @@ def test_bad_json_files_exit_2(tmp_path, capsys):
                           ('{"layers": [{"type": "flatten"}, {"type": "linear", "out_features": 5}]}', "5 outputs")]:
         bad.write_text(text)
         assert main(["summary", "--arch", str(bad)]) == 2
-        assert message in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
 
 
 def test_module_entry_point_exits_2_on_an_invalid_spec():

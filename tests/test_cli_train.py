@@ -12,6 +12,7 @@ from cnn_core.data import DataConfig
 from cnn_core.spec import ModelSpec, layer
 from cnn_core.train_config import CLASSIC_SPLIT, TrainConfig
 
+pytestmark = pytest.mark.usefixtures("torch_state_untouched")
 TINY = ["train", "--n-per-class", "12", "--size", "16", "--epochs", "1", "--arch", "tinyvgg"]
 
 
