@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnn_core.config import JsonConfig
+from cnn_core.jsonconfig import JsonConfig
 from cnn_core.spec import ACTIVATIONS, LayerSpec, ModelSpec, layer
 
 DOWNSAMPLING = ("max", "avg", "stride")  # max pool 2, average pool 2, or the block's conv with stride 2

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnn_core.config import JsonConfig
+from cnn_core.jsonconfig import JsonConfig, check_fields
 
 DATASETS = ("shapes", "digits")
 SHAPE_CLASSES = ("circle", "square", "diagonal", "ring", "triangle", "cross", "hstripes", "vstripes")
@@ -35,6 +35,8 @@ MAX_BYTES = 256 * 2**20  # the largest dataset we build: a shared app server has
 
 @dataclass(frozen=True)
 class DataConfig(JsonConfig):
+    CHOICES = {"dataset": DATASETS, "color_mode": COLOR_MODES}
+
     dataset: str = "shapes"  # "shapes" (synthetic) or "digits" (scikit-learn's 8×8 handwritten digits)
     classes: tuple[str, ...] = ()  # class names in label order; () means the dataset's defaults
     n_per_class: int = 250  # images per class (digits: at most the 174 to 183 that exist)
@@ -50,15 +52,14 @@ class DataConfig(JsonConfig):
     seed: int = 42  # one seed makes the images and the split
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}")
+        check_fields(self)
         # Fill the dataset's defaults in place, so equal datasets have equal configs and keys.
         fill = {
-            "classes": tuple(self.classes) or DEFAULT_CLASSES[self.dataset],
+            "classes": self.classes or DEFAULT_CLASSES[self.dataset],
             "size": DEFAULT_SIZE[self.dataset] if self.size is None else self.size,
             "noise": DEFAULT_NOISE[self.dataset] if self.noise is None else self.noise,
         }
-        if self.dataset == "digits" and isinstance(self.n_per_class, int):
+        if self.dataset == "digits":
             fill["n_per_class"] = min(self.n_per_class, DIGITS_PER_CLASS)  # more than exist means all
         for name, value in fill.items():
             object.__setattr__(self, name, value)
@@ -78,10 +79,10 @@ def _validate(cfg: DataConfig) -> None:
         raise ValueError("each class may be listed only once")
     if len(cfg.classes) < 2:
         raise ValueError("choose at least two classes: a classifier needs something to tell apart")
-    if not isinstance(cfg.n_per_class, int) or cfg.n_per_class < 1:
+    if cfg.n_per_class < 1:
         raise ValueError(f"images per class must be at least 1, got {cfg.n_per_class}")
     low, high = SIZE_RANGE[cfg.dataset]
-    if not isinstance(cfg.size, int) or not low <= cfg.size <= high:
+    if not low <= cfg.size <= high:
         raise ValueError(f"image size {cfg.size} is out of range for {cfg.dataset}: use {low} to {high} pixels")
     if not np.isfinite(cfg.noise) or cfg.noise < 0:
         raise ValueError(f"noise must be a standard deviation of 0 or more, got {cfg.noise}")
@@ -91,9 +92,7 @@ def _validate(cfg: DataConfig) -> None:
         raise ValueError(f"scale jitter must be between 0 and 0.5, got {cfg.scale_jitter}")
     if not 0 <= cfg.rotation <= 180:
         raise ValueError(f"rotation must be between 0 and 180 degrees, got {cfg.rotation}")
-    if cfg.color_mode not in COLOR_MODES:
-        raise ValueError(f"unknown colour mode {cfg.color_mode!r}; expected one of {', '.join(COLOR_MODES)}")
-    if not isinstance(cfg.clutter, int) or not 0 <= cfg.clutter <= 10:
+    if not 0 <= cfg.clutter <= 10:
         raise ValueError(f"clutter must be a whole number of distractors from 0 to 10, got {cfg.clutter}")
     for name in ("val_fraction", "test_fraction"):
         value = getattr(cfg, name)

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cnn_core.config import JsonConfig
+from cnn_core.jsonconfig import JsonConfig
 from cnn_core.ops import output_length
 
 REQUIRED = object()  # marks an argument without a default
@@ -143,9 +143,9 @@ class ModelSpec(JsonConfig):
     layers: tuple[LayerSpec, ...] = ()  # in order, from the image to the class scores
 
     def __post_init__(self) -> None:
-        shape = tuple(self.input)
+        shape = tuple(self.input) if isinstance(self.input, (tuple, list)) else (self.input,)
         if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape):
-            raise ValueError(f"input must be three positive whole numbers (C, H, W), got {list(self.input)}")
+            raise ValueError(f"input must be three positive whole numbers (C, H, W), got {self.input!r}")
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
             raise ValueError(f"num_classes must be a whole number of at least 2, got {self.num_classes!r}")
         object.__setattr__(self, "input", shape)

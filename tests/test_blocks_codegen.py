@@ -105,15 +105,6 @@ def test_generated_code_writes_shapes_where_they_change():
     assert "619,268 parameters" in source
 
 
-def test_generating_code_does_not_import_torch():
-    import subprocess
-    import sys
-
-    code = ("import sys; from cnn_core.codegen import generate_code; from cnn_core.spec import preset; "
-            "generate_code(preset('simple_cnn')); assert 'torch' not in sys.modules")  # fmt: skip
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 def test_code_for_an_invalid_spec_or_class_name_is_refused():
     with pytest.raises(SpecError, match="layer 3"):
         generate_code(preset("lenet5", (1, 8, 8), 10))

@@ -52,11 +52,13 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
 
 def test_bad_json_files_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.json"
-    for text, message in [("{not json", "not valid JSON"), ('{"layers": [{"type": "conv3d"}]}', "layer 0"),
+    for text, message in [("{not json", "not valid JSON"), ('{"input": 5, "layers": []}', "input must be three positive"),
+                          ('{"layers": [{"type": "conv3d"}]}', "layer 0"),
                           ('{"layers": [{"type": "flatten"}, {"type": "linear", "out_features": 5}]}', "5 outputs")]:
         bad.write_text(text)
         assert main(["summary", "--arch", str(bad)]) == 2
-        assert message in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
 
 
 def test_module_entry_point_exits_2_on_an_invalid_spec():

@@ -175,7 +175,7 @@ def test_npz_export_holds_images_labels_and_classes(classic, tmp_path):
         (dict(classes=("ring", "ring")), "only once"),
         (dict(dataset="cifar"), "unknown dataset 'cifar'"),
         (dict(dataset="digits", classes=("circle", "ring")), "unknown digits class"),
-        (dict(color_mode="rainbow"), "colour mode"),
+        (dict(color_mode="rainbow"), "unknown color_mode"),
         (dict(rotation=270), "rotation"),
         (dict(clutter=-1), "clutter"),
         (dict(val_fraction=0.6), "val fraction"),

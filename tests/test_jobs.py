@@ -54,7 +54,7 @@ def wait_until(predicate, timeout=30.0):
 
 def test_queue_positions_and_one_run_at_a_time(tmp_path, ds, spec, gate):
     m = manager(tmp_path)
-    jobs = [m.submit(spec, ds, TrainConfig(epochs=1, seed=s)) for s in range(3)]
+    jobs = [m.submit(spec, ds, TrainConfig(epochs=1, lr=0.01, batch_size=8, seed=s)) for s in range(3)]  # runs that learn
     wait_until(lambda: jobs[0].state == "running")
     assert [j.snapshot()["position"] for j in jobs] == [0, 1, 2]
     assert [j.state for j in jobs[1:]] == ["queued", "queued"]

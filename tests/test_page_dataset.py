@@ -1,11 +1,7 @@
 """The router, the Home page and the Dataset page, driven through AppTest."""
 
-import subprocess
-import sys
 
 import pytest
-
-from tests.conftest import ROOT
 
 
 def metrics(at) -> dict[str, str]:
@@ -100,15 +96,3 @@ def test_settings_survive_a_visit_to_another_page(app):
     at.switch_page("pages/home.py").run()
     at.switch_page("pages/dataset.py").run()
     assert metrics(at)["Image shape"] == "3×40×40"
-
-
-@pytest.mark.parametrize("page", ["pages/dataset.py", "pages/convolution.py", "pages/architecture.py"])
-def test_pages_that_need_no_torch_do_not_import_it(page):
-    code = (
-        "import sys; from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=60).run()\n"
-        f"at.switch_page({page!r}).run(); assert not at.exception\n"
-        "print('torch' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr

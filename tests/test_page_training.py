@@ -32,7 +32,9 @@ def tiny_page(epochs: int = 2) -> AppTest:
         layer("conv2d", out_channels=4, padding=1), layer("relu"), layer("maxpool2d"), layer("flatten"),
         layer("linear", out_features=4)))  # fmt: skip  # designed for 32×32: the page moves it onto 16×16
     at.run()
-    at.slider(key="tr_epochs").set_value(epochs).run()
+    at.slider(key="tr_epochs").set_value(epochs)
+    at.select_slider(key="tr_batch_size").set_value(8)
+    at.select_slider(key="tr_lr").set_value(1e-2).run()  # enough steps to learn: a run at chance ends "unstable"
     return at
 
 

@@ -54,7 +54,8 @@ def draw_result(run: TrainedRun) -> None:
     s = run.summary
     cached = " (from the cache: this exact configuration was trained before)" if s.get("cached") else ""
     text = f"**{s['status'].capitalize()}**: {s['reason']}. Validation accuracy **{s['val_acc']:.1%}**{cached}."
-    {"completed": st.success, "early stopping": st.success, "stopped": st.warning}.get(s["status"], st.error)(text)
+    {"completed": st.success, "early stopping": st.success, "stopped": st.warning, "unstable": st.warning}.get(
+        s["status"], st.error)(text)
 
 
 def runs_table(runs: list[TrainedRun], active: TrainedRun | None) -> pd.DataFrame:
