@@ -31,11 +31,11 @@ VARIANTS = ("tutorial", "engine-fp32", "engine-auto")
 
 def classic():
     from cnn_core.data import DataConfig, make_dataset
-    from cnn_core.spec import preset
+    from cnn_core.presets import network
     from cnn_core.train import TrainConfig
 
     ds = make_dataset(DataConfig(val_fraction=0.2, test_fraction=0.0))
-    return ds, preset("simple_cnn", ds.input_shape, ds.num_classes), TrainConfig()
+    return ds, network("simple_cnn", ds.input_shape, ds.num_classes), TrainConfig()
 
 
 def tutorial_loop(ds, spec, cfg) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_VAR = "CNN_LAB_CACHE_DIR"
-ENGINE_VERSION = 1  # part of every key: bump it when training changes, so old results aren't reused
+ENGINE_VERSION = 2  # part of every key: bump it when training changes, so old results aren't reused
 
 
 def default_dir() -> Path:

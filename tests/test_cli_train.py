@@ -9,7 +9,8 @@ import pytest
 from cnn_core.checkpoint import load_checkpoint
 from cnn_core.cli import build_parser, data_config_from_args, main, train_config_from_args
 from cnn_core.data import DataConfig
-from cnn_core.spec import ModelSpec, layer
+from cnn_core.layers import layer
+from cnn_core.spec import ModelSpec
 from cnn_core.train import TrainConfig
 
 TINY = ["train", "--n-per-class", "12", "--size", "16", "--epochs", "1", "--arch", "tinyvgg"]

@@ -11,7 +11,9 @@ import torch.nn.functional as F
 from cnn_core import train as train_mod
 from cnn_core.augment import make_augment
 from cnn_core.data import DataConfig, make_dataset
-from cnn_core.spec import ModelSpec, build_model, layer, preset
+from cnn_core.layers import layer
+from cnn_core.presets import network
+from cnn_core.spec import ModelSpec, build_model
 from cnn_core.train import DIVERGED, TrainConfig, evaluate, fit, resolve_precision, suggested_config
 
 
@@ -42,7 +44,7 @@ def test_loss_falls_and_validation_accuracy_reaches_095_on_default_shapes():
 
 def test_digits_reach_095_validation_accuracy_within_a_few_epochs():
     ds = make_dataset(DataConfig(dataset="digits", n_per_class=1000))
-    run = fit(preset("digits_small", ds.input_shape, ds.num_classes), ds, TrainConfig(epochs=5, step_size=4), device="cpu")
+    run = fit(network("digits_small", ds.input_shape, ds.num_classes), ds, TrainConfig(epochs=5, step_size=4), device="cpu")
     assert run.summary["val_acc"] >= 0.95
     assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
 
@@ -54,7 +56,7 @@ def test_same_seed_gives_the_same_metrics_and_weights(tiny_shapes):
     assert metrics(a) == metrics(b)
     assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
     c = fit(spec, tiny_shapes, TrainConfig(epochs=2, hflip=True, rotation=10.0, seed=8), device="cpu")
-    assert not torch.equal(a.state_dict["0.weight"], c.state_dict["0.weight"])
+    assert not torch.equal(a.state_dict["conv1.weight"], c.state_dict["conv1.weight"])
 
 
 def test_run_records_history_summary_and_config(tiny_shapes):
@@ -99,7 +101,7 @@ def test_divergent_learning_rate_stops_with_a_clear_reason(tiny_shapes):
 def test_stop_signal_ends_the_run_and_keeps_the_partial_model(tiny_shapes):
     spec = tiny_spec(tiny_shapes.input_shape, tiny_shapes.num_classes)
     torch.manual_seed(0)
-    initial = build_model(spec).state_dict()["0.weight"]
+    initial = build_model(spec).state_dict()["conv1.weight"]
     stop = threading.Event()
     steps = []
 
@@ -110,7 +112,7 @@ def test_stop_signal_ends_the_run_and_keeps_the_partial_model(tiny_shapes):
 
     run = fit(spec, tiny_shapes, TrainConfig(epochs=50, batch_size=8), device="cpu", stop=stop, on_batch=on_batch)
     assert run.summary["status"] == "stopped" and len(steps) == 3 and run.summary["epochs_run"] == 0
-    assert not torch.equal(run.state_dict["0.weight"], initial)  # three updates were made and kept
+    assert not torch.equal(run.state_dict["conv1.weight"], initial)  # three updates were made and kept
     assert 0 <= run.summary["val_acc"] <= 1
 
 
