@@ -113,12 +113,17 @@ def _check_value(name: str, value: Any) -> Any:
     return value
 
 
+MISSING_HEAD = "missing head"  # SpecError's layer_type when the network ends before its class scores
+
+
 class SpecError(ValueError):
-    """An invalid spec: `index` is the failing layer (or -1 for the spec as a whole), `reason` plain English."""
+    """An invalid spec: `index` is the failing layer (-1: the spec as a whole; len(layers): the missing head),
+    `reason` plain English."""
 
     def __init__(self, index: int, reason: str, layer_type: str = ""):
         self.index, self.reason, self.layer_type = index, reason, layer_type
-        where = f"layer {index} ({layer_type})" if index >= 0 else "the network"
+        where = (f"after layer {index - 1} ({MISSING_HEAD})" if layer_type == MISSING_HEAD else
+                 f"layer {index} ({layer_type})" if index >= 0 else "the network")  # fmt: skip
         super().__init__(f"{where}: {reason}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cnn_core.layers import LayerSpec, SpecError
+from cnn_core.layers import MISSING_HEAD, LayerSpec, SpecError
 from cnn_core.ops import kernel_span, output_length
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def check_output(spec: ModelSpec, shape: tuple[int, ...]) -> None:
     last = len(spec.layers) - 1
     if len(shape) != 1:
         raise SpecError(last + 1, f"the network ends with a {shape_text(shape)} map, not one score per class: "
-                        f"finish with flatten and a linear layer of {spec.num_classes}", "missing head")
+                        f"finish with flatten and a linear layer of {spec.num_classes}", MISSING_HEAD)
     if shape[0] != spec.num_classes:
         raise SpecError(last, f"the network ends with {shape[0]} outputs but there are {spec.num_classes} classes: "
                         f"make the last linear layer's out_features {spec.num_classes}", spec.layers[last].type)

@@ -128,7 +128,7 @@ def _numbers(lay: LayerSpec, inp: tuple[int, ...], out: tuple[int, ...]) -> tupl
     if t == "adaptiveavgpool2d":
         m = a["output_size"]
         k = max(_adaptive_window(n, m) for n in inp[1:])
-        return 0, 0, 0, f"{inp[1]}×{inp[2]} → {m}×{m} (each output averages up to {k}×{k} pixels)", ""
+        return 0, 0, 0, f"{inp[1]}×{inp[2]} → {m}×{m}, windows up to {k}×{k}", ""
     if t == "flatten" and len(inp) == 3:
         return 0, 0, 0, f"{inp[0]} × {inp[1]} × {inp[2]} = {out[0]:,}", ""
     return 0, 0, 0, "", ""

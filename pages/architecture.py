@@ -1,5 +1,6 @@
 import streamlit as st
 
+from cnn_core.layers import MISSING_HEAD
 from cnn_core.presets import default_rule, network
 from cnn_core.shapes import shape_text
 from cnn_core.summary import summarize
@@ -38,7 +39,7 @@ if summary.ok:
     draw_totals(summary)
 else:
     error = summary.error
-    where = ("the end: the head is missing" if error.index == len(spec.layers) else
+    where = ("the end: the head is missing" if error.layer_type == MISSING_HEAD else
              f"layer {error.index} ({error.layer_type})" if error.index >= 0 else "the network")  # fmt: skip
     st.error(f"**This network breaks at {where}:** {error.reason}. No totals until it works; the Training page "
              f"keeps {kept}.")

@@ -76,7 +76,7 @@ def test_lenet5_breaks_on_8x8_digits_at_its_second_convolution():
         ([{"type": "maxpool2d", "kernel_size": 2, "padding": 2}], 0, "at most 1"),
         ([{"type": "conv2d", "out_channels": 4, "kernel_size": 40}], 0, "larger than the padded input"),
         ([{"type": "flatten"}, {"type": "linear", "out_features": 3}], 1, "there are 4 classes"),
-        ([{"type": "conv2d", "out_channels": 4}], 1, "(missing head): the network ends with a 4×30×30 map"),
+        ([{"type": "conv2d", "out_channels": 4}], 1, "after layer 0 (missing head): the network ends with a 4×30×30 map"),
     ],
 )
 def test_a_broken_design_names_the_failing_layer_and_why(layers, index, fragment):
@@ -109,3 +109,10 @@ def test_load_spec_takes_a_preset_name_or_json_and_follows_the_dataset():
     assert moved.input == (1, 32, 32) and moved.num_classes == 7 and infer_shapes(moved)[-1] == (7,)
     with pytest.raises(ValueError, match="unknown preset|not valid JSON"):
         load_spec("resnet50")
+
+
+@pytest.mark.parametrize("data", [{"input": 5, "layers": []}, {"input": "3,32,32", "layers": []},
+                                  {"input": [3, 32, 32], "num_classes": 2.5, "layers": []}])  # fmt: skip
+def test_a_wrongly_typed_spec_is_a_value_error_not_a_type_error(data):
+    with pytest.raises(ValueError, match="input must be three positive whole numbers|num_classes must be"):
+        ModelSpec.from_dict(data)

@@ -10,15 +10,16 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from cnn_core.layers import ARGS, LAYER_TYPES, LayerSpec, SpecError, layer_type
+from cnn_core.layers import ARGS, LAYER_TYPES, MISSING_HEAD, LayerSpec, SpecError, layer_type
 from cnn_core.shapes import shape_text
 from cnn_core.spec import ModelSpec
 from cnn_core.summary import Summary, format_bytes, format_count
 from ui.plots import compact
 
-ARG_LABELS = {"out_channels": "out ch", "kernel_size": "kernel", "stride": "stride", "padding": "pad",
-              "dilation": "dilation", "output_size": "out size", "out_features": "out feat", "p": "p",
-              "negative_slope": "slope", "bias": "bias"}  # short headers, so every column fits on screen
+# Argument → (short header, width in pixels): with the type and row number, every column fits on screen at 1400.
+ARG_HEADERS = {"out_channels": ("out ch", 70), "kernel_size": ("kernel", 70), "stride": ("stride", 70),
+               "padding": ("pad", 56), "dilation": ("dilation", 80), "output_size": ("out size", 80),
+               "out_features": ("out feat", 80), "p": ("p", 56), "negative_slope": ("slope", 66), "bias": ("bias", 56)}
 FAIL_STYLE = "background-color: #fde2e2; color: #8b0000"
 
 
@@ -60,39 +61,39 @@ def spec_from_table(frame: pd.DataFrame, input: tuple[int, int, int], num_classe
 def table_column_config() -> dict:
     """The editor's columns: a type picker, then whole-number, probability and yes/no arguments, narrow."""
     config: dict[str, Any] = {"_index": st.column_config.Column("#", width=40), "type": st.column_config.SelectboxColumn(
-        "type", options=list(LAYER_TYPES), required=True, width=150,
+        "type", options=list(LAYER_TYPES), required=True, width=140,
         help="The layer, as torch.nn names it in lower case.")}  # fmt: skip
     for c, arg in ARGS.items():
-        label, text = ARG_LABELS[c], f"{c} — {arg.help}"
+        (label, width), text = ARG_HEADERS[c], f"{c} — {arg.help}"
         if arg.kind is bool:
-            config[c] = st.column_config.CheckboxColumn(label, help=text, width=60)
+            config[c] = st.column_config.CheckboxColumn(label, help=text, width=width)
         elif arg.kind is float:
             top = None if arg.below is None else arg.below - 0.05
             config[c] = st.column_config.NumberColumn(label, min_value=arg.minimum, max_value=top, step=0.01,
-                                                      help=text, width=70)  # fmt: skip
+                                                      help=text, width=width)  # fmt: skip
         else:
-            config[c] = st.column_config.NumberColumn(label, min_value=0, step=1, format="%d", help=text, width=70)
+            config[c] = st.column_config.NumberColumn(label, min_value=0, step=1, format="%d", help=text, width=width)
     return config
 
 
 # ---------------------------------------------------------------- the summary
 
 
-# Column → (width in pixels, help): narrow enough that all fit beside the sidebar at 1400 pixels, wide enough
-# that no number or type name is cut.
+# Column → (header, width in pixels, help): every column fits beside the sidebar at 1400 pixels (about 930 for
+# the table), and no number or type name is cut; the short headers are explained on hover.
 SUMMARY_COLUMNS = {
-    "#": (36, "The layer's position in the spec, from 0."),
-    "layer": (86, "Its name in the generated code and in the trained model's weights."),
-    "type": (132, "The layer type, as torch.nn names it in lower case."),
-    "output shape": (92, "Channels × height × width, or features once flat (one image)."),
-    "how the size follows": (250, "The output-size formula with this layer's numbers."),
-    "parameters": (88, "Weights and biases it learns."),
-    "non-trainable": (92, "BatchNorm's running mean and variance."),
-    "MACs": (96, "Multiply-accumulates for one image (conv and linear)."),
-    "receptive field": (100, "The input window one output value can see (padding included). Once flat, every "
-                             "feature sees the whole image."),
-    "jump": (44, "Input pixels between neighbouring output values."),
-    "memory": (70, "Float32 bytes of its output for one image."),
+    "#": ("#", 30, "The layer's position in the spec, from 0."),
+    "layer": ("layer", 76, "Its name in the generated code and in the trained model's weights."),
+    "type": ("type", 124, "The layer type, as torch.nn names it in lower case."),
+    "output shape": ("output", 80, "Output shape: channels × height × width, or features once flat (one image)."),
+    "how the size follows": ("how the size follows", 182, "The output-size formula with this layer's numbers."),
+    "parameters": ("params", 84, "Parameters: the weights and biases it learns."),
+    "non-trainable": ("buffers", 64, "Non-trainable numbers it keeps: BatchNorm's running mean and variance."),
+    "MACs": ("MACs", 92, "Multiply-accumulates for one image (conv and linear)."),
+    "receptive field": ("field", 58, "Receptive field: the input window one output value can see (padding "
+                                     "included). Once flat, every feature sees the whole image."),
+    "jump": ("jump", 46, "Input pixels between neighbouring output values."),
+    "memory": ("memory", 66, "Float32 bytes of its output for one image."),
 }
 
 
@@ -118,7 +119,8 @@ def draw_summary_table(summary: Summary) -> None:
     styled = frame.style.apply(lambda row: [FAIL_STYLE if row["#"] == bad else ""] * len(row), axis=1)
     height = min(35 * (len(frame) + 1) + 3, 800)  # every layer visible without scrolling, up to ~22 rows
     st.dataframe(styled, hide_index=True, height=height, column_config={
-        name: st.column_config.Column(width=width, help=text) for name, (width, text) in SUMMARY_COLUMNS.items()})
+        name: st.column_config.Column(label, width=width, help=text)
+        for name, (label, width, text) in SUMMARY_COLUMNS.items()})  # fmt: skip
 
 
 def draw_totals(summary: Summary) -> None:
@@ -175,7 +177,7 @@ def draw_shape_flow(summary: Summary) -> None:
         texts.append(f"{name}: {shape_text(shape)}")
         x += w + 0.35
     if summary.error is not None and summary.error.index >= 0:
-        where = "head<br>missing" if summary.error.index == len(spec.layers) else f"layer {summary.error.index}<br>breaks"
+        where = "head<br>missing" if summary.error.layer_type == MISSING_HEAD else f"layer {summary.error.index}<br>breaks"
         fig.add_shape(type="rect", x0=x, x1=x + 0.5, y0=-0.3, y1=0.3, line=dict(color="#d62728", dash="dash"))
         fig.add_annotation(x=x + 0.25, y=0, text="✗", showarrow=False, font=dict(size=22, color="#d62728"))
         fig.add_annotation(x=x + 0.25, y=-0.52, yanchor="top", text=where, showarrow=False,
