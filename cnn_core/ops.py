@@ -29,10 +29,15 @@ def kernel_span(kernel: int, dilation: int = 1) -> int:
     return dilation * (kernel - 1) + 1
 
 
+def kernel_fits(kernel: int, dilation: int, padded: int) -> bool:
+    """Whether a (dilated) kernel fits in a padded input length: torch refuses it otherwise."""
+    return kernel_span(kernel, dilation) <= padded
+
+
 def _check_fits(kernel: int, dilation: int, n: int, padded: int, what: str = "") -> None:
     """A ValueError when the span of a kernel is larger than the padded input."""
     span = kernel_span(kernel, dilation)
-    if span > padded:
+    if not kernel_fits(kernel, dilation, padded):
         raise ValueError(
             f"the kernel spans {span} pixels{what} (size {kernel}, dilation {dilation}) but the padded input has "
             f"only {padded} (size {n} plus padding): use a smaller kernel or dilation, or more padding"

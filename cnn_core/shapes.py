@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cnn_core.layers import MISSING_HEAD, LayerSpec, SpecError
-from cnn_core.ops import kernel_span, output_length
+from cnn_core.ops import kernel_fits, kernel_span, output_length
 
 if TYPE_CHECKING:
     from cnn_core.spec import ModelSpec
@@ -33,10 +33,9 @@ def layer_output_shape(lay: LayerSpec, shape: tuple[int, ...], index: int = 0) -
         k, s, p, d = a["kernel_size"], a["stride"], a["padding"], a.get("dilation", 1)
         if t != "conv2d" and p > k // 2:
             raise fail(f"padding {p} is more than half the kernel size {k}: PyTorch allows at most {k // 2}")
-        span = kernel_span(k, d)
         for side, n in (("height", h), ("width", w)):
-            if span > n + 2 * p:
-                what = f"kernel {k}" + (f" with dilation {d} spans {span}" if d > 1 else "")
+            if not kernel_fits(k, d, n + 2 * p):
+                what = f"kernel {k}" + (f" with dilation {d} spans {kernel_span(k, d)}" if d > 1 else "")
                 raise fail(f"{what} is larger than the padded input {side} {n} + 2×{p} = {n + 2 * p}: "
                            "add padding, use a smaller kernel, or remove a downsampling layer before it")
         out_c = a["out_channels"] if t == "conv2d" else c
