@@ -154,7 +154,7 @@ class LayerSpec:
 
     @property
     def kind(self) -> LayerType:
-        return LAYER_TYPES[self.type]
+        return layer_type(self.type)
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -162,10 +162,13 @@ class LayerSpec:
 
     def written_args(self) -> dict[str, Any]:
         """The arguments worth writing, in torch's order: those off their default, and those always written."""
-        args = self.kwargs
-        defaults = {**self.kind.args, **({"stride": args["kernel_size"]} if "stride" in args and
-                                         self.kind.args["stride"] is None else {})}  # fmt: skip
-        return {k: args[k] for k, default in defaults.items() if ARGS[k].always_written or args[k] != default}
+        args, written = self.kwargs, {}
+        for name, default in self.kind.args.items():
+            if name == "stride" and default is None:  # pooling: the default stride is the kernel size
+                default = args["kernel_size"]
+            if ARGS[name].always_written or args[name] != default:
+                written[name] = args[name]
+        return written
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON form: the type and the arguments worth writing."""

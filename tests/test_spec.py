@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cnn_core.layers import SpecError, layer
+from cnn_core.layers import ARGS, LAYER_TYPES, REQUIRED, SpecError, layer
 from cnn_core.presets import NETWORKS, load_spec, network
 from cnn_core.shapes import infer_shapes
 from cnn_core.spec import ModelSpec, build_model
@@ -116,3 +116,32 @@ def test_load_spec_takes_a_preset_name_or_json_and_follows_the_dataset():
 def test_a_wrongly_typed_spec_is_a_value_error_not_a_type_error(data):
     with pytest.raises(ValueError, match="input must be three positive whole numbers|num_classes must be"):
         ModelSpec.from_dict(data)
+
+
+def test_an_unknown_layer_type_fails_loudly_naming_the_known_ones():
+    from cnn_core.layers import layer_type
+
+    with pytest.raises(ValueError, match=r"unknown layer type 'conv3d'; expected one of conv2d, batchnorm2d, .*linear"):
+        layer_type("conv3d")
+    with pytest.raises(ValueError, match="unknown layer type 'conv3d'"):
+        layer("conv3d")
+
+
+@pytest.mark.parametrize("name", list(LAYER_TYPES))
+def test_each_layer_record_matches_its_torch_class(name):
+    import inspect
+
+    record = LAYER_TYPES[name]
+    parameters = inspect.signature(getattr(torch.nn, record.torch_class)).parameters
+    for arg, default in record.args.items():  # torch takes every argument we give it, with the same default
+        assert arg in parameters and arg in ARGS
+        if parameters[arg].default is not inspect.Parameter.empty and default is not REQUIRED:
+            assert parameters[arg].default == default, arg
+    if record.inferred:
+        assert record.inferred in parameters
+    if record.functional:  # stateless: the module and the functional form compute the same
+        module = getattr(torch.nn, record.torch_class)(**{k: v for k, v in record.args.items() if v is not REQUIRED})
+        x = torch.randn(2, 3, 4, 4)
+        F = torch.nn.functional  # noqa: N806, F841 - used by the functional form
+        expected = eval(record.functional.format(**record.args))  # noqa: S307 - our own table
+        torch.testing.assert_close(module(x), expected)
