@@ -32,19 +32,21 @@ st.caption(f"Input: {shape_text(ds.input_shape)} images from the current dataset
 for note in editor.notes():
     st.info(note)
 
+status = st.container()  # above the layer table, so that a design that breaks says so where the learner looks
 spec = editor.edited_spec(mode, io)
 summary = summarize(spec)
 kept = editor.publish(summary)
-if summary.ok:
-    draw_totals(summary)
-else:
-    error = summary.error
-    where = ("the end: the head is missing" if error.layer_type == MISSING_HEAD else
-             f"layer {error.index} ({error.layer_type})" if error.index >= 0 else "the network")  # fmt: skip
-    st.error(f"**This network breaks at {where}:** {error.reason}. No totals until it works; the Training page "
-             f"keeps {kept}.")
-for warning in summary.warnings:
-    st.warning(warning)
+with status:
+    if summary.ok:
+        draw_totals(summary)
+    else:
+        error = summary.error
+        where = ("the end: the head is missing" if error.layer_type == MISSING_HEAD else
+                 f"layer {error.index} ({error.layer_type})" if error.index >= 0 else "the network")  # fmt: skip
+        st.error(f"**This network breaks at {where}:** {error.reason}. No totals until it works; the Training page "
+                 f"keeps {kept}.")
+    for warning in summary.warnings:
+        st.warning(warning)
 draw_shape_flow(summary)
 draw_summary_table(summary)
 tabs = st.tabs(["Size formulas", "Parameters and MACs", "Export", "Import"])
