@@ -34,11 +34,11 @@ AUGMENT = {"hflip": True, "rotation": 15.0, "translate": 0.1}
 
 def classic():
     from cnn_core.data import DataConfig, make_dataset
-    from cnn_core.spec import preset
+    from cnn_core.presets import network
     from cnn_core.train import TrainConfig
 
     ds = make_dataset(DataConfig(val_fraction=0.2, test_fraction=0.0))
-    return ds, preset("simple_cnn", ds.input_shape, ds.num_classes), TrainConfig()
+    return ds, network("simple_cnn", ds.input_shape, ds.num_classes), TrainConfig()
 
 
 def tutorial_loop(ds, spec, cfg) -> dict:

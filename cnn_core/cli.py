@@ -72,10 +72,10 @@ def _input_shape(text: str) -> tuple[int, int, int]:
 
 
 def _add_summary(sub) -> None:
-    from cnn_core.spec import PRESETS
+    from cnn_core.presets import NETWORKS
 
     p = sub.add_parser("summary", help="per-layer output shape, parameters, MACs and receptive field of a network")
-    p.add_argument("--arch", required=True, help=f"a preset ({', '.join(PRESETS)}) or a JSON spec file")
+    p.add_argument("--arch", required=True, help=f"a preset ({', '.join(NETWORKS)}) or a JSON spec file")
     p.add_argument("--input", type=_input_shape, help="input shape C,H,W (default: the file's, or 3,32,32)")
     p.add_argument("--classes", type=int, help="number of classes (default: the file's, or 4)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -84,12 +84,12 @@ def _add_summary(sub) -> None:
 
 def load_arch(arch: str, input: tuple[int, int, int] | None, classes: int | None):
     """The ModelSpec named by --arch: a preset name, or the path of a JSON spec file."""
-    from cnn_core.spec import PRESETS, load_spec
+    from cnn_core.presets import NETWORKS, load_spec
 
-    if arch not in PRESETS:
+    if arch not in NETWORKS:
         path = Path(arch)
         if not path.is_file():
-            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
+            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(NETWORKS)}) nor an existing JSON file")
         try:
             arch = path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
@@ -100,7 +100,8 @@ def load_arch(arch: str, input: tuple[int, int, int] | None, classes: int | None
 
 
 def _run_summary(args: argparse.Namespace) -> int:
-    from cnn_core.summary import format_bytes, format_count, shape_text, summarize
+    from cnn_core.shapes import shape_text
+    from cnn_core.summary import format_bytes, format_count, summarize
 
     summary = summarize(load_arch(args.arch, args.input, args.classes))
     if summary.error is not None:

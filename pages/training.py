@@ -2,7 +2,9 @@ import streamlit as st
 import torch
 
 from cnn_core.device import available_devices, describe_device, detect_device
-from cnn_core.spec import SpecError, infer_shapes, preset
+from cnn_core.layers import SpecError
+from cnn_core.presets import NETWORKS, default_for, default_rule, network
+from cnn_core.shapes import infer_shapes, shape_text
 from cnn_core.train import OPTIMIZERS, SCHEDULES, TrainConfig, suggested_config
 from ui.jobs import shared_manager
 from ui.state import current_dataset, seed_widget
@@ -13,7 +15,6 @@ SAVED = "train_values"  # session key: the hyperparameters chosen, kept while on
 LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
 FIELDS = [f for f in TrainConfig.__dataclass_fields__]
-DEFAULT_PRESET = {"shapes": "simple_cnn", "digits": "digits_small"}
 
 
 def seed_train_widgets(ds) -> None:
@@ -125,12 +126,13 @@ def device_ui() -> str:
 
 
 def model_for(ds):
-    """The Architecture page's network moved onto this dataset, else a preset suited to it."""
+    """The Architecture page's network moved onto this dataset, else the dataset's default (the same rule there)."""
     spec = st.session_state.get("model_spec")
     source = "your network from the Architecture page"
     if spec is None:
-        name = DEFAULT_PRESET[ds.config.dataset]
-        spec, source = preset(name, ds.input_shape, ds.num_classes), f"the **{name}** preset"
+        name = default_for(ds.config)
+        spec = network(name, ds.input_shape, ds.num_classes)
+        source = f"**{NETWORKS[name].title}**, the default until you design one ({default_rule()})"
     return spec.with_io(ds.input_shape, ds.num_classes), source
 
 
@@ -177,11 +179,11 @@ try:
     infer_shapes(spec)
 except SpecError as exc:
     st.error(f"Your network doesn't fit this dataset ({ds.config.dataset}, "
-             f"{'×'.join(map(str, ds.input_shape))} images, {ds.num_classes} classes): {exc}")  # fmt: skip
+             f"{shape_text(ds.input_shape)} images, {ds.num_classes} classes): {exc}")  # fmt: skip
     link("pages/architecture.py", "Architecture: fix the network")
     st.stop()
 st.caption(f"Model: {source}, {len(spec.layers)} layers, for {ds.num_classes} classes of "
-           f"{'×'.join(map(str, ds.input_shape))} images. Dataset: {ds.config.dataset}, "
+           f"{shape_text(ds.input_shape)} images. Dataset: {ds.config.dataset}, "
            f"{len(ds.splits['train'])} training and {len(ds.splits['val'])} validation images.")  # fmt: skip
 
 seed_train_widgets(ds)

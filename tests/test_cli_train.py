@@ -9,7 +9,8 @@ import pytest
 from cnn_core.checkpoint import load_checkpoint
 from cnn_core.cli import build_parser, main, train_request
 from cnn_core.data import DataConfig
-from cnn_core.spec import ModelSpec, layer
+from cnn_core.layers import layer
+from cnn_core.spec import ModelSpec
 from cnn_core.train_config import CLASSIC_SPLIT, TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_state_untouched")

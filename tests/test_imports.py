@@ -21,9 +21,9 @@ CASES = {
     "dataset page": open_page("pages/dataset.py"),
     "convolution page": open_page("pages/convolution.py"),
     "architecture page": open_page("pages/architecture.py"),
-    "summary and codegen": "from cnn_core.codegen import generate_code; from cnn_core.spec import preset\n"
+    "summary and codegen": "from cnn_core.codegen import generate_code; from cnn_core.presets import network\n"
                            "from cnn_core.summary import summarize\n"
-                           "generate_code(preset('simple_cnn')); summarize(preset('tinyvgg'))",
+                           "generate_code(network('simple_cnn')); summarize(network('tinyvgg'))",
     "configs and datasets": "from cnn_core.data import DataConfig, make_dataset; from cnn_core.train import TrainConfig\n"
                             "make_dataset(DataConfig(n_per_class=5)); TrainConfig.from_json(TrainConfig().to_json())",
     "the CLI's parser": "from cnn_core.cli import build_parser; build_parser().parse_args(['train', '--epochs', '2'])",

@@ -9,7 +9,8 @@ import torch
 import cnn_core.train as train_mod
 from cnn_core.cache import ModelCache
 from cnn_core.data import DataConfig, make_dataset
-from cnn_core.spec import ModelSpec, layer
+from cnn_core.layers import layer
+from cnn_core.spec import ModelSpec
 from cnn_core.train import TrainConfig
 from ui.jobs import TrainingManager
 
@@ -80,7 +81,7 @@ def test_a_finished_configuration_comes_back_from_the_cache(tmp_path, ds, spec, 
     wait_until(lambda: first.state == "done")
     again = manager(tmp_path).submit(spec, ds, TrainConfig(epochs=1))  # another process: disk cache
     assert again.state == "done" and again.cached and gate["calls"] == 1
-    assert torch.equal(again.run.state_dict["1.weight"], first.run.state_dict["1.weight"])
+    assert torch.equal(again.run.state_dict["fc1.weight"], first.run.state_dict["fc1.weight"])
 
 
 def test_stop_keeps_a_shared_run_going_until_its_last_session_stops(tmp_path, ds, spec, gate):

@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.checkpoint import TrainedRun, checkpoint_bytes
 from cnn_core.data import DataConfig, make_dataset
 from cnn_core.evaluate import evaluate
-from cnn_core.spec import build_model, preset
+from cnn_core.presets import network
+from cnn_core.spec import build_model
 from tests.eval_helpers import trained_run
 from tests.helpers import open_page
 
@@ -186,7 +187,7 @@ def test_an_uploaded_checkpoint_is_evaluated_and_a_bad_one_is_refused_without_lo
 
 
 def test_a_model_that_does_not_fit_its_dataset_gets_a_clear_message(run):
-    spec = preset("simple_cnn")  # 3×32×32 images, 4 classes, but the data are 8×8 digits
+    spec = network("simple_cnn")  # 3×32×32 images, 4 classes, but the data are 8×8 digits
     mismatched = TrainedRun(spec, run.data_config, {}, build_model(spec).state_dict(), key="mismatch")
     at = _page(active_run=mismatched)
     assert not at.exception

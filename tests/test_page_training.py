@@ -8,7 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core.cache import ENV_VAR
 from cnn_core.data import DataConfig, make_dataset
-from cnn_core.spec import ModelSpec, layer, preset
+from cnn_core.layers import layer
+from cnn_core.presets import network
+from cnn_core.spec import ModelSpec
 from ui.jobs import shared_manager
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
@@ -53,7 +55,7 @@ def test_first_visit_shows_defaults_the_device_and_a_train_button():
     assert at.button(key="tr_train").label == "Train" and not at.button(key="tr_train").disabled
     assert any("PyTorch" in c.value and "CPU" in c.value for c in at.sidebar.caption)
     assert at.selectbox(key="tr_optimizer").value == "adam" and at.select_slider(key="tr_lr").value == 1e-3
-    assert "simple_cnn" in at.caption[0].value
+    assert "**SimpleCNN (3 conv blocks)**" in at.caption[0].value
     assert all(w.help for w in [*at.slider, *at.selectbox, *at.select_slider, *at.number_input, *at.checkbox])
 
 
@@ -104,8 +106,18 @@ def test_a_network_that_does_not_fit_the_dataset_explains_and_links_to_architect
     ds = make_dataset(DataConfig(dataset="digits", n_per_class=10))
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state["data_config"], at.session_state["dataset"] = ds.config, ds
-    at.session_state["model_spec"] = preset("lenet5", (3, 32, 32), 4)  # two 5×5 convs can't fit 8×8 digits
+    at.session_state["model_spec"] = network("lenet5", (3, 32, 32), 4)  # two 5×5 convs can't fit 8×8 digits
     at.run()
     assert not at.exception
     assert "doesn't fit this dataset" in at.error[0].value and "layer 3" in at.error[0].value
     assert not at.button  # no Train button under the message
+
+
+def test_without_a_design_digits_train_the_same_default_as_the_architecture_page_names():
+    ds = make_dataset(DataConfig(dataset="digits"))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["data_config"], at.session_state["dataset"] = ds.config, ds
+    at.run()
+    caption = " ".join(c.value for c in at.caption)
+    assert "**Small net for 8×8 digits**, the default until you design one" in caption
+    assert "digits: Small net for 8×8 digits" in caption and "preset" not in caption

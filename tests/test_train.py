@@ -12,7 +12,9 @@ from cnn_core import outcome
 from cnn_core import train as train_mod
 from cnn_core.data import DataConfig, make_dataset
 from cnn_core.device import cpu_has_native_bf16
-from cnn_core.spec import ModelSpec, build_model, layer, preset
+from cnn_core.layers import layer
+from cnn_core.presets import network
+from cnn_core.spec import ModelSpec, build_model
 from cnn_core.train import (
     TrainConfig,
     evaluate,
@@ -70,7 +72,7 @@ def test_loss_falls_and_validation_accuracy_reaches_095_on_default_shapes():
 
 def test_digits_reach_095_validation_accuracy_within_a_few_epochs():
     ds = make_dataset(DataConfig(dataset="digits", n_per_class=1000))
-    run = fit(preset("digits_small", ds.input_shape, ds.num_classes), ds, TrainConfig(epochs=5, step_size=4), device="cpu")
+    run = fit(network("digits_small", ds.input_shape, ds.num_classes), ds, TrainConfig(epochs=5, step_size=4), device="cpu")
     assert run.summary["val_acc"] >= 0.95 and run.summary["status"] == "completed"
     assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
 
@@ -80,7 +82,7 @@ def test_same_seed_gives_the_same_metrics_and_weights(tiny_shapes, spec):
     a, b = fit(spec, tiny_shapes, cfg, device="cpu"), fit(spec, tiny_shapes, cfg, device="cpu")
     assert metrics(a) == metrics(b) and same_weights(a.state_dict, b.state_dict)
     c = fit(spec, tiny_shapes, TrainConfig(epochs=2, hflip=True, rotation=10.0, seed=8), device="cpu")
-    assert not torch.equal(a.state_dict["0.weight"], c.state_dict["0.weight"])
+    assert not torch.equal(a.state_dict["conv1.weight"], c.state_dict["conv1.weight"])
 
 
 def test_a_run_leaves_the_global_random_stream_to_its_seed_alone(tiny_shapes, spec):
@@ -286,7 +288,7 @@ def test_early_stopping_keeps_the_best_epochs_weights(tiny_shapes, spec, monkeyp
 
 
 def test_a_run_whose_loss_explodes_is_unstable_not_a_success(tiny_shapes):
-    simple_cnn = preset("simple_cnn", tiny_shapes.input_shape, tiny_shapes.num_classes)
+    simple_cnn = network("simple_cnn", tiny_shapes.input_shape, tiny_shapes.num_classes)
     run = fit(simple_cnn, tiny_shapes, TrainConfig(epochs=3, lr=10.0), device="cpu")  # Adam at lr 10
     assert run.summary["status"] == "unstable" and "learning rate is probably too large" in run.summary["reason"]
     assert "rose from" in run.summary["reason"]

@@ -15,7 +15,7 @@ from cnn_core import interpret
 from cnn_core.checkpoint import TrainedRun
 from cnn_core.data import ImageDataset
 from cnn_core.evaluate import Evaluation
-from cnn_core.spec import infer_shapes
+from cnn_core.shapes import infer_shapes, shape_text
 from cnn_core.summary import summarize
 from ui import curves
 from ui.plots import class_colour, compact, display_scale, to_display
@@ -108,7 +108,7 @@ def input_shape(run: TrainedRun, index: int) -> tuple[int, ...]:
 def describe_layer(run: TrainedRun, index: int) -> str:
     """E.g. 'layer 2: relu → 16×8×8'."""
     shape = infer_shapes(run.spec)[index]
-    return f"layer {index}: {run.spec.layers[index].describe()} → {'×'.join(map(str, shape))}"
+    return f"layer {index}: {run.spec.layers[index].describe()} → {shape_text(shape)}"
 
 
 # ---------------------------------------------------------------- image helpers
