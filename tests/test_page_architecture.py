@@ -1,8 +1,6 @@
 """The Architecture page, driven through its widgets with AppTest."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
