@@ -32,9 +32,11 @@ def _comma_list(text: str) -> tuple[str, ...]:
 def add_data_arguments(p: argparse.ArgumentParser, *, val_fraction: float = 0.15, test_fraction: float = 0.15,
                        seed_flag: str = "--seed") -> None:
     """The DataConfig options, shared by every subcommand that builds a dataset."""
-    p.add_argument("--dataset", choices=("shapes", "digits"), default="shapes")
+    p.add_argument("--dataset", choices=("shapes", "digits", "folder"), default="shapes")
+    p.add_argument("--path", type=Path, help="folder: a folder or zip of class folders (cats/…, dogs/…)")
+    p.add_argument("--image-mode", choices=("colour", "grey"), help="folder: colour (default) or grey images")
     p.add_argument("--classes", type=_comma_list, help="comma-separated class names (default: the dataset's)")
-    p.add_argument("--n-per-class", type=int, default=250)
+    p.add_argument("--n-per-class", type=int, help="images per class (default 250; digits and folder: all)")
     p.add_argument("--size", type=int, help="image side in pixels (default 32 for shapes, 8 for digits)")
     p.add_argument("--noise", type=float, help="pixel noise std (default 0.1 for shapes, 0 for digits)")
     p.add_argument("--position-jitter", type=float, default=0.0)
@@ -57,10 +59,12 @@ def _add_data(sub) -> None:
 def data_config_from_args(args: argparse.Namespace):
     from cnn_core.data import DataConfig
 
+    if args.dataset == "folder" or args.path is not None:
+        return _folder_config_from_args(args)
     return DataConfig(
         dataset=args.dataset,
         classes=args.classes or (),
-        n_per_class=args.n_per_class,
+        n_per_class=250 if args.n_per_class is None else args.n_per_class,
         size=args.size,
         noise=args.noise,
         position_jitter=args.position_jitter,
@@ -71,7 +75,26 @@ def data_config_from_args(args: argparse.Namespace):
         val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
         seed=args.data_seed,
+        image_mode=args.image_mode,
     )
+
+
+def _folder_config_from_args(args: argparse.Namespace):
+    """Read --path into the image store (so that make_dataset finds it) and describe the dataset it makes."""
+    from cnn_core import image_store
+    from cnn_core.folders import folder_config, read_path
+
+    if args.dataset != "folder" or args.path is None:
+        raise ValueError("--path goes with --dataset folder, and --dataset folder needs --path DIR_OR_ZIP")
+    if args.classes:
+        raise ValueError("--classes does not apply to --dataset folder: its classes are the folders of --path")
+    images = read_path(args.path)
+    for notice in images.notices():
+        print(f"note: {notice}", file=sys.stderr)
+    image_store.put(images)
+    settings = dict(n_per_class=args.n_per_class, size=args.size, noise=args.noise, image_mode=args.image_mode,
+                    val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.data_seed)  # fmt: skip
+    return folder_config(images, **{k: v for k, v in settings.items() if v is not None})
 
 
 def _run_data(args: argparse.Namespace) -> int:

@@ -208,8 +208,9 @@ def _collect(entries, read) -> ImageSet:
             _skip(skipped, "hidden system files", rel)
         else:
             visible.append((rel, handle))
-    # One folder around everything (the zip of a folder): look inside it.
-    while visible and all("/" in rel for rel, _ in visible) and len({rel.split("/")[0] for rel, _ in visible}) == 1:
+    # One folder around the class folders (the zip of a folder): look inside it.
+    while (visible and all("/" in rel for rel, _ in visible) and len({rel.split("/")[0] for rel, _ in visible}) == 1
+           and any(rel.count("/") > 1 for rel, _ in visible)):  # fmt: skip
         visible = [(rel.split("/", 1)[1], handle) for rel, handle in visible]
     by_class: dict[str, list[tuple[str, object]]] = {}
     for rel, handle in visible:
@@ -276,11 +277,12 @@ def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | N
 
 
 def folder_config(images: ImageSet, **settings):
-    """The DataConfig of a dataset made of these images (their digest, classes and counts) and `settings`."""
+    """The DataConfig of a dataset made of these images (their digest and classes) and `settings`;
+    n_per_class defaults to all of each class's images."""
     from cnn_core.data import DataConfig
 
-    return DataConfig(dataset="folder", classes=images.classes, n_per_class=max(images.counts), digest=images.digest,
-                      **settings)  # fmt: skip
+    settings.setdefault("n_per_class", max(images.counts))
+    return DataConfig(dataset="folder", classes=images.classes, digest=images.digest, **settings)
 
 
 def to_arrays(images: ImageSet, config) -> tuple[np.ndarray, np.ndarray]:

@@ -28,8 +28,8 @@ class MissingImages(ValueError):
     def __init__(self, digest: str, classes: tuple[str, ...]):
         self.digest, self.classes = digest, tuple(classes)
         super().__init__(
-            f"this dataset is made of your own images ({len(self.classes)} classes: {', '.join(self.classes)}; "
-            f"digest {digest[:12]}…), and they are not on this server any more: upload the same images again"
+            f"it was made from your own images ({len(self.classes)} classes: {', '.join(self.classes)}; digest "
+            f"{digest[:12]}…), which are not here: bring the same images again, as a zip of class folders"
         )
 
 

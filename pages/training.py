@@ -129,7 +129,7 @@ def model_for(ds):
     spec = st.session_state.get("model_spec")
     source = "your network from the Architecture page"
     if spec is None:
-        name = DEFAULT_PRESET[ds.config.dataset]
+        name = DEFAULT_PRESET.get(ds.config.dataset, "simple_cnn")  # "folder" (your own images): SimpleCNN
         spec, source = preset(name, ds.input_shape, ds.num_classes), f"the **{name}** preset"
     return spec.with_io(ds.input_shape, ds.num_classes), source
 

@@ -118,7 +118,7 @@ def images_zip(images: ImageSet) -> bytes:
 
 def ask_for_images(exc: MissingImages) -> None:
     """A model made from images this session doesn't hold: ask for them, and take them if they match."""
-    st.warning(f"This model was trained on {exc}.")
+    st.warning(f"This model's dataset can't be rebuilt yet: {exc}.")
     file = st.file_uploader("The zip of those images", type=["zip"], key="my_images_again",
                             help="The zip you made the dataset from, or the one the Dataset page's *Download your "
                             "images* gave you. " + LIMITS)  # fmt: skip
