@@ -99,8 +99,8 @@ def test_data_reads_a_folder_and_gives_the_zip_s_dataset(faces, tmp_path):
 
 
 def test_train_on_a_folder_dataset(faces, tmp_path):
-    result = run_cli("train", "--dataset", "folder", "--path", faces, "--size", "16", "--epochs", "1", "--json", "--arch", "digits_small",
-                     "--out", tmp_path / "faces.pt")  # fmt: skip
+    result = run_cli("train", "--dataset", "folder", "--path", faces, "--size", "16", "--epochs", "1",
+                     "--arch", "digits_small", "--out", tmp_path / "faces.pt")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert run_cli("evaluate", "--checkpoint", tmp_path / "faces.pt").returncode == 0  # rebuilt from the store
 

@@ -2,22 +2,10 @@
 
 import time
 
-import pytest
-
-from cnn_core.cache import ENV_VAR
 from cnn_core.checkpoint import save_checkpoint
 from cnn_core.example_images import example_zip
 from tests.image_files import BLUE, RED, layout, picture, two_classes, zip_of
-from ui.jobs import shared_manager
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    """An empty model cache and image store, and a fresh server-wide training manager."""
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "cache"))
-    shared_manager.clear()
-    yield
-    shared_manager.clear()
+from tests.test_page_training import private_cache  # noqa: F401 - autouse: an empty cache and a fresh manager
 
 
 def metrics(at) -> dict[str, str]:
