@@ -16,6 +16,7 @@ import warnings
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,9 @@ class ImageSet:
     def counts(self) -> list[int]:
         return np.bincount(self.labels, minlength=len(self.classes)).tolist()
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """A hash of the class names and every pixel: equal content, equal digest."""
+        """A hash of the class names and every pixel: equal content, equal digest (the arrays are never changed)."""
         h = hashlib.sha256()
         for name in self.classes:
             h.update(name.encode() + b"\0")
