@@ -9,13 +9,14 @@ import zipfile
 import streamlit as st
 
 from cnn_core.example_images import example_zip
-from cnn_core.folders import MAX_CLASSES, MAX_FILES, MAX_TOTAL_BYTES, ImageSet, from_files, read_zip
+from cnn_core.folders import MAX_CLASSES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, ImageSet, from_files, read_zip
 from cnn_core.image_store import MissingImages
 from ui.state import MY_IMAGES, keep_my_images
 
 SOURCES = {"example": "The example set (faces)", "zip": "A zip of class folders", "classes": "Class by class"}
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 CAMERA = "ds_camera_shots"  # session key: class index → [(name, bytes)] of camera pictures
+ZIP_MB, FILE_MB = 50, MAX_FILE_BYTES // 2**20  # upload limits per file (.streamlit/config.toml allows 50 MB)
 SEEN = "ds_seen_uploads"  # session key: the upload (or camera picture) ids already read
 LIMITS = (f"At most {MAX_FILES:,} files, {MAX_TOTAL_BYTES // 2**20} MB in all and {MAX_CLASSES} classes; "
           "hidden system files (__MACOSX, .DS_Store) are ignored and files that are not images are skipped.")
@@ -60,7 +61,8 @@ def my_images_ui() -> ImageSet | None:
         right.download_button("Download the example zip", _example(), "faces.zip", "application/zip",
                               key="ds_example_download", on_click="ignore")
     elif source == "zip":
-        file = st.file_uploader("A zip of class folders", type=["zip"], key="ds_zip", help=LIMITS)
+        file = st.file_uploader("A zip of class folders", type=["zip"], key="ds_zip", help=LIMITS,
+                                max_upload_size=ZIP_MB)
         if file is not None and file.file_id not in st.session_state.setdefault(SEEN, set()):
             st.session_state[SEEN].add(file.file_id)
             _read(lambda: _read_zip(file.getvalue()), f"**{file.name}**")
@@ -83,7 +85,7 @@ def class_by_class_ui() -> None:
         names.append(left.text_input(f"Name of class {i + 1}", f"class {i + 1}", key=f"ds_class_name_{i}",
                                      max_chars=40, help="The label the network learns for these images."))
         files[i] = right.file_uploader(f"Images of class {i + 1}", type=IMAGE_TYPES, accept_multiple_files=True,
-                                       key=f"ds_class_files_{i}", help=LIMITS)
+                                       key=f"ds_class_files_{i}", help=LIMITS, max_upload_size=FILE_MB)
         if shots.get(i):
             right.caption(f"+ {len(shots[i]):,} camera picture(s)")
     with st.expander("Take pictures with your camera", icon=":material/photo_camera:"):
@@ -119,7 +121,7 @@ def images_zip(images: ImageSet) -> bytes:
 def ask_for_images(exc: MissingImages) -> None:
     """A model made from images this session doesn't hold: ask for them, and take them if they match."""
     st.warning(f"This model's dataset can't be rebuilt yet: {exc}.")
-    file = st.file_uploader("The zip of those images", type=["zip"], key="my_images_again",
+    file = st.file_uploader("The zip of those images", type=["zip"], key="my_images_again", max_upload_size=ZIP_MB,
                             help="The zip you made the dataset from, or the one the Dataset page's *Download your "
                             "images* gave you. " + LIMITS)  # fmt: skip
     if file is None:
