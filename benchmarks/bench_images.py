@@ -50,11 +50,12 @@ if __name__ == "__main__":
     os.environ["CNN_LAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-images-")
     from cnn_core import folders, image_store
     from cnn_core.data import make_dataset
+    from cnn_core.image_set import STORE_SIDE, folder_config
 
     data = photo_zip(n)
     print(f"{n:,} JPEGs of 256×256 in a {len(data) / 2**20:.1f} MB zip")
     images = folders.read_zip(data)
-    config = folders.folder_config(images, size=32)
+    config = folder_config(images, size=32)
     print(f"{'read the zip (decode, crop, resize to 128²)':52s} {median_seconds(lambda: folders.read_zip(data), 3):7.2f} s")
     image_store.put(images)
     print(f"{'keep it in the store (first time)':52s} {median_seconds(lambda: _fresh_put(images), 3):7.2f} s")
@@ -63,7 +64,7 @@ if __name__ == "__main__":
     folders.read_zip(data)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    cap = folders.MAX_IMAGES * folders.STORE_SIDE**2 * 3
+    cap = folders.MAX_IMAGES * STORE_SIDE**2 * 3
     print(f"{'peak memory while reading (Python allocations)':52s} {peak / 2**20:7.0f} MB "
           f"(zip {len(data) / 2**20:.0f} MB + images {images.images.nbytes / 2**20:.0f} MB; "
           f"the cap of {folders.MAX_IMAGES:,} images is {cap / 2**20:.0f} MB)")

@@ -82,7 +82,8 @@ def data_config_from_args(args: argparse.Namespace):
 def _folder_config_from_args(args: argparse.Namespace):
     """Read --path into the image store (so that make_dataset finds it) and describe the dataset it makes."""
     from cnn_core import image_store
-    from cnn_core.folders import folder_config, read_path
+    from cnn_core.folders import read_path
+    from cnn_core.image_set import folder_config
 
     if args.dataset != "folder" or args.path is None:
         raise ValueError("--path goes with --dataset folder, and --dataset folder needs --path DIR_OR_ZIP")

@@ -192,7 +192,7 @@ def make_dataset(config: DataConfig) -> ImageDataset:
     elif config.dataset == "digits":
         images, labels = _make_digits(config, rng)
     else:
-        from cnn_core.folders import to_arrays
+        from cnn_core.image_set import to_arrays
         from cnn_core.image_store import get
 
         images, labels = to_arrays(get(config.digest, config.classes), config)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_core.cache import default_dir
-from cnn_core.folders import ImageSet
+from cnn_core.image_set import ImageSet
 
 MAX_STORE_BYTES = 2 * 2**30  # the whole store; older sets are removed to stay under it
 DIGEST = re.compile(r"[0-9a-f]{32}")

@@ -2,7 +2,7 @@ import streamlit as st
 
 from cnn_core.data import DIGIT_CLASSES, DIGITS_PER_CLASS, IMAGE_MODES, SHAPE_CLASSES, SIZE_RANGE, DataConfig, default_values
 from cnn_core.data_stats import split_warnings
-from cnn_core.folders import ImageSet, folder_config
+from cnn_core.image_set import ImageSet, folder_config
 from ui import data_views as views
 from ui.my_images import images_zip, my_images_ui
 from ui.state import DATA_CONFIG, build_dataset, seed_widget

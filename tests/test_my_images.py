@@ -11,7 +11,8 @@ from PIL import Image
 
 from cnn_core import folders, image_store
 from cnn_core.data import DataConfig, make_dataset
-from cnn_core.folders import ImageSet, folder_config, from_files, read_path, read_zip, to_arrays
+from cnn_core.folders import from_files, read_path, read_zip
+from cnn_core.image_set import ImageSet, folder_config, to_arrays
 from tests.image_files import BLUE, RED, layout, picture, two_classes, zip_of
 
 

@@ -9,7 +9,8 @@ import zipfile
 import streamlit as st
 
 from cnn_core.example_images import example_zip
-from cnn_core.folders import MAX_CLASSES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, ImageSet, from_files, read_zip
+from cnn_core.folders import MAX_CLASSES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, from_files, read_zip
+from cnn_core.image_set import ImageSet
 from cnn_core.image_store import MissingImages
 from ui.state import MY_IMAGES, keep_my_images
 
@@ -22,7 +23,7 @@ LIMITS = (f"At most {MAX_FILES:,} files, {MAX_TOTAL_BYTES // 2**20} MB in all an
           "hidden system files (__MACOSX, .DS_Store) are ignored and files that are not images are skipped.")
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the images…")
+@st.cache_data(max_entries=1, ttl=600, show_spinner="Reading the images…")  # zips are big: one at a time
 def _read_zip(data: bytes) -> ImageSet:
     return read_zip(data)
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from cnn_core import image_store
 from cnn_core.data import DataConfig, ImageDataset, make_dataset
-from cnn_core.folders import ImageSet
+from cnn_core.image_set import ImageSet
 
 DATA_CONFIG = "data_config"  # session key: the DataConfig the learner chose
 DATASET = "dataset"  # session key: the ImageDataset built from it
