@@ -39,19 +39,20 @@ def dataset_ui() -> str:
 def data_config_ui(name: str, images: ImageSet | None) -> dict:
     """The sidebar's knobs; returns the DataConfig fields they set."""
     sb, shapes, folder = st.sidebar, name == "shapes", name == "folder"
-    if folder:
-        most = max(images.counts)
-        if ss.get("ds_folder_digest") != images.digest:  # new images: all of them, at first
+    if folder:  # the knobs show before any images come, so that they keep their values
+        most = max(images.counts) if images else 1
+        if images and ss.get("ds_folder_digest") != images.digest:  # new images: all of them, at first
             ss.ds_folder_digest, ss.ds_n_per_class = images.digest, most
         ss.ds_n_per_class = min(ss.ds_n_per_class, most)
-        sb.caption(f"Classes: {', '.join(images.classes)} (one per folder, in alphabetical order).")
+        if images:
+            sb.caption(f"Classes: {', '.join(images.classes)} (in alphabetical order).")
     else:
         most = 5000 if shapes else DIGITS_PER_CLASS
         sb.multiselect("Classes", SHAPE_CLASSES if shapes else DIGIT_CLASSES, key="ds_classes",
                        help="Which classes to include, in label order. More classes make the task harder.")
     help_n = {"shapes": "", "digits": f" Each digit has 174 to {DIGITS_PER_CLASS} scans: the most means all.",
               "folder": " The first ones of each class, in a fixed order; the most means all."}[name]  # fmt: skip
-    sb.number_input("Images per class", 1, most, key="ds_n_per_class",
+    sb.number_input("Images per class", 1, most, key="ds_n_per_class", disabled=folder and images is None,
                     help="More images give the network more to learn from, and take longer to train on." + help_n)
     sb.slider("Image size (pixels)", *SIZE_RANGE[name], key="ds_size",
               help="Height and width of each image." + {"shapes": "", "digits": " Digits are upscaled bilinearly.",
@@ -115,11 +116,11 @@ saved = ss.get(DATA_CONFIG) or DataConfig()
 _seed_widgets(saved.to_dict())
 name = dataset_ui()
 images = my_images_ui() if name == "folder" else None
+values = data_config_ui(name, images)
 if name == "folder" and images is None:
     st.info(f"Bring at least two classes of images above. Until then the other pages keep the last dataset "
             f"({NAMES[saved.dataset].lower()}).")  # fmt: skip
     st.stop()
-values = data_config_ui(name, images)
 try:
     config = make_config(values, images)
     ds = build_dataset(config)

@@ -33,15 +33,9 @@ def _example() -> bytes:
     return example_zip()
 
 
-def _use(images: ImageSet, what: str) -> None:
-    keep_my_images(images)
-    counts = ", ".join(f"{name} {n:,}" for name, n in zip(images.classes, images.counts))
-    st.toast(f"{what}: {len(images.labels):,} images ({counts}).")
-
-
 def _read(make, what: str) -> None:
     try:
-        _use(make(), what)
+        keep_my_images(make())
     except ValueError as exc:
         st.error(f"{what} can't be used: {exc}.")
 
@@ -71,14 +65,16 @@ def my_images_ui() -> ImageSet | None:
         class_by_class_ui()
     images = st.session_state.get(MY_IMAGES)
     if images is not None:
-        for notice in images.notices():
-            st.caption(f"ⓘ {notice}.")
+        counts = ", ".join(f"{name} {n:,}" for name, n in zip(images.classes, images.counts))
+        notices = "".join(f"\n- {notice}." for notice in images.notices())
+        st.caption(f":material/photo_library: In use: {len(images.labels):,} images ({counts}).{notices}")
     return images
 
 
 def class_by_class_ui() -> None:
     """Name each class, drop its files and/or take pictures; then make the dataset from them."""
-    n = st.number_input("Classes", 2, MAX_CLASSES, 2, key="ds_n_classes", help="How many classes to tell apart.")
+    n = st.columns(4)[0].number_input("Classes", 2, MAX_CLASSES, 2, key="ds_n_classes",
+                                      help="How many classes to tell apart.")
     shots = st.session_state.setdefault(CAMERA, {})
     names, files = [], {}
     for i in range(n):
