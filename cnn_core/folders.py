@@ -38,7 +38,7 @@ MB = 2**20
 # ---------------------------------------------------------------- decoding one image
 
 
-def decode(data: bytes, changed: Counter) -> np.ndarray:
+def decode(data: bytes, changed: Counter, originals: Counter | None = None) -> np.ndarray:
     """One image file → (STORE_SIDE, STORE_SIDE, 3) uint8; ValueError saying why it can't be used."""
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"larger than {MAX_FILE_BYTES // MB} MB")
@@ -48,6 +48,8 @@ def decode(data: bytes, changed: Counter) -> np.ndarray:
             with Image.open(io.BytesIO(data)) as im:
                 if im.size[0] * im.size[1] > MAX_PIXELS:
                     raise ValueError(f"more than {MAX_PIXELS // 1_000_000} megapixels")
+                if originals is not None:
+                    originals[(im.mode, *im.size)] += 1
                 if getattr(im, "n_frames", 1) > 1:
                     changed["animated: only the first frame was used"] += 1
                 im.seek(0)
@@ -197,6 +199,7 @@ def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | N
     """Class name → (file name, a function giving its bytes) → the canonical ImageSet, or a clear ValueError."""
     skipped = {} if skipped is None else skipped
     changed: Counter = Counter()
+    originals: Counter = Counter()
     names = sorted(classes)
     for name in names:
         if not name or len(name) > 40 or any(c in name for c in "/\\\0"):
@@ -212,7 +215,7 @@ def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | N
                 _skip(skipped, "archives inside the archive are not opened: unpack them first", fname)
                 continue
             try:
-                decoded.append(decode(get(), changed))
+                decoded.append(decode(get(), changed, originals))
             except ValueError as exc:
                 _skip(skipped, str(exc), fname)
                 continue
@@ -231,4 +234,4 @@ def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | N
                          "and more than 10 to train and test on")
     images = np.stack([a for d in per_class for a in d])
     labels = np.repeat(np.arange(len(names), dtype=np.int64), [len(d) for d in per_class])
-    return ImageSet(tuple(names), images, labels, skipped, changed)
+    return ImageSet(tuple(names), images, labels, skipped, changed, originals)

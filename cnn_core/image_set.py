@@ -22,6 +22,7 @@ class ImageSet:
     labels: np.ndarray  # (N,) int64
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason → file names
     changed: Counter = field(default_factory=Counter)  # what was done → how many images
+    originals: Counter = field(default_factory=Counter)  # (Pillow mode, width, height) as uploaded → how many
 
     @property
     def counts(self) -> list[int]:
@@ -43,6 +44,15 @@ class ImageSet:
         for reason, names in self.skipped.items():
             shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             out.append(f"{_count(len(names), 'file')} skipped ({reason}): {shown}")
+        modes = Counter(mode for mode, _, _ in self.originals.elements())
+        if len(modes) > 1:
+            found = ", ".join(f"{m} ({n:,})" for m, n in sorted(modes.items()))
+            out.append(f"the images came in {len(modes)} pixel formats, {found}: all were converted to RGB")
+        sizes = {(w, h) for _, w, h in self.originals}
+        if len(sizes) > 1:
+            by_area = sorted(sizes, key=lambda s: s[0] * s[1])
+            out.append(f"the images came in {len(sizes):,} sizes, from {by_area[0][0]}×{by_area[0][1]} to "
+                       f"{by_area[-1][0]}×{by_area[-1][1]} pixels: all were made {STORE_SIDE}×{STORE_SIDE}")
         for change, n in sorted(self.changed.items()):
             out.append(f"{_count(n, 'image')} {change}")
         return out

@@ -163,7 +163,10 @@ def test_mixed_sizes_and_modes_become_squares_of_one_kind():
              "b": [("wide.png", picture(BLUE, (200, 20))), ("tiny.bmp", picture(BLUE, (5, 5), fmt="BMP"))]}  # fmt: skip
     s = from_files(files)
     assert s.images.shape == (5, 128, 128, 3) and s.images.dtype == np.uint8
-    assert "3 images cropped to a centred square" in s.notices()
+    notices = s.notices()
+    assert "3 images cropped to a centred square" in notices
+    assert "the images came in 4 pixel formats, CMYK (1), L (1), P (1), RGB (2): all were converted to RGB" in notices
+    assert "the images came in 5 sizes, from 5×5 to 200×20 pixels: all were made 128×128" in notices
 
 
 def test_transparent_parts_go_on_white_and_animations_keep_their_first_frame():
