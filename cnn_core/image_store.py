@@ -29,7 +29,7 @@ class MissingImages(ValueError):
         self.digest, self.classes = digest, tuple(classes)
         super().__init__(
             f"it was made from your own images ({len(self.classes)} classes: {', '.join(self.classes)}; digest "
-            f"{digest[:12]}…), which are not here: bring the same images again, as a zip of class folders"
+            f"{digest[:12]}…), which are not here: bring the same images again (a zip or folder of class folders)"
         )
 
 

@@ -98,13 +98,6 @@ def test_data_reads_a_folder_and_gives_the_zip_s_dataset(faces, tmp_path):
         assert np.array_equal(a["images"], b["images"]) and str(a["config"]) == str(b["config"])
 
 
-def test_train_on_a_folder_dataset(faces, tmp_path):
-    result = run_cli("train", "--dataset", "folder", "--path", faces, "--size", "16", "--epochs", "1",
-                     "--arch", "digits_small", "--out", tmp_path / "faces.pt")  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert run_cli("evaluate", "--checkpoint", tmp_path / "faces.pt").returncode == 0  # rebuilt from the store
-
-
 @pytest.mark.parametrize(
     "args, fragment",
     [
@@ -119,3 +112,16 @@ def test_bad_folder_arguments_exit_2_with_one_line(tmp_path, args, fragment):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_train_on_a_folder_then_evaluating_without_the_images_says_which_ones_are_needed(faces, tmp_path):
+    import shutil
+
+    assert run_cli("train", "--dataset", "folder", "--path", faces, "--size", "16", "--epochs", "1",
+                   "--arch", "digits_small", "--out", tmp_path / "faces.pt").returncode == 0  # fmt: skip
+    shutil.rmtree(tmp_path / "cache" / "images")  # the store forgot them
+    result = run_cli("evaluate", "--checkpoint", tmp_path / "faces.pt")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "your own images (2 classes: happy, sad" in result.stderr
+    assert run_cli("data", "--dataset", "folder", "--path", faces, "--out", tmp_path / "x.npz").returncode == 0
+    assert run_cli("evaluate", "--checkpoint", tmp_path / "faces.pt").returncode == 0  # given back: it works again

@@ -127,3 +127,13 @@ def test_upload_a_zip_train_a_tiny_run_and_evaluate_it_then_another_session_asks
     other.file_uploader(key="my_images_again").set_value(("faces.zip", data, "application/zip")).run()
     assert not other.exception and not other.error
     assert metrics(other)["Images evaluated"] == "8"
+
+
+def test_your_images_stay_chosen_after_a_visit_to_another_page(app):
+    at = my_images(app, "example")
+    at.button(key="ds_use_example").click().run()
+    at.sidebar.slider(key="ds_size").set_value(20).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/dataset.py").run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Image shape"] == "3×20×20" and at.session_state["data_config"].dataset == "folder"
