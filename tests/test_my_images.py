@@ -145,6 +145,10 @@ def test_too_many_files_or_bytes_name_the_limit(monkeypatch):
     monkeypatch.setattr(folders, "MAX_FILES", 5)
     with pytest.raises(ValueError, match="6 files; the limit is 5"):
         read_zip(data)
+    with monkeypatch.context() as m:  # counted from the zip's end record, before zipfile lists every member
+        m.setattr(folders.zipfile, "ZipFile", None)
+        with pytest.raises(ValueError, match="6 files; the limit is 5"):
+            read_zip(data)
     monkeypatch.setattr(folders, "MAX_FILES", 5000)
     monkeypatch.setattr(folders, "MAX_TOTAL_BYTES", 2**20 // 2)
     with pytest.raises(ValueError, match="the limit is 0 MB"):

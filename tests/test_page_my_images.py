@@ -59,6 +59,8 @@ def test_a_bad_zip_is_explained_and_nothing_changes(app):
     at = upload_zip(my_images(app, "zip"), zip_of({"../escape/a.png": picture()}))
     assert not at.exception
     assert "path outside its folder" in at.error[0].value
+    at.sidebar.slider(key="ds_size").set_value(40).run()
+    assert "path outside its folder" in at.error[0].value  # it stays while that zip is there
     at = upload_zip(at, zip_of({"cats/a.png": picture(), "cats/b.png": picture(seed=1)}), "one.zip")
     assert "only one class (cats)" in at.error[0].value
     assert at.session_state["data_config"].dataset == "shapes"

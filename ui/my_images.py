@@ -18,6 +18,7 @@ SOURCES = {"example": "The example set (faces)", "zip": "A zip of class folders"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 CAMERA = "ds_camera_shots"  # session key: class index → [(name, bytes)] of camera pictures
 ZIP_MB, FILE_MB = 50, MAX_FILE_BYTES // 2**20  # upload limits per file (.streamlit/config.toml allows 50 MB)
+ERROR = "ds_my_images_error"  # session key: why the last images brought were refused
 SEEN = "ds_seen_uploads"  # session key: the upload (or camera picture) ids already read
 LIMITS = (f"At most {MAX_FILES:,} files, {MAX_TOTAL_BYTES // 2**20} MB in all and {MAX_CLASSES} classes; "
           "hidden system files (__MACOSX, .DS_Store) are ignored and files that are not images are skipped.")
@@ -34,10 +35,12 @@ def _example() -> bytes:
 
 
 def _read(make, what: str) -> None:
+    """Make an image set the session's; a refusal stays on screen until the next try (ERROR)."""
+    st.session_state.pop(ERROR, None)
     try:
         keep_my_images(make())
     except ValueError as exc:
-        st.error(f"{what} can't be used: {exc}.")
+        st.session_state[ERROR] = f"{what} can't be used: {exc}."
 
 
 def my_images_ui() -> ImageSet | None:
@@ -58,11 +61,15 @@ def my_images_ui() -> ImageSet | None:
     elif source == "zip":
         file = st.file_uploader("A zip of class folders", type=["zip"], key="ds_zip", help=LIMITS,
                                 max_upload_size=ZIP_MB)
+        if file is None:
+            st.session_state.pop(ERROR, None)  # the refused zip was removed
         if file is not None and file.file_id not in st.session_state.setdefault(SEEN, set()):
             st.session_state[SEEN].add(file.file_id)
             _read(lambda: _read_zip(file.getvalue()), f"**{file.name}**")
     else:
         class_by_class_ui()
+    if ERROR in st.session_state:
+        st.error(st.session_state[ERROR])
     images = st.session_state.get(MY_IMAGES)
     if images is not None:
         counts = ", ".join(f"{name} {n:,}" for name, n in zip(images.classes, images.counts))
