@@ -229,3 +229,11 @@ def test_the_example_set_reads_as_two_classes_of_faces():
     assert s.digest == read_zip(example_zip()).digest
     with zipfile.ZipFile(io.BytesIO(example_zip())) as zf:
         assert "faces/README.txt" in zf.namelist()
+
+
+def test_the_download_of_your_images_uploads_back_to_the_same_digest():
+    from ui.my_images import images_zip
+
+    s = read_zip(zip_of(layout(two_classes(5))))
+    again = read_zip(images_zip(s))
+    assert again.digest == s.digest and again.classes == s.classes and not again.notices()

@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from cnn_core.data import DataConfig, ImageDataset
 from cnn_core.data_stats import class_means, pixel_histograms, split_counts
+from cnn_core.summary import shape_text
 from ui.plots import CHANNEL_COLOURS, CHANNEL_NAMES, class_colour, compact, display_scale, tile
 
 SAMPLES_PER_CLASS = 8
@@ -26,10 +27,9 @@ def _histograms(config: DataConfig, _ds: ImageDataset) -> np.ndarray:
 
 
 def draw_summary(ds: ImageDataset) -> None:
-    c, h, w = ds.input_shape
     cols = st.columns(6)
     cols[0].metric("Images", f"{len(ds.labels):,}", help=f"{ds.images.nbytes / 2**20:.1f} MB as float32")
-    cols[1].metric("Image shape", f"{c}×{h}×{w}", help="Channels × height × width of one image.")
+    cols[1].metric("Image shape", shape_text(ds.input_shape), help="Channels × height × width of one image.")
     cols[2].metric("Classes", f"{ds.num_classes:,}")
     for col, (split, label) in zip(cols[3:], SPLIT_LABELS.items()):
         col.metric(label, f"{len(ds.splits[split]):,}")
