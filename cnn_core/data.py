@@ -20,6 +20,7 @@ SIZE_RANGE = {"shapes": (16, 128), "digits": (8, 128), "folder": (16, 128)}
 COLOR_MODES = ("per_class", "random")
 IMAGE_MODES = ("colour", "grey")
 DEFAULT_IMAGE_MODE = {"shapes": "colour", "digits": "grey", "folder": "colour"}
+TWO_CLASSES = "choose at least two classes: a classifier needs something to tell apart"
 ORIENTED = ("diagonal", "hstripes", "vstripes")  # classes that are a direction: turning them far changes the class
 ORIENTED_MAX_ROTATION = 30.0  # degrees either way: a diagonal stays diagonal, stripes don't swap
 
@@ -100,7 +101,7 @@ def _validate(cfg: DataConfig) -> None:
     if len(set(cfg.classes)) != len(cfg.classes):
         raise ValueError("each class may be listed only once")
     if len(cfg.classes) < 2:
-        raise ValueError("choose at least two classes: a classifier needs something to tell apart")
+        raise ValueError(TWO_CLASSES)
     if not isinstance(cfg.n_per_class, int) or cfg.n_per_class < 1:
         raise ValueError(f"images per class must be at least 1, got {cfg.n_per_class}")
     low, high = SIZE_RANGE[cfg.dataset]

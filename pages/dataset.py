@@ -1,6 +1,7 @@
 import streamlit as st
 
-from cnn_core.data import DIGIT_CLASSES, DIGITS_PER_CLASS, IMAGE_MODES, SHAPE_CLASSES, SIZE_RANGE, DataConfig, default_values
+from cnn_core import data
+from cnn_core.data import DataConfig
 from cnn_core.data_stats import split_warnings
 from cnn_core.image_set import ImageSet, folder_config
 from ui import data_views as views
@@ -24,7 +25,7 @@ def _seed_widgets(values: dict, overwrite: bool = False) -> None:
 
 def _on_dataset_change() -> None:
     """A new dataset starts from its own defaults (its classes, size and noise differ)."""
-    _seed_widgets(default_values(ss.ds_dataset), overwrite=True)
+    _seed_widgets(data.default_values(ss.ds_dataset), overwrite=True)
 
 
 def dataset_ui() -> str:
@@ -47,19 +48,19 @@ def data_config_ui(name: str, images: ImageSet | None) -> dict:
         if images:
             sb.caption(f"Classes: {', '.join(images.classes)} (in alphabetical order).")
     else:
-        most = 5000 if shapes else DIGITS_PER_CLASS
-        sb.multiselect("Classes", SHAPE_CLASSES if shapes else DIGIT_CLASSES, key="ds_classes",
+        most = 5000 if shapes else data.DIGITS_PER_CLASS
+        sb.multiselect("Classes", data.SHAPE_CLASSES if shapes else data.DIGIT_CLASSES, key="ds_classes",
                        help="Which classes to include, in label order. More classes make the task harder.")
-    help_n = {"shapes": "", "digits": f" Each digit has 174 to {DIGITS_PER_CLASS} scans: the most means all.",
+    help_n = {"shapes": "", "digits": f" Each digit has 174 to {data.DIGITS_PER_CLASS} scans: the most means all.",
               "folder": " The first ones of each class, in a fixed order; the most means all."}[name]  # fmt: skip
     sb.number_input("Images per class", 1, most, key="ds_n_per_class", disabled=folder and images is None,
                     help="More images give the network more to learn from, and take longer to train on." + help_n)
-    sb.slider("Image size (pixels)", *SIZE_RANGE[name], key="ds_size",
+    sb.slider("Image size (pixels)", *data.SIZE_RANGE[name], key="ds_size",
               help="Height and width of each image." + {"shapes": "", "digits": " Digits are upscaled bilinearly.",
                                                         "folder": " Your images are cropped to a centred square "
                                                         "and resized."}[name])  # fmt: skip
     if folder:
-        sb.radio("Colours", IMAGE_MODES, key="ds_image_mode", horizontal=True,
+        sb.radio("Colours", data.IMAGE_MODES, key="ds_image_mode", horizontal=True,
                  format_func={"colour": "colour (3 channels)", "grey": "grey (1 channel)"}.get,
                  help="Grey images are a third of the numbers: faster to train, but colour can no longer help.")
     sb.slider("Pixel noise (σ)", 0.0, 0.5, step=0.01, key="ds_noise",
@@ -102,7 +103,7 @@ def make_config(values: dict, images: ImageSet | None) -> DataConfig:
         keep = ("n_per_class", "size", "noise", "val_fraction", "test_fraction", "seed", "image_mode")
         return folder_config(images, **{k: values[k] for k in keep})
     if not values["classes"]:
-        raise ValueError("choose at least two classes: a classifier needs something to tell apart")
+        raise ValueError(data.TWO_CLASSES)  # () would mean the dataset's default classes
     values = {k: v for k, v in values.items() if k != "image_mode"}
     return DataConfig(**values)
 
@@ -126,7 +127,10 @@ try:
     ds = build_dataset(config)
 except ValueError as exc:
     st.error(f"{str(exc)[0].upper()}{str(exc)[1:]}. Still showing the last dataset that worked.")
-    ds = build_dataset(saved)
+    try:
+        ds = build_dataset(saved)
+    except ValueError:  # your images of then are no longer this session's
+        ds = build_dataset(DataConfig())
 for warning in split_warnings(ds):
     st.warning(warning)
 views.draw_tabs(ds)
