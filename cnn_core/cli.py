@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cnn_core.cli_config import add_config_options, comma_list, config_from_args, read_config_file
+from cnn_core.cli_config import add_config_options, comma_list, config_from_args, given_flags, read_config_file
 from cnn_core.device import DEVICE_CHOICES
 
 
@@ -38,16 +38,46 @@ def _add_data(sub) -> None:
 
     p = sub.add_parser("data", help="generate a dataset and save it as .npz")
     p.add_argument("--config", type=Path, help="a JSON file of DataConfig settings (or a run's configuration)")
-    add_config_options(p, DataConfig, "data.")
+    add_config_options(p, DataConfig, "data.", skip=("digest",))
+    p.add_argument("--path", type=Path, help=PATH_HELP)
     p.add_argument("--out", type=Path, required=True, help="the .npz file to write")
     p.set_defaults(run=_run_data)
 
 
-def _run_data(args: argparse.Namespace) -> int:
-    from cnn_core.data import DataConfig, make_dataset
+PATH_HELP = "with --dataset folder: a folder or zip of class folders (cats/…, dogs/…), one class per folder"
 
-    base = read_config_file(args.config, "data_config").get("data_config", {})
-    ds = make_dataset(config_from_args(DataConfig, args, "data.", base))
+
+def data_config(args: argparse.Namespace, base: dict[str, Any]):
+    """The DataConfig from `base` and the flags; with --dataset folder --path P, P's images go into the image
+    store (where make_dataset and training workers find them) and the config names them by digest."""
+    from cnn_core.data import DataConfig
+
+    settings = {**base, **given_flags(DataConfig, args, "data.")}
+    folder = settings.get("dataset") == "folder"
+    if args.path is None:
+        if folder and not settings.get("digest"):
+            raise ValueError("--dataset folder needs --path DIR_OR_ZIP: a folder or zip of class folders")
+        return DataConfig.from_dict(settings)
+    if not folder:
+        raise ValueError("--path goes with --dataset folder")
+    if settings.get("classes"):
+        raise ValueError("--classes does not apply to --dataset folder: its classes are the folders of --path")
+    from cnn_core import image_store
+    from cnn_core.folders import read_path
+    from cnn_core.image_set import folder_config
+
+    images = read_path(args.path)
+    for notice in images.notices():
+        print(f"note: {notice}", file=sys.stderr)
+    image_store.put(images)
+    kept = ("n_per_class", "size", "noise", "image_mode", "val_fraction", "test_fraction", "seed")
+    return folder_config(images, **{k: v for k, v in settings.items() if k in kept and v is not None})
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    from cnn_core.data import make_dataset
+
+    ds = make_dataset(data_config(args, read_config_file(args.config, "data_config").get("data_config", {})))
     try:
         args.out.write_bytes(ds.to_npz())
     except OSError as exc:
@@ -180,18 +210,19 @@ def _add_train(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     add_config_options(p, TrainConfig, "train.")
     shared = {f.name for f in dataclasses.fields(DataConfig)} & {f.name for f in dataclasses.fields(TrainConfig)}
-    add_config_options(p, DataConfig, "data.", rename={name: f"data_{name}" for name in shared}, defaults=CLASSIC_SPLIT)
+    add_config_options(p, DataConfig, "data.", rename={name: f"data_{name}" for name in shared}, defaults=CLASSIC_SPLIT,
+                       skip=("digest",))
+    p.add_argument("--path", type=Path, help=PATH_HELP)
     p.set_defaults(run=_run_train)
 
 
 def train_request(args: argparse.Namespace):
     """(DataConfig, TrainConfig, --arch or the file's ModelSpec) from the defaults, the --config file and the flags."""
-    from cnn_core.data import DataConfig
     from cnn_core.spec import ModelSpec
     from cnn_core.train_config import CLASSIC_SPLIT, TrainConfig
 
     file = read_config_file(args.config, "train_config")
-    data_cfg = config_from_args(DataConfig, args, "data.", {**CLASSIC_SPLIT, **file.get("data_config", {})})
+    data_cfg = data_config(args, {**CLASSIC_SPLIT, **file.get("data_config", {})})
     train_cfg = config_from_args(TrainConfig, args, "train.", file.get("train_config", {}))
     spec = ModelSpec.from_dict(file["spec"]) if "spec" in file else None
     return data_cfg, train_cfg, args.arch or spec or "simple_cnn"

@@ -28,7 +28,7 @@ def _option_type(hint: Any) -> Any:
 
 
 def add_config_options(p: argparse.ArgumentParser, cls, prefix: str, rename: dict[str, str] | None = None,
-                       defaults: dict[str, Any] | None = None) -> None:  # fmt: skip
+                       defaults: dict[str, Any] | None = None, skip: tuple[str, ...] = ()) -> None:  # fmt: skip
     """One option per field of the config dataclass `cls`: its name, type, choices, default and help (its comment).
 
     Options left out don't appear in the namespace (their default is SUPPRESS), so that `config_from_args`
@@ -37,6 +37,8 @@ def add_config_options(p: argparse.ArgumentParser, cls, prefix: str, rename: dic
     hints, helps = typing.get_type_hints(cls), cls.field_help()
     group = p.add_argument_group(f"{cls.__name__} (the --config file's {SECTIONS[cls.__name__]} section, then these flags)")
     for f in dataclasses.fields(cls):
+        if f.name in skip:  # set by the program, not typed by hand (e.g. a dataset's digest)
+            continue
         default = (defaults or {}).get(f.name, f.default)
         text = helps[f.name] + ("" if default in (None, ()) else f" (default: {default})")
         kwargs: dict[str, Any] = dict(dest=prefix + f.name, default=argparse.SUPPRESS, help=text.replace("%", "%%"))
@@ -49,10 +51,14 @@ def add_config_options(p: argparse.ArgumentParser, cls, prefix: str, rename: dic
         group.add_argument("--" + (rename or {}).get(f.name, f.name).replace("_", "-"), **kwargs)
 
 
+def given_flags(cls, args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    """The fields of `cls` given as flags on the command line (left-out options are absent)."""
+    return {f.name: getattr(args, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(args, prefix + f.name)}
+
+
 def config_from_args(cls, args: argparse.Namespace, prefix: str, base: dict[str, Any]):
     """The config: `base` (the class defaults overridden by a --config file), then the flags given."""
-    flags = {f.name: getattr(args, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(args, prefix + f.name)}
-    return cls.from_dict({**base, **flags})
+    return cls.from_dict({**base, **given_flags(cls, args, prefix)})
 
 
 METAVARS = {int: "N", float: "X", str: "TEXT", comma_list: "A,B,..."}

@@ -78,7 +78,7 @@ def check_fields(config: JsonConfig) -> None:
         if fixed is not value:
             object.__setattr__(config, f.name, fixed)
         allowed = config.CHOICES.get(f.name)
-        if allowed is not None and fixed not in allowed:
+        if allowed is not None and fixed is not None and fixed not in allowed:  # None: an optional field's default
             raise ValueError(f"unknown {f.name} {fixed!r}; expected one of {', '.join(allowed)}")
 
 

@@ -72,7 +72,7 @@ NETWORKS: dict[str, Network] = {
     "digits_small": Network("Small net for 8×8 digits", _digits_small),
 }
 # The network each dataset starts with until the learner designs one (on every page that needs one).
-DEFAULT_NETWORK = {"shapes": "simple_cnn", "digits": "digits_small"}
+DEFAULT_NETWORK = {"shapes": "simple_cnn", "digits": "digits_small", "folder": "simple_cnn"}
 
 
 def network(name: str, input: tuple[int, int, int] = (3, 32, 32), num_classes: int = 4) -> ModelSpec:

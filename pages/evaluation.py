@@ -4,10 +4,12 @@ from streamlit.errors import StreamlitAPIException
 from cnn_core.checkpoint import TrainedRun, load_checkpoint
 from cnn_core.device import detect_device
 from cnn_core.evaluate import Evaluation, check_compatible, report
+from cnn_core.image_store import MissingImages  # your own images (the "images" work)
 from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
 from ui import eval_views as views
 from ui.device import sidebar_device
 from ui.jobs import shared_manager
+from ui.my_images import ask_for_images  # your own images (the "images" work)
 from ui.state import shared_dataset
 
 UPLOADED = "eval_uploaded"  # session key: (upload id, TrainedRun) of the last checkpoint that loaded
@@ -135,6 +137,9 @@ try:
     key = views.run_key(run)
     model = views.session_model(run, device)
     ev = views.evaluation(key, model, ds)
+except MissingImages as exc:  # your own images, not in this session: ask for them (the "images" work)
+    ask_for_images(exc)
+    st.stop()
 except (ValueError, RuntimeError) as exc:
     st.error(f"This model can't be evaluated: {exc}. Choose another model in the sidebar, or train again.")
     st.stop()
