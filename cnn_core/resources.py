@@ -15,9 +15,9 @@ from pathlib import Path
 MB = 1024**2
 # Resident memory of a process right after `import torch`, by build: measured by
 # benchmarks/bench_memory.py (README, "Memory"); the CUDA build maps its kernels even without a GPU.
-TORCH_RSS = {"cpu": 250 * MB, "cuda": 550 * MB, "none": 0}
+TORCH_RSS = {"cpu": 220 * MB, "cuda": 510 * MB, "none": 0}
 SERVER_BASE = 350 * MB  # the Streamlit server with every page imported, before torch
-RUN_WORKSPACE = 400 * MB  # one training run beyond torch: dataset tensors, model, activations, optimizer
+RUN_WORKSPACE = 300 * MB  # one classic-recipe run beyond torch: data tensors, model, activations, optimizer
 DATASET_ENTRY = 256 * MB  # the largest dataset the app builds (cnn_core.data caps it)
 HEADROOM = 0.85  # use at most this share of the limit: the kernel, Python's arenas and spikes need the rest
 MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: overrides the number of simultaneous runs
