@@ -194,10 +194,13 @@ class RunRegistry:
         return _Connection(db)
 
     def _mark(self, run_id: str, problem: str) -> None:
-        """Remember why a run's file can't be used (it is skipped from then on) and report it; the file stays."""
-        self._warn(problem)
+        """Remember why a run's file can't be used (it is skipped from then on) and report it; the file stays.
+
+        A run evicted meanwhile by another process has no row any more: nothing to report then."""
         with self._connect() as db:
-            db.execute("UPDATE runs SET problem = ? WHERE run_id = ?", (problem, run_id))
+            marked = db.execute("UPDATE runs SET problem = ? WHERE run_id = ?", (problem, run_id)).rowcount
+        if marked:
+            self._warn(problem)
 
     def _warn(self, message: str) -> None:
         with self._lock:
