@@ -21,7 +21,9 @@ from typing import Any
 
 DB_NAME = "runs.sqlite3"
 FILES = "checkpoints"
-CACHEABLE = ("completed", "early stopping")  # runs that are what their configuration gives, so found by key
+# Runs that are what their configuration gives, so found by key ("unstable": completed, with a warning that it
+# barely learned: the same configuration would give the same again). Stopped and diverged runs are not.
+CACHEABLE = ("completed", "early stopping", "unstable")
 MAX_RUNS_VAR = "CNN_LAB_CACHE_MAX_RUNS"  # environment variable: runs kept on disk (default 500)
 DEFAULT_MAX_RUNS = 500
 STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a writer that died
@@ -31,7 +33,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,      -- names one set of weights (TrainedRun.run_id)
     key TEXT NOT NULL,            -- the configuration key: data config, spec, train config and seed
-    status TEXT NOT NULL,         -- completed, early stopping, stopped or diverged
+    status TEXT NOT NULL,         -- completed, early stopping, unstable, stopped or diverged
     saved REAL NOT NULL,          -- time.time() when registered
     dataset TEXT, val_acc REAL, val_loss REAL, epochs_run INTEGER, params INTEGER, train_seconds REAL,
     device TEXT,
