@@ -231,43 +231,40 @@ def train_request(args: argparse.Namespace):
 def _run_train(args: argparse.Namespace) -> int:
     from cnn_core.checkpoint import save_checkpoint
     from cnn_core.data import make_dataset
-    from cnn_core.train import fit
+    from cnn_core.executor import TrainRequest, train_to_end
 
     data_cfg, cfg, arch = train_request(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
-    ds = make_dataset(data_cfg)
-    if isinstance(arch, str):
-        spec = load_arch(arch, ds.input_shape, ds.num_classes)
-    else:
-        spec = arch.with_io(ds.input_shape, ds.num_classes)
-    run = fit(spec, ds, cfg, device=args.device, on_epoch=None if args.json else _print_epoch)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    ds = make_dataset(data_cfg)  # here only to fit --arch to its images and classes; the worker builds its own
+    spec = load_arch(arch, ds.input_shape, ds.num_classes) if isinstance(arch, str) else \
+        arch.with_io(ds.input_shape, ds.num_classes)
+    request = TrainRequest(data_cfg, spec, cfg, args.device, args.threads or 0, who="cli")
+    run, executor = train_to_end(request, None if args.json else _print_epoch)  # a worker, or $CNN_LAB_RAY_ADDRESS
     if args.out is not None:
         try:
             save_checkpoint(run, args.out)
         except OSError as exc:
             raise ValueError(f"cannot write {args.out}: {exc.strerror}") from None
-    _print_run(run.summary, args)
+    _print_run(run, executor, args)
     return 0
 
 
 def _print_epoch(h: dict) -> None:
     print(f"epoch {h['epoch']:3d}  loss {h['train_loss']:.4f}  acc {h['train_acc']:.3f}  "
-          f"val loss {h['val_loss']:.4f}  val acc {h['val_acc']:.3f}  lr {h['lr']:.2g}  {h['seconds']:.1f} s")  # fmt: skip
+          f"val loss {h['val_loss']:.4f}  val acc {h['val_acc']:.3f}  lr {h['lr']:.2g}  {h['seconds']:.1f} s",
+          flush=True)  # fmt: skip
 
 
-def _print_run(s: dict, args: argparse.Namespace) -> None:
+def _print_run(run, executor: str, args: argparse.Namespace) -> None:
+    s = run.summary
     if args.json:
         keys = ("val_acc", "val_loss", "epochs_run", "train_seconds", "device", "params", "status", "reason", "precision")
-        print(json.dumps({k: s[k] for k in keys}))
-        return
-    print(f"{s['status']}: {s['reason']}. val acc {s['val_acc']:.4f}, val loss {s['val_loss']:.4f}, "
-          f"{s['epochs_run']} epoch(s) in {s['train_seconds']:.1f} s on {s['device_name']} ({s['precision']}), "
-          f"{s['params']:,} parameters" + (f"; wrote {args.out}" if args.out else ""))  # fmt: skip
+        print(json.dumps({**{k: s[k] for k in keys}, "executor": executor, "run_id": run.run_id}))
+    else:
+        print(f"{s['status']}: {s['reason']}. val acc {s['val_acc']:.4f}, val loss {s['val_loss']:.4f}, "
+              f"{s['epochs_run']} epoch(s) in {s['train_seconds']:.1f} s on {s['device_name']} ({s['precision']}), "
+              f"{s['params']:,} parameters" + (f"; wrote {args.out}" if args.out else ""))  # fmt: skip
 
 
 # ---------------------------------------------------------------- main

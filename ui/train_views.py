@@ -86,18 +86,19 @@ def draw_runs(runs: list[TrainedRun], active: TrainedRun | None) -> None:
 def config_json(run: TrainedRun) -> str:
     """Everything needed to train the run again, as JSON."""
     return json.dumps({"data_config": run.data_config.to_dict(), "spec": run.spec.to_dict(),
-                       "train_config": run.train_config, "summary": run.summary, "key": run.key}, indent=2)  # fmt: skip
+                       "train_config": run.train_config, "summary": run.summary, "key": run.key,
+                       "run_id": run.run_id}, indent=2)  # fmt: skip
 
 
 def draw_downloads(run: TrainedRun, number: int) -> None:
     left, right = st.columns(2)
     left.download_button("Download the checkpoint (.pt)", data=lambda: checkpoint_bytes(run), on_click="ignore",
-                         file_name=f"cnn-lab-run{number}-{run.key[:8]}.pt", mime="application/octet-stream",
+                         file_name=f"cnn-lab-run{number}-{run.run_id[:8]}.pt", mime="application/octet-stream",
                          key="tr_download_ckpt",
                          help="Weights, model spec, dataset and training configs, and history, in one PyTorch file. "
                          "Load it with torch.load(path, weights_only=True).")  # fmt: skip
     right.download_button("Download the configuration (.json)", data=config_json(run), on_click="ignore",
-                          file_name=f"cnn-lab-run{number}-{run.key[:8]}.json", mime="application/json",
+                          file_name=f"cnn-lab-run{number}-{run.run_id[:8]}.json", mime="application/json",
                           key="tr_download_json",
                           help="The dataset settings, the network and the training settings: enough to train "
                           "the same model again.")  # fmt: skip
