@@ -30,7 +30,6 @@ from cnn_core.device import cpu_count
 from cnn_core.spec import ModelSpec
 from cnn_core.train import TrainConfig
 
-MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: runs that train at once on this machine
 RAY_ADDRESS_VAR = "CNN_LAB_RAY_ADDRESS"  # environment variable: a Ray cluster to train on instead
 BATCH_EVERY = 0.1  # seconds between two batch events from a worker
 RAY_FLUSH_EVERY = 0.2  # seconds between two progress messages (and stop checks) of a Ray task
@@ -221,12 +220,6 @@ def _run_from_bytes(data: bytes):
 # ---------------------------------------------------------------- the local process pool
 
 
-def default_max_runs() -> int:
-    """$CNN_LAB_MAX_RUNS, else one run per four cores (at least one)."""
-    value = os.environ.get(MAX_RUNS_VAR, "")
-    return int(value) if value.isdigit() and int(value) > 0 else max(1, cpu_count() // 4)
-
-
 class _Slot:
     """One worker process and the run it is training."""
 
@@ -247,8 +240,11 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, max_runs: int | None = None, threads: int | None = None):
-        self.max_runs = max(1, max_runs or default_max_runs())
-        self.threads = threads or max(1, cpu_count() // self.max_runs)  # torch threads per run
+        from cnn_core.resources import read_limits, server_plan
+
+        # What the container may use ($CNN_LAB_MAX_RUNS, else sized to its cores and memory): cnn_core.resources.
+        self.max_runs = max(1, max_runs or server_plan().max_runs)
+        self.threads = threads or max(1, int(read_limits().cpus) // self.max_runs)  # torch threads per run
         self._ctx = multiprocessing.get_context("spawn")
         self._slots: list[_Slot] = []  # started on first use
         self._pending: deque[tuple[int, RunHandle]] = deque()

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnn_core.device import cpu_count as machine_cpus  # the cores this process may run on (CPU affinity)
+
 MB = 1024**2
 # Resident memory of a process right after `import torch`, by build: measured by
 # benchmarks/bench_memory.py (README, "Memory"); the CUDA build maps its kernels even without a GPU.
@@ -119,14 +121,6 @@ def _machine_memory(root: Path) -> int:
         if line.startswith("MemTotal:"):
             return int(line.split()[1]) * 1024
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def machine_cpus() -> int:
-    """Cores this process may be scheduled on (CPU affinity, e.g. `taskset` or a cpuset)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def read_limits(root: str | Path = "/") -> Limits:

@@ -9,6 +9,7 @@ import streamlit as st
 from cnn_core import image_store
 from cnn_core.data import DataConfig, ImageDataset, make_dataset
 from cnn_core.image_set import ImageSet
+from cnn_core.resources import plan, read_limits, torch_build
 
 DATA_CONFIG = "data_config"  # session key: the DataConfig the learner chose
 DATASET = "dataset"  # session key: the ImageDataset built from it
@@ -17,7 +18,9 @@ MY_DIGESTS = "my_image_digests"  # session key: digest → ImageSet of the image
 MAX_SETS_PER_SESSION = 3  # older ones are asked for again when a model needs them
 
 
-@st.cache_resource(max_entries=4, ttl=3600, show_spinner="Generating the dataset…")
+# As many datasets as the server's memory holds beside its training workers (cnn_core.resources), at most 4.
+@st.cache_resource(max_entries=plan(read_limits(), torch_build()).dataset_entries, ttl=3600,
+                   show_spinner="Generating the dataset…")
 def _shared_dataset(config: DataConfig) -> ImageDataset:
     ds = make_dataset(config)
     for array in (ds.images, ds.labels, *ds.splits.values()):
