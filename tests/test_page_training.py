@@ -72,23 +72,90 @@ def test_trains_a_tiny_run_to_completion_and_makes_it_active():
     assert runs[0].spec.input == (3, 16, 16)
     assert "Completed" in at.success[0].value
     table = at.dataframe[0].value
-    assert list(table["run"]) == [1] and table["cached"][0] == "" and table["epochs"][0] == 2
+    assert list(table["run"]) == ["▶ Run 1"] and table["status"][0] == "completed" and table["epochs"][0] == 2
+    assert list(table.columns) == ["run", "status", "best val acc", "final val acc", "epochs", "time (s)", "training",
+                                   "model"]  # what tells runs apart first: nothing hides behind a scroll
     assert [b.label for b in at.get("download_button")] == ["Download the checkpoint (.pt)",
                                                              "Download the configuration (.json)"]
 
 
-def test_the_same_configuration_again_comes_from_the_cache():
+def test_the_same_configuration_again_comes_from_the_cache_without_an_identical_second_run():
     at = tiny_page(epochs=1)
     at.button(key="tr_train").click().run()
     poll_until_finished(at)
+    [first] = at.session_state["runs"]
     at.button(key="tr_train").click().run()
     poll_until_finished(at)
-    assert "from the cache" in at.success[0].value
-    assert list(at.dataframe[0].value["cached"]) == ["", "cached"]
-    first, second = at.session_state["runs"]
-    assert at.session_state["active_run"] is second
+    assert at.session_state["runs"] == [first] and at.session_state["active_run"] is first
+    assert "trained before: Run 1 again" in at.toast[0].value
+    at.number_input(key="tr_seed").set_value(1).run()
+    at.button(key="tr_train").click().run()
+    poll_until_finished(at)
+    first_again, second = at.session_state["runs"]
+    assert first_again is first and at.session_state["active_run"] is second
     at.selectbox(key="tr_active").set_value(1).run()
     assert at.session_state["active_run"] is first
+
+
+def test_runs_take_names_and_their_curves_overlay_on_one_chart():
+    at = tiny_page(epochs=2)
+    for seed in (0, 1):
+        at.number_input(key="tr_seed").set_value(seed).run()
+        at.button(key="tr_train").click().run()
+        poll_until_finished(at)
+    first, second = at.session_state["runs"]
+    at.text_input(key=f"tr_name_{second.run_id}").input("seed 1").run()
+    assert list(at.dataframe[0].value["run"]) == ["Run 1", "▶ seed 1"]
+    chart = next(c for c in at.get("plotly_chart") if c.key == "tr_compare_curves")
+    import json
+
+    legend = [t["name"] for t in json.loads(chart.proto.spec)["data"] if t.get("showlegend")]
+    assert legend == ["Run 1, train", "Run 1, val", "seed 1, train", "seed 1, val"]
+
+
+def test_the_step_schedule_follows_the_epochs_until_the_learner_sets_it():
+    at = tiny_page(epochs=10)
+    step = at.number_input(key="tr_step_size")
+    assert step.value is None and step.proto.placeholder == "auto: every 4"
+    at.slider(key="tr_epochs").set_value(40).run()
+    assert at.number_input(key="tr_step_size").proto.placeholder == "auto: every 14"
+    at.button(key="tr_train").click().run()
+    assert at.session_state["train_job"].config.step_size == 14  # the rate is cut three times, not six
+    at.session_state["train_job"].handle.stop()
+
+
+def test_warnings_come_before_train_is_pressed():
+    at = tiny_page(epochs=1)
+    assert not at.warning
+    at.select_slider(key="tr_lr").set_value(10.0).run()
+    assert "far above what Adam usually takes" in at.warning[0].value
+    ds = make_dataset(DataConfig(dataset="digits", n_per_class=30))
+    at.session_state["data_config"], at.session_state["dataset"] = ds.config, ds
+    at.session_state["model_spec"] = network("simple_cnn")  # its adaptive pool turns 2×2 into 4×4 on 8×8 digits
+    at.run()
+    assert any("upsamples" in w.value for w in at.warning)
+
+
+def test_a_training_error_goes_once_the_dataset_changes():
+    at = tiny_page(epochs=1)
+    tiny = make_dataset(DataConfig(n_per_class=2, size=16))  # no validation image in the split
+    at.session_state["data_config"], at.session_state["dataset"] = tiny.config, tiny
+    at.run()
+    assert "validation split is empty" in at.warning[0].value  # said before Train
+    at.button(key="tr_train").click().run()
+    poll_until_finished(at)
+    assert at.error and "validation" in at.error[0].value
+    fixed = make_dataset(DataConfig(n_per_class=20, size=16))
+    at.session_state["data_config"], at.session_state["dataset"] = fixed.config, fixed
+    at.run()
+    assert not at.error
+
+
+def test_reset_to_defaults_brings_back_the_starting_settings():
+    at = tiny_page(epochs=7)
+    assert at.slider(key="tr_epochs").value == 7
+    at.button(key="reset_tr_").click().run()
+    assert at.slider(key="tr_epochs").value == 10 and at.select_slider(key="tr_lr").value == 1e-3
 
 
 def test_live_curves_show_while_it_trains_and_stop_ends_the_run_keeping_the_partial_model():
@@ -116,7 +183,7 @@ def test_a_ray_cluster_that_cannot_be_reached_is_a_clear_message(monkeypatch):
     shared_manager.clear()
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
-    assert "CNN_LAB_RAY_ADDRESS=127.0.0.1:9" in at.error[0].value and not at.button
+    assert "CNN_LAB_RAY_ADDRESS=127.0.0.1:9" in at.error[0].value and not any(b.key == "tr_train" for b in at.button)
 
 
 def test_a_network_that_does_not_fit_the_dataset_explains_and_links_to_architecture():
@@ -127,7 +194,7 @@ def test_a_network_that_does_not_fit_the_dataset_explains_and_links_to_architect
     at.run()
     assert not at.exception
     assert "doesn't fit this dataset" in at.error[0].value and "layer 3" in at.error[0].value
-    assert not at.button  # no Train button under the message
+    assert not any(b.key == "tr_train" for b in at.button)  # no Train button under the message
 
 
 def test_without_a_design_digits_train_the_same_default_as_the_architecture_page_names():
