@@ -26,10 +26,10 @@ IMPORT_TORCH = "import resource, torch; print(torch.__version__, resource.getrus
 WORKER = """
 import resource, sys
 from cnn_core.data import DataConfig, make_dataset
-from cnn_core.presets import preset
+from cnn_core.presets import network
 from cnn_core.train import TrainConfig, fit
 ds = make_dataset(DataConfig(val_fraction=0.2, test_fraction=0.0))
-fit(preset("simple_cnn", ds.input_shape, ds.num_classes), ds, TrainConfig(epochs=int(sys.argv[1])))
+fit(network("simple_cnn", ds.input_shape, ds.num_classes), ds, TrainConfig(epochs=int(sys.argv[1])))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 PAGES = [("", "CNN Lab"), ("dataset", "Dataset"), ("convolution", "Convolution"), ("architecture", "Architecture"),

@@ -8,7 +8,9 @@ Both loops get the same model, weights seed, data, split, optimizer, schedule, b
 and thread count. Each variant runs in its own process, so that its peak memory (ru_maxrss) is its own:
 - tutorial: a DataLoader over a per-item Dataset (the seed notebook's section 3), evaluating each epoch;
 - engine fp32: `cnn_core.train.fit` in float32;
-- engine auto: `fit` with its default precision ("auto": bfloat16 mixed precision where the CPU has it).
+- engine auto: `fit` with its default precision ("auto": bfloat16 mixed precision where the CPU has it);
+- engine augment: engine auto with every image randomly flipped, rotated up to 15° and shifted up to 10%
+  (each image its own draw): the cost of augmentation.
 """
 
 from __future__ import annotations
@@ -26,16 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cnn_core.device import cpu_count  # noqa: E402
 
-VARIANTS = ("tutorial", "engine-fp32", "engine-auto")
+VARIANTS = ("tutorial", "engine-fp32", "engine-auto", "engine-augment")
+AUGMENT = {"hflip": True, "rotation": 15.0, "translate": 0.1}
 
 
 def classic():
     from cnn_core.data import DataConfig, make_dataset
-    from cnn_core.spec import preset
+    from cnn_core.presets import network
     from cnn_core.train import TrainConfig
 
     ds = make_dataset(DataConfig(val_fraction=0.2, test_fraction=0.0))
-    return ds, preset("simple_cnn", ds.input_shape, ds.num_classes), TrainConfig()
+    return ds, network("simple_cnn", ds.input_shape, ds.num_classes), TrainConfig()
 
 
 def tutorial_loop(ds, spec, cfg) -> dict:
@@ -96,7 +99,8 @@ def run_variant(name: str, epochs: int, threads: int) -> dict:
         result = tutorial_loop(ds, spec, cfg)
     else:
         precision = "fp32" if name == "engine-fp32" else "auto"
-        run = fit(spec, ds, TrainConfig.from_dict({**cfg.to_dict(), "precision": precision}), device="cpu")
+        extra = AUGMENT if name == "engine-augment" else {}
+        run = fit(spec, ds, TrainConfig.from_dict({**cfg.to_dict(), "precision": precision, **extra}), device="cpu")
         result = {"seconds": run.summary["train_seconds"], "val_acc": run.summary["val_acc"],
                   "precision": run.summary["precision"]}  # fmt: skip
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -128,13 +132,14 @@ def main() -> None:
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results[variant].append(json.loads(out.strip().splitlines()[-1]))
             r = results[variant][-1]
-            print(f"  {variant:12s} {r['seconds']:7.1f} s   val acc {r['val_acc']:.3f}   peak RSS {r['peak_rss_mb']:.0f} MB"
+            print(f"  {variant:14s} {r['seconds']:7.1f} s   val acc {r['val_acc']:.3f}   peak RSS {r['peak_rss_mb']:.0f} MB"
                   + (f"   ({r['precision']})" if "precision" in r else ""), flush=True)  # fmt: skip
     for name, pick in (("best", min), ("median", statistics.median)):
         t = {v: pick([r["seconds"] for r in rs]) for v, rs in results.items()}
         print(f"{name} of {args.repeats}: tutorial {t['tutorial']:.1f} s, engine fp32 {t['engine-fp32']:.1f} s "
               f"({t['tutorial'] / t['engine-fp32']:.2f}× faster), engine auto {t['engine-auto']:.1f} s "
-              f"({t['tutorial'] / t['engine-auto']:.2f}× faster)")  # fmt: skip
+              f"({t['tutorial'] / t['engine-auto']:.2f}× faster), engine augmented {t['engine-augment']:.1f} s "
+              f"({t['engine-augment'] / t['engine-auto']:.2f}× the engine's time)")  # fmt: skip
     print(f"load average now {os.getloadavg()[0]:.2f}")
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any
 from cnn_core.registry import CACHEABLE, RunRegistry
 
 ENV_VAR = "CNN_LAB_CACHE_DIR"
-ENGINE_VERSION = 1  # part of every key: bump it when training changes, so old results aren't reused
+ENGINE_VERSION = 2  # part of every key: bump it when training changes, so old results aren't reused
 
 
 def default_dir() -> Path:

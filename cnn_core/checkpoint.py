@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cnn_core.data import DataConfig
+from cnn_core.layers import layer_names
 from cnn_core.spec import ModelSpec, build_model
 
 FORMAT = "cnn-lab-checkpoint/1"
@@ -61,11 +62,12 @@ class TrainedRun:
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ValueError(f"not a CNN Lab checkpoint (expected format {FORMAT})")
         try:
+            spec = ModelSpec.from_dict(payload["spec"])
             return cls(
-                spec=ModelSpec.from_dict(payload["spec"]),
+                spec=spec,
                 data_config=DataConfig.from_dict(payload["data_config"]),
                 train_config=dict(payload["train_config"]),
-                state_dict=dict(payload["state_dict"]),
+                state_dict=_named_keys(spec, dict(payload["state_dict"])),
                 history=list(payload["history"]),
                 summary=dict(payload["summary"]),
                 key=str(payload.get("key", "")),
@@ -73,6 +75,16 @@ class TrainedRun:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"checkpoint is incomplete or damaged ({exc})") from None
+
+
+def _named_keys(spec: ModelSpec, state_dict: dict[str, Any]) -> dict[str, Any]:
+    """Keys of checkpoints written before layers had names ("0.weight") as build_model names them ("conv1.weight")."""
+    names = layer_names(spec.layers)
+    renamed = {}
+    for key, value in state_dict.items():
+        head, _, rest = key.partition(".")
+        renamed[f"{names[int(head)]}.{rest}" if head.isdigit() and int(head) < len(names) else key] = value
+    return renamed
 
 
 def _weights_digest(state_dict: dict[str, Any]) -> str:

@@ -1,14 +1,22 @@
 """`python -m cnn_core …`: the core's functions on the command line.
 
-Bad arguments exit with code 2 and one line on stderr; results go to stdout or to --out.
+Bad arguments exit with code 2 and one line on stderr; results go to stdout or to --out. One section
+per subcommand (about 60 lines each), so the file runs a little past 250 lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from cnn_core.cli_config import add_config_options, comma_list, config_from_args, given_flags, read_config_file
+from cnn_core.device import DEVICE_CHOICES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,62 +30,54 @@ class _UsageError(Exception):
     pass
 
 
-def _comma_list(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
 # ---------------------------------------------------------------- data
 
 
-def add_data_arguments(p: argparse.ArgumentParser, *, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                       seed_flag: str = "--seed") -> None:
-    """The DataConfig options, shared by every subcommand that builds a dataset."""
-    p.add_argument("--dataset", choices=("shapes", "digits"), default="shapes")
-    p.add_argument("--classes", type=_comma_list, help="comma-separated class names (default: the dataset's)")
-    p.add_argument("--n-per-class", type=int, default=250)
-    p.add_argument("--size", type=int, help="image side in pixels (default 32 for shapes, 8 for digits)")
-    p.add_argument("--noise", type=float, help="pixel noise std (default 0.1 for shapes, 0 for digits)")
-    p.add_argument("--position-jitter", type=float, default=0.0)
-    p.add_argument("--scale-jitter", type=float, default=0.0)
-    p.add_argument("--rotation", type=float, default=0.0, help="max rotation in degrees")
-    p.add_argument("--color-mode", choices=("per_class", "random"), default="per_class")
-    p.add_argument("--clutter", type=int, default=0, help="distractor blobs per image")
-    p.add_argument("--val-fraction", type=float, default=val_fraction)
-    p.add_argument("--test-fraction", type=float, default=test_fraction)
-    p.add_argument(seed_flag, dest="data_seed", type=int, default=42, help="the dataset's seed (images and split)")
-
-
 def _add_data(sub) -> None:
+    from cnn_core.data import DataConfig
+
     p = sub.add_parser("data", help="generate a dataset and save it as .npz")
-    add_data_arguments(p)
+    p.add_argument("--config", type=Path, help="a JSON file of DataConfig settings (or a run's configuration)")
+    add_config_options(p, DataConfig, "data.", skip=("digest",))
+    p.add_argument("--path", type=Path, help=PATH_HELP)
     p.add_argument("--out", type=Path, required=True, help="the .npz file to write")
     p.set_defaults(run=_run_data)
 
 
-def data_config_from_args(args: argparse.Namespace):
+PATH_HELP = "with --dataset folder: a folder or zip of class folders (cats/…, dogs/…), one class per folder"
+
+
+def data_config(args: argparse.Namespace, base: dict[str, Any]):
+    """The DataConfig from `base` and the flags; with --dataset folder --path P, P's images go into the image
+    store (where make_dataset and training workers find them) and the config names them by digest."""
     from cnn_core.data import DataConfig
 
-    return DataConfig(
-        dataset=args.dataset,
-        classes=args.classes or (),
-        n_per_class=args.n_per_class,
-        size=args.size,
-        noise=args.noise,
-        position_jitter=args.position_jitter,
-        scale_jitter=args.scale_jitter,
-        rotation=args.rotation,
-        color_mode=args.color_mode,
-        clutter=args.clutter,
-        val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction,
-        seed=args.data_seed,
-    )
+    settings = {**base, **given_flags(DataConfig, args, "data.")}
+    folder = settings.get("dataset") == "folder"
+    if args.path is None:
+        if folder and not settings.get("digest"):
+            raise ValueError("--dataset folder needs --path DIR_OR_ZIP: a folder or zip of class folders")
+        return DataConfig.from_dict(settings)
+    if not folder:
+        raise ValueError("--path goes with --dataset folder")
+    if settings.get("classes"):
+        raise ValueError("--classes does not apply to --dataset folder: its classes are the folders of --path")
+    from cnn_core import image_store
+    from cnn_core.folders import read_path
+    from cnn_core.image_set import folder_config
+
+    images = read_path(args.path)
+    for notice in images.notices():
+        print(f"note: {notice}", file=sys.stderr)
+    image_store.put(images)
+    kept = ("n_per_class", "size", "noise", "image_mode", "val_fraction", "test_fraction", "seed")
+    return folder_config(images, **{k: v for k, v in settings.items() if k in kept and v is not None})
 
 
 def _run_data(args: argparse.Namespace) -> int:
     from cnn_core.data import make_dataset
 
-    ds = make_dataset(data_config_from_args(args))
+    ds = make_dataset(data_config(args, read_config_file(args.config, "data_config").get("data_config", {})))
     try:
         args.out.write_bytes(ds.to_npz())
     except OSError as exc:
@@ -91,7 +91,7 @@ def _run_data(args: argparse.Namespace) -> int:
 
 
 def _input_shape(text: str) -> tuple[int, int, int]:
-    parts = _comma_list(text)
+    parts = comma_list(text)
     try:
         shape = tuple(int(v) for v in parts)
     except ValueError:
@@ -102,10 +102,10 @@ def _input_shape(text: str) -> tuple[int, int, int]:
 
 
 def _add_summary(sub) -> None:
-    from cnn_core.spec import PRESETS
+    from cnn_core.presets import NETWORKS
 
     p = sub.add_parser("summary", help="per-layer output shape, parameters, MACs and receptive field of a network")
-    p.add_argument("--arch", required=True, help=f"a preset ({', '.join(PRESETS)}) or a JSON spec file")
+    p.add_argument("--arch", required=True, help=f"a preset ({', '.join(NETWORKS)}) or a JSON spec file")
     p.add_argument("--input", type=_input_shape, help="input shape C,H,W (default: the file's, or 3,32,32)")
     p.add_argument("--classes", type=int, help="number of classes (default: the file's, or 4)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -114,12 +114,12 @@ def _add_summary(sub) -> None:
 
 def load_arch(arch: str, input: tuple[int, int, int] | None, classes: int | None):
     """The ModelSpec named by --arch: a preset name, or the path of a JSON spec file."""
-    from cnn_core.spec import PRESETS, load_spec
+    from cnn_core.presets import NETWORKS, load_spec
 
-    if arch not in PRESETS:
+    if arch not in NETWORKS:
         path = Path(arch)
         if not path.is_file():
-            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
+            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(NETWORKS)}) nor an existing JSON file")
         try:
             arch = path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
@@ -130,9 +130,8 @@ def load_arch(arch: str, input: tuple[int, int, int] | None, classes: int | None
 
 
 def _run_summary(args: argparse.Namespace) -> int:
-    import json
-
-    from cnn_core.summary import format_bytes, format_count, shape_text, summarize
+    from cnn_core.shapes import shape_text
+    from cnn_core.summary import format_bytes, format_count, summarize
 
     summary = summarize(load_arch(args.arch, args.input, args.classes))
     if summary.error is not None:
@@ -163,14 +162,12 @@ def _run_summary(args: argparse.Namespace) -> int:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a checkpoint on its dataset's test split")
     p.add_argument("--checkpoint", type=Path, required=True, help="a .pt file saved by the Training page or CLI")
-    p.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--json", action="store_true", help="print accuracy, per-class report and confusion matrix as JSON")
     p.set_defaults(run=_run_evaluate)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    import json
-
     from cnn_core.checkpoint import load_checkpoint
     from cnn_core.data import make_dataset
     from cnn_core.device import detect_device
@@ -200,84 +197,89 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_train(sub) -> None:
-    from cnn_core.train import OPTIMIZERS, PRECISIONS, SCHEDULES
+    from cnn_core.data import DataConfig
+    from cnn_core.train_config import CLASSIC_SPLIT, TrainConfig
 
     p = sub.add_parser("train", help="train a model on a dataset (defaults: the classic recipe)")
-    add_data_arguments(p, val_fraction=0.2, test_fraction=0.0, seed_flag="--data-seed")
-    p.add_argument("--arch", default="simple_cnn", help="a preset name or a JSON spec file (default simple_cnn)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (the peak for one_cycle)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--schedule", choices=SCHEDULES, default="step")
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--patience", type=int, default=0, help="early stopping after N epochs without progress (0: off)")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto")
-    p.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto")
+    p.add_argument("--config", type=Path, help="a run's configuration JSON (the Training page's download) or a JSON "
+                   "object of TrainConfig settings: its values, then any flag given here")  # fmt: skip
+    p.add_argument("--arch", help="a preset name or a JSON spec file (default: the --config file's spec, else simple_cnn)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default: auto, the fastest)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--seed", type=int, default=0, help="the training seed (weights, shuffling, dropout)")
     p.add_argument("--out", type=Path, help="write the checkpoint (.pt) here")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    add_config_options(p, TrainConfig, "train.")
+    shared = {f.name for f in dataclasses.fields(DataConfig)} & {f.name for f in dataclasses.fields(TrainConfig)}
+    add_config_options(p, DataConfig, "data.", rename={name: f"data_{name}" for name in shared}, defaults=CLASSIC_SPLIT,
+                       skip=("digest",))
+    p.add_argument("--path", type=Path, help=PATH_HELP)
     p.set_defaults(run=_run_train)
 
 
-def train_config_from_args(args: argparse.Namespace):
-    from cnn_core.train import TrainConfig
+def train_request(args: argparse.Namespace):
+    """(DataConfig, TrainConfig, --arch or the file's ModelSpec) from the defaults, the --config file and the flags."""
+    from cnn_core.spec import ModelSpec
+    from cnn_core.train_config import CLASSIC_SPLIT, TrainConfig
 
-    return TrainConfig(optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
-                       batch_size=args.batch_size, epochs=args.epochs, label_smoothing=args.label_smoothing,
-                       patience=args.patience, precision=args.precision, seed=args.seed)  # fmt: skip
+    file = read_config_file(args.config, "train_config")
+    data_cfg = data_config(args, {**CLASSIC_SPLIT, **file.get("data_config", {})})
+    train_cfg = config_from_args(TrainConfig, args, "train.", file.get("train_config", {}))
+    spec = ModelSpec.from_dict(file["spec"]) if "spec" in file else None
+    return data_cfg, train_cfg, args.arch or spec or "simple_cnn"
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import json
-
     from cnn_core.checkpoint import save_checkpoint
     from cnn_core.data import make_dataset
-    from cnn_core.train import fit
+    from cnn_core.executor import TrainRequest, train_to_end
 
-    cfg = train_config_from_args(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
-    ds = make_dataset(data_config_from_args(args))
-    spec = load_arch(args.arch, ds.input_shape, ds.num_classes)
-
-    def show(h: dict) -> None:
-        print(f"epoch {h['epoch']:3d}  loss {h['train_loss']:.4f}  acc {h['train_acc']:.3f}  "
-              f"val loss {h['val_loss']:.4f}  val acc {h['val_acc']:.3f}  lr {h['lr']:.2g}  {h['seconds']:.1f} s")  # fmt: skip
-
-    run = fit(spec, ds, cfg, device=args.device, on_epoch=None if args.json else show)
+    data_cfg, cfg, arch = train_request(args)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    ds = make_dataset(data_cfg)  # here only to fit --arch to its images and classes; the worker builds its own
+    spec = load_arch(arch, ds.input_shape, ds.num_classes) if isinstance(arch, str) else \
+        arch.with_io(ds.input_shape, ds.num_classes)
+    request = TrainRequest(data_cfg, spec, cfg, args.device, args.threads or 0, who="cli")
+    run, executor = train_to_end(request, None if args.json else _print_epoch)  # a worker, or $CNN_LAB_RAY_ADDRESS
     if args.out is not None:
         try:
             save_checkpoint(run, args.out)
         except OSError as exc:
             raise ValueError(f"cannot write {args.out}: {exc.strerror}") from None
+    _print_run(run, executor, args)
+    return 0
+
+
+def _print_epoch(h: dict) -> None:
+    print(f"epoch {h['epoch']:3d}  loss {h['train_loss']:.4f}  acc {h['train_acc']:.3f}  "
+          f"val loss {h['val_loss']:.4f}  val acc {h['val_acc']:.3f}  lr {h['lr']:.2g}  {h['seconds']:.1f} s",
+          flush=True)  # fmt: skip
+
+
+def _print_run(run, executor: str, args: argparse.Namespace) -> None:
     s = run.summary
     if args.json:
         keys = ("val_acc", "val_loss", "epochs_run", "train_seconds", "device", "params", "status", "reason", "precision")
-        print(json.dumps({k: s[k] for k in keys}))
+        print(json.dumps({**{k: s[k] for k in keys}, "executor": executor, "run_id": run.run_id}))
     else:
         print(f"{s['status']}: {s['reason']}. val acc {s['val_acc']:.4f}, val loss {s['val_loss']:.4f}, "
               f"{s['epochs_run']} epoch(s) in {s['train_seconds']:.1f} s on {s['device_name']} ({s['precision']}), "
               f"{s['params']:,} parameters" + (f"; wrote {args.out}" if args.out else ""))  # fmt: skip
-    return 0
 
 
 # ---------------------------------------------------------------- main
 
 
+# Each subcommand is a function `add(sub)` that adds its parser and sets `run`; another module's
+# subcommands (e.g. experiments) join by appending theirs here.
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_data, _add_summary, _add_train, _add_evaluate]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m cnn_core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _add_data(sub)
-    _add_summary(sub)
-    _add_train(sub)
-    _add_evaluate(sub)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 

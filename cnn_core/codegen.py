@@ -1,58 +1,93 @@
-"""A spec as the source of a runnable PyTorch `nn.Module` class, to read or to take away (no torch needed here)."""
+"""A spec as the source of a runnable PyTorch `nn.Module` class, to read or to take away (no torch needed here).
+
+The class's attributes carry the names `build_model` gives its modules (conv1, bn1, fc1…), so the
+`state_dict` of a model trained in the app loads into it; run as a script, the file classifies an image
+with a downloaded checkpoint.
+"""
 
 from __future__ import annotations
 
 import keyword
 
-from cnn_core.spec import INFERRED_ARG, LAYER_ARGS, TORCH_CLASS, LayerSpec, ModelSpec, infer_shapes
-from cnn_core.summary import format_count, layer_names, shape_text, summarize
-
-# Layers without state are written as functions in forward(); the rest become attributes in __init__.
-FUNCTIONAL = {
-    "relu": "F.relu(x)",
-    "leakyrelu": "F.leaky_relu(x, {negative_slope})",
-    "gelu": "F.gelu(x)",
-    "tanh": "torch.tanh(x)",
-    "sigmoid": "torch.sigmoid(x)",
-    "flatten": "torch.flatten(x, 1)",
-}
-# Written even at their default: torch requires kernel_size and output_size, and p is worth seeing.
-ALWAYS_WRITTEN = ("kernel_size", "output_size", "p")
+from cnn_core.layers import LayerSpec, layer_names
+from cnn_core.shapes import infer_shapes, shape_text
+from cnn_core.spec import ModelSpec
+from cnn_core.summary import format_count, summarize
 
 
 def _constructor(lay: LayerSpec, in_size: int) -> str:
-    """E.g. 'nn.Conv2d(3, 32, kernel_size=3, padding=1)': inferred size first, then non-default arguments."""
-    args = [str(in_size)] if lay.type in INFERRED_ARG else []
-    given = {k: v for k, v in lay.to_dict().items() if k != "type"}
-    given.update({k: v for k, v in lay.kwargs.items() if k in ALWAYS_WRITTEN})
-    given = {k: given[k] for k in LAYER_ARGS[lay.type] if k in given}  # in torch's order
+    """E.g. 'nn.Conv2d(3, 32, kernel_size=3, padding=1)': inferred size first, then the arguments worth writing."""
+    args = [str(in_size)] if lay.kind.inferred else []
+    given = lay.written_args()
     for positional in ("out_channels", "out_features"):
         if positional in given:
             args.append(str(given.pop(positional)))
     args += [f"{k}={v!r}" for k, v in given.items()]
-    return f"nn.{TORCH_CLASS[lay.type]}({', '.join(args)})"
+    return f"nn.{lay.kind.torch_class}({', '.join(args)})"
+
+
+def _script(class_name: str, spec: ModelSpec) -> list[str]:
+    """The `__main__` part: classify an image with a checkpoint, or without arguments just build the model."""
+    c, h, w = spec.input
+    mode = "RGB" if c == 3 else "L"
+    return [
+        "def load(checkpoint_path):",
+        '    """The model with the trained weights of a CNN Lab checkpoint (.pt), and its class names."""',
+        "    checkpoint = torch.load(checkpoint_path, map_location=\"cpu\", weights_only=True)",
+        f"    model = {class_name}()",
+        '    model.load_state_dict(checkpoint["state_dict"])',
+        '    return model.eval(), list(checkpoint["data_config"]["classes"])',
+        "",
+        "",
+        "def read_image(path):",
+        f'    """An image file as a (1, {c}, {h}, {w}) batch in [0, 1], as the app converts it (resized, '
+        f'{"colour" if c == 3 else "grey"})."""',
+        "    from PIL import Image",
+        "",
+        f'    image = Image.open(path).convert("{mode}").resize(({w}, {h}), Image.Resampling.BILINEAR)',
+        "    x = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).float() / 255",
+        f"    return x.reshape({h}, {w}, {c}).permute(2, 0, 1)[None]",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    import sys",
+        "",
+        "    if len(sys.argv) == 3:  # python net.py checkpoint.pt image.png",
+        "        model, classes = load(sys.argv[1])",
+        "        with torch.no_grad():",
+        "            probs = model(read_image(sys.argv[2])).softmax(dim=1)[0]",
+        "        for i in probs.argsort(descending=True)[:3].tolist():",
+        '            print(f"{classes[i]}: {probs[i]:.1%}")',
+        "    else:",
+        f"        model = {class_name}()",
+        f"        scores = model(torch.zeros(2, {c}, {h}, {w}))",
+        '        print(f"{sum(p.numel() for p in model.parameters()):,} parameters; output shape", tuple(scores.shape))',
+        '        print("To classify an image: python", sys.argv[0], "checkpoint.pt image.png")',
+    ]
 
 
 def generate_code(spec: ModelSpec, class_name: str = "Net") -> str:
-    """Python source defining `class_name(nn.Module)` for a valid spec (SpecError otherwise)."""
+    """Python source defining `class_name(nn.Module)` for a valid spec (SpecError otherwise), with a script."""
     if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise ValueError(f"class name {class_name!r} is not a Python name: use letters, digits and _")
     shapes = infer_shapes(spec)
-    summary = summarize(spec)
-    names = layer_names(spec.layers)
+    totals = summarize(spec)
     init, forward = [], [f"        # x: (B, {', '.join(map(str, spec.input))})"]
     shape = tuple(spec.input)
-    for lay, name, out in zip(spec.layers, names, shapes):
+    for lay, name, out in zip(spec.layers, layer_names(spec.layers), shapes):
         comment = f"  # (B, {', '.join(map(str, out))})" if out != shape else ""
-        if lay.type in FUNCTIONAL:
-            forward.append(f"        x = {FUNCTIONAL[lay.type].format(**lay.kwargs)}{comment}")
+        if lay.kind.functional:
+            forward.append(f"        x = {lay.kind.functional.format(**lay.kwargs)}{comment}")
         else:
             init.append(f"        self.{name} = {_constructor(lay, shape[0])}")
             forward.append(f"        x = self.{name}(x){comment}")
         shape = out
-    c, h, w = spec.input
     header = [
-        '"""Generated by CNN Lab from a model spec. Run it with PyTorch installed."""',
+        '"""Generated by CNN Lab from a model spec. Run it with PyTorch installed (and Pillow to classify an image):',
+        "",
+        "    python net.py                          # build the model, print its size",
+        "    python net.py checkpoint.pt image.png  # classify an image with weights trained in CNN Lab",
+        '"""',
         "",
         "import torch",
         "import torch.nn.functional as F",
@@ -61,19 +96,11 @@ def generate_code(spec: ModelSpec, class_name: str = "Net") -> str:
         "",
         f"class {class_name}(nn.Module):",
         f'    """Input {shape_text(spec.input)} images, {spec.num_classes} class scores out; '
-        f'{summary.total_params:,} parameters, {format_count(summary.total_macs)} multiply-accumulates per image."""',
+        f'{totals.total_params:,} parameters, {format_count(totals.total_macs)} multiply-accumulates per image."""',
         "",
         "    def __init__(self):",
         "        super().__init__()",
     ]
-    footer = [
-        "        return x",
-        "",
-        "",
-        'if __name__ == "__main__":',
-        f"    model = {class_name}()",
-        f"    scores = model(torch.zeros(2, {c}, {h}, {w}))",
-        '    print(f"{sum(p.numel() for p in model.parameters()):,} parameters; output shape", tuple(scores.shape))',
-    ]
     body = init or ["        pass"]
-    return "\n".join([*header, *body, "", "    def forward(self, x):", *forward, *footer]) + "\n"
+    forward_part = ["    def forward(self, x):", *forward, "        return x", "", ""]
+    return "\n".join([*header, *body, "", *forward_part, *_script(class_name, spec)]) + "\n"

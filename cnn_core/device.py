@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 
@@ -54,3 +56,20 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU does bfloat16 maths natively (AVX512-BF16 or AMX-BF16), from the flags Linux lists.
+
+    Elsewhere (macOS, Windows) there is no flag list: the answer is False, and "auto" precision stays fp32.
+    """
+    import torch
+
+    if not torch.backends.mkldnn.is_available():  # oneDNN runs the bf16 kernels
+        return False
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    return re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo) is not None

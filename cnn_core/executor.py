@@ -30,7 +30,6 @@ from cnn_core.device import cpu_count
 from cnn_core.spec import ModelSpec
 from cnn_core.train import TrainConfig
 
-MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: runs that train at once on this machine
 RAY_ADDRESS_VAR = "CNN_LAB_RAY_ADDRESS"  # environment variable: a Ray cluster to train on instead
 BATCH_EVERY = 0.1  # seconds between two batch events from a worker
 RAY_FLUSH_EVERY = 0.2  # seconds between two progress messages (and stop checks) of a Ray task
@@ -96,6 +95,10 @@ class RunHandle:
 
     def done(self) -> bool:
         return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the run is done, at most `timeout` seconds; whether it is."""
+        return self._finished.wait(timeout)
 
     def result(self, timeout: float | None = None):
         """The TrainedRun; ValueError with the reason if the run failed, TimeoutError if not done in time."""
@@ -217,12 +220,6 @@ def _run_from_bytes(data: bytes):
 # ---------------------------------------------------------------- the local process pool
 
 
-def default_max_runs() -> int:
-    """$CNN_LAB_MAX_RUNS, else one run per four cores (at least one)."""
-    value = os.environ.get(MAX_RUNS_VAR, "")
-    return int(value) if value.isdigit() and int(value) > 0 else max(1, cpu_count() // 4)
-
-
 class _Slot:
     """One worker process and the run it is training."""
 
@@ -243,8 +240,11 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, max_runs: int | None = None, threads: int | None = None):
-        self.max_runs = max(1, max_runs or default_max_runs())
-        self.threads = threads or max(1, cpu_count() // self.max_runs)  # torch threads per run
+        from cnn_core.resources import read_limits, server_plan
+
+        # What the container may use ($CNN_LAB_MAX_RUNS, else sized to its cores and memory): cnn_core.resources.
+        self.max_runs = max(1, max_runs or server_plan().max_runs)
+        self.threads = threads or max(1, int(read_limits().cpus) // self.max_runs)  # torch threads per run
         self._ctx = multiprocessing.get_context("spawn")
         self._slots: list[_Slot] = []  # started on first use
         self._pending: deque[tuple[int, RunHandle]] = deque()
@@ -530,6 +530,34 @@ class RayExecutor:
             handle._finish(error="the executor shut down during the run")
         self._collector.join(timeout=5)
         self._ray.shutdown()
+
+
+def train_to_end(request: TrainRequest, on_epoch: Callable[[dict], None] | None = None, executor=None):
+    """Train one request on `executor` (default: make_executor's, shut down after) and wait; (run, executor name).
+
+    Epoch records go to `on_epoch` as they arrive; Ctrl-C stops the run and keeps the model trained so far.
+    """
+    own = executor is None
+    executor = make_executor(max_runs=1) if own else executor
+
+    def report() -> None:
+        for event in handle.poll():
+            if event["kind"] == "epoch" and on_epoch is not None:
+                on_epoch({k: v for k, v in event.items() if k != "kind"})
+
+    try:
+        handle = executor.submit(request)
+        try:
+            while not handle.wait(POLL_EVERY):
+                report()
+        except KeyboardInterrupt:
+            handle.stop()
+        handle.wait()
+        report()
+        return handle.result(), executor.name
+    finally:
+        if own:
+            executor.shutdown()
 
 
 def make_executor(max_runs: int | None = None) -> LocalExecutor | RayExecutor:

@@ -10,27 +10,24 @@ import warnings
 
 import numpy as np
 
-from cnn_core.spec import ACTIVATIONS, ModelSpec
+from cnn_core.layers import ACTIVATIONS
+from cnn_core.spec import ModelSpec
 
 
 def resolve_layer(model, layer):
-    """The module a layer names: an index into an nn.Sequential, a name from named_modules(), or the module."""
+    """The module a layer names: its index in the spec (model[i]), a name from named_modules(), or the module."""
     import torch.nn as nn
 
     if isinstance(layer, nn.Module):
         return layer
     modules = dict(model.named_modules())
-    name = str(layer)
-    if name not in modules or name == "":
-        raise ValueError(f"the model has no layer {layer!r}; expected one of {', '.join(n for n in modules if n)}")
-    return modules[name]
-
-
-def conv_layers(model) -> list[str]:
-    """The names of the model's conv layers, in order (for an nn.Sequential, their indices as text)."""
-    import torch.nn as nn
-
-    return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if isinstance(layer, int) and not isinstance(layer, bool) and isinstance(model, nn.Sequential):
+        if 0 <= layer < len(model):
+            return model[layer]
+    elif str(layer) in modules and str(layer) != "":
+        return modules[str(layer)]
+    indices = f"an index from 0 to {len(model) - 1} or " if isinstance(model, nn.Sequential) else ""
+    raise ValueError(f"the model has no layer {layer!r}; expected {indices}one of {', '.join(n for n in modules if n)}")
 
 
 def conv_filters(model, layer) -> np.ndarray:

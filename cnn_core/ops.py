@@ -24,24 +24,24 @@ def output_length(n: int, kernel: int, stride: int = 1, padding: int = 0, dilati
     return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def kernel_span(kernel: int, dilation: int = 1) -> int:
+    """How many input pixels a (dilated) kernel covers: d(k−1)+1."""
+    return dilation * (kernel - 1) + 1
+
+
+def kernel_fits(kernel: int, dilation: int, padded: int) -> bool:
+    """Whether a (dilated) kernel fits in a padded input length: torch refuses it otherwise."""
+    return kernel_span(kernel, dilation) <= padded
+
+
 def _check_fits(kernel: int, dilation: int, n: int, padded: int, what: str = "") -> None:
-    """A ValueError when the span d(k−1)+1 of a kernel is larger than the padded input."""
-    span = dilation * (kernel - 1) + 1
-    if span > padded:
+    """A ValueError when the span of a kernel is larger than the padded input."""
+    span = kernel_span(kernel, dilation)
+    if not kernel_fits(kernel, dilation, padded):
         raise ValueError(
             f"the kernel spans {span} pixels{what} (size {kernel}, dilation {dilation}) but the padded input has "
             f"only {padded} (size {n} plus padding): use a smaller kernel or dilation, or more padding"
         )
-
-
-def conv_output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """floor((n + 2p − d(k−1) − 1) / s) + 1: the output length along one axis."""
-    for name, value in (("input size", n), ("kernel size", kernel), ("stride", stride), ("dilation", dilation)):
-        _check_positive(name, value)
-    if not _is_whole(padding, 0):
-        raise ValueError(f"padding must be a whole number of 0 or more, got {padding!r}")
-    _check_fits(kernel, dilation, n, n + 2 * padding)
-    return output_length(n, kernel, stride, padding, dilation)
 
 
 def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:

@@ -12,12 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnn_core.device import cpu_count as machine_cpus  # the cores this process may run on (CPU affinity)
+
 MB = 1024**2
 # Resident memory of a process right after `import torch`, by build: measured by
 # benchmarks/bench_memory.py (README, "Memory"); the CUDA build maps its kernels even without a GPU.
-TORCH_RSS = {"cpu": 250 * MB, "cuda": 550 * MB, "none": 0}
+TORCH_RSS = {"cpu": 220 * MB, "cuda": 510 * MB, "none": 0}
 SERVER_BASE = 350 * MB  # the Streamlit server with every page imported, before torch
-RUN_WORKSPACE = 400 * MB  # one training run beyond torch: dataset tensors, model, activations, optimizer
+RUN_WORKSPACE = 300 * MB  # one classic-recipe run beyond torch: data tensors, model, activations, optimizer
 DATASET_ENTRY = 256 * MB  # the largest dataset the app builds (cnn_core.data caps it)
 HEADROOM = 0.85  # use at most this share of the limit: the kernel, Python's arenas and spikes need the rest
 MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: overrides the number of simultaneous runs
@@ -119,14 +121,6 @@ def _machine_memory(root: Path) -> int:
         if line.startswith("MemTotal:"):
             return int(line.split()[1]) * 1024
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def machine_cpus() -> int:
-    """Cores this process may be scheduled on (CPU affinity, e.g. `taskset` or a cpuset)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def read_limits(root: str | Path = "/") -> Limits:

@@ -21,24 +21,12 @@ from dataclasses import dataclass
 from math import ceil, floor
 from typing import Any
 
-from cnn_core.spec import LayerSpec, ModelSpec, SpecError, check_output, conv_out, layer_output_shape
+from cnn_core.layers import LayerSpec, SpecError, layer_names
+from cnn_core.ops import kernel_span, output_length
+from cnn_core.shapes import walk
+from cnn_core.spec import ModelSpec
 
 BYTES_PER_VALUE = 4  # float32
-SHORT_NAME = {
-    "conv2d": "conv", "batchnorm2d": "bn", "relu": "relu", "leakyrelu": "leakyrelu", "gelu": "gelu",
-    "tanh": "tanh", "sigmoid": "sigmoid", "maxpool2d": "maxpool", "avgpool2d": "avgpool",
-    "adaptiveavgpool2d": "adaptpool", "dropout2d": "drop2d", "dropout": "drop", "flatten": "flatten",
-    "linear": "fc",
-}  # fmt: skip
-# The general rule each shape-changing layer follows, in words a learner can read.
-RULES = {
-    "conv2d": "out = ⌊(in + 2·padding − dilation·(kernel − 1) − 1) / stride⌋ + 1; channels = out_channels",
-    "maxpool2d": "out = ⌊(in + 2·padding − kernel) / stride⌋ + 1; channels unchanged",
-    "avgpool2d": "out = ⌊(in + 2·padding − kernel) / stride⌋ + 1; channels unchanged",
-    "adaptiveavgpool2d": "out = output_size, whatever the input size; channels unchanged",
-    "flatten": "features = channels × height × width",
-    "linear": "features = out_features",
-}
 
 
 @dataclass(frozen=True)
@@ -68,6 +56,7 @@ class Summary:
     spec: ModelSpec
     rows: tuple[LayerRow, ...]  # every layer, or those before the first that breaks
     error: SpecError | None = None  # the first layer that breaks and why; None when the spec is valid
+    warnings: tuple[str, ...] = ()  # what works but is likely a mistake (an adaptive pool that upsamples)
 
     @property
     def ok(self) -> bool:
@@ -102,23 +91,12 @@ class Summary:
         return {"spec": self.spec.to_dict(), "layers": [r.to_dict() for r in self.rows],
                 "total_params": self.total_params, "total_non_trainable_params": self.total_buffers,
                 "total_macs": self.total_macs, "activation_bytes": self.activation_bytes,
-                "param_bytes": self.param_bytes, "error": error}  # fmt: skip
-
-
-def layer_names(layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> list[str]:
-    """Short unique names: the type's short name and how many of that type came so far (conv1, conv2, …)."""
-    counts: dict[str, int] = {}
-    names = []
-    for lay in layers:
-        short = SHORT_NAME[lay.type]
-        counts[short] = counts.get(short, 0) + 1
-        names.append(f"{short}{counts[short]}")
-    return names
+                "param_bytes": self.param_bytes, "error": error, "warnings": list(self.warnings)}  # fmt: skip
 
 
 def _size_formula(n: int, k: int, s: int, p: int, d: int) -> str:
     span = f"{d}×({k} − 1) − 1" if d > 1 else f"{k}"
-    return f"⌊({n} + 2×{p} − {span}) / {s}⌋ + 1 = {conv_out(n, k, s, p, d)}"
+    return f"⌊({n} + 2×{p} − {span}) / {s}⌋ + 1 = {output_length(n, k, s, p, d)}"
 
 
 def _adaptive_window(n: int, m: int) -> int:
@@ -150,7 +128,7 @@ def _numbers(lay: LayerSpec, inp: tuple[int, ...], out: tuple[int, ...]) -> tupl
     if t == "adaptiveavgpool2d":
         m = a["output_size"]
         k = max(_adaptive_window(n, m) for n in inp[1:])
-        return 0, 0, 0, f"{inp[1]}×{inp[2]} → {m}×{m} (each output averages up to {k}×{k} pixels)", ""
+        return 0, 0, 0, f"{inp[1]}×{inp[2]} → {m}×{m}, windows up to {k}×{k}", ""
     if t == "flatten" and len(inp) == 3:
         return 0, 0, 0, f"{inp[0]} × {inp[1]} × {inp[2]} = {out[0]:,}", ""
     return 0, 0, 0, "", ""
@@ -162,7 +140,7 @@ def _receptive(lay: LayerSpec, inp: tuple[int, ...], rf: int | None, jump: int |
         return None, None
     a = lay.kwargs
     if lay.type in ("conv2d", "maxpool2d", "avgpool2d"):
-        span = a.get("dilation", 1) * (a["kernel_size"] - 1) + 1
+        span = kernel_span(a["kernel_size"], a.get("dilation", 1))
         return rf + (span - 1) * jump, jump * a["stride"]
     if lay.type == "adaptiveavgpool2d":
         # Unless n is a multiple of m, windows and steps differ by a pixel: take the largest (an upper bound).
@@ -171,16 +149,23 @@ def _receptive(lay: LayerSpec, inp: tuple[int, ...], rf: int | None, jump: int |
     return rf, jump
 
 
+def _warning(lay: LayerSpec, index: int, name: str, inp: tuple[int, ...]) -> str:
+    """What works but is likely a mistake: an adaptive pool that makes the image larger, inventing pixels."""
+    if lay.type == "adaptiveavgpool2d" and len(inp) == 3 and lay.kwargs["output_size"] > min(inp[1:]):
+        m = lay.kwargs["output_size"]
+        return (f"layer {index} ({name}) upsamples: it turns a {inp[1]}×{inp[2]} map into {m}×{m}, repeating pixels "
+                "instead of summarising them. Lower its output size, or remove a downsampling layer before it.")
+    return ""
+
+
 def summarize(spec: ModelSpec) -> Summary:
     """Every layer's numbers; an invalid spec gives the rows before the breaking layer and the SpecError."""
     rows: list[LayerRow] = []
-    if not spec.layers:
-        return Summary(spec, (), SpecError(-1, "it has no layers: add at least a flatten and a linear layer"))
-    shape, rf, jump = tuple(spec.input), 1, 1
+    warnings: list[str] = []
+    rf, jump = 1, 1
     names = layer_names(spec.layers)
     try:
-        for i, lay in enumerate(spec.layers):
-            out = layer_output_shape(lay, shape, i)
+        for i, lay, shape, out in walk(spec):
             params, buffers, macs, formula, pf = _numbers(lay, shape, out)
             rf, jump = _receptive(lay, shape, rf, jump)
             size = 1
@@ -188,11 +173,11 @@ def summarize(spec: ModelSpec) -> Summary:
                 size *= v
             rows.append(LayerRow(i, names[i], lay.type, out, params, buffers, macs, rf, jump,
                                  BYTES_PER_VALUE * size, formula, pf))  # fmt: skip
-            shape = out
-        check_output(spec, shape)
+            if warning := _warning(lay, i, names[i], shape):
+                warnings.append(warning)
     except SpecError as exc:
-        return Summary(spec, tuple(rows), exc)
-    return Summary(spec, tuple(rows))
+        return Summary(spec, tuple(rows), exc, tuple(warnings))
+    return Summary(spec, tuple(rows), warnings=tuple(warnings))
 
 
 def format_count(n: float) -> str:
@@ -209,6 +194,3 @@ def format_bytes(n: float) -> str:
             return f"{n / size:.1f} {unit}"
     return f"{n:.0f} B"
 
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape))

@@ -1,8 +1,11 @@
-"""Training: a frozen `TrainConfig`, one epoch of training, an evaluation, and `fit` that runs them.
+"""The training engine: `prepare` a run, a `train_epoch`/`evaluate` pair, and `fit` that loops over epochs.
 
 Fast on small data: the splits live as tensors on the device and batches are taken by index (no
 per-item Dataset), convolutions run channels-last, evaluation runs under inference mode in big
 batches, and the loss is summed on tensors (no sync per step). Progress leaves through callbacks.
+A run's randomness is its own: `torch.Generator`s seeded from the config shuffle and augment; the
+initial weights and dropout draw from torch's global stream, seeded here (each run owns its process).
+About 280 lines: setting a run up, the train/evaluate pair and the loop that uses them read best together.
 """
 
 from __future__ import annotations
@@ -13,89 +16,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cnn_core.config import JsonConfig
+# The config's names are the engine's public names too: `from cnn_core.train import TrainConfig` works.
+from cnn_core.train_config import (  # noqa: F401
+    OPTIMIZERS,
+    PER_BATCH_SCHEDULES,
+    PRECISIONS,
+    SCHEDULES,
+    TrainConfig,
+    suggested_config,
+)
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "step", "cosine", "one_cycle")
-PRECISIONS = ("auto", "fp32", "bf16")
 EVAL_BATCH = 1024  # images per forward pass when evaluating: no gradients, so big batches are cheap
-DIVERGED = "the loss diverged (it became NaN or infinite): try a smaller learning rate"
 
 
-@dataclass(frozen=True)
-class TrainConfig(JsonConfig):
-    optimizer: str = "adam"  # "sgd" (with momentum and Nesterov), "adam" or "adamw"
-    lr: float = 1e-3  # learning rate: the size of each step down the loss (the peak for one-cycle)
-    momentum: float = 0.9  # SGD only: the share of the previous step carried into the next
-    weight_decay: float = 1e-4  # pulls every weight toward 0 at each step (decoupled from the loss in AdamW)
-    schedule: str = "step"  # how the rate changes over the epochs: "none", "step", "cosine" or "one_cycle"
-    step_size: int = 10  # step schedule: epochs between two cuts of the rate
-    gamma: float = 0.5  # step schedule: the factor of each cut
-    batch_size: int = 32  # images per update of the weights
-    epochs: int = 30  # passes over the training split (fewer if stopped early)
-    label_smoothing: float = 0.0  # share of each target spread evenly over all classes (0 = hard labels)
-    patience: int = 0  # early stopping: stop after this many epochs without a better validation loss; 0 = never
-    rotation: float = 0.0  # augmentation: largest random rotation, in degrees either way
-    hflip: bool = False  # augmentation: mirror half of the images left to right
-    translate: float = 0.0  # augmentation: largest random shift, as a fraction of the image size
-    crop_scale: float = 1.0  # augmentation: a random crop keeps at least this share of the area, resized back; 1 = off
-    color_jitter: float = 0.0  # augmentation: largest relative change of brightness, contrast and saturation
-    precision: str = "auto"  # "fp32"; "bf16" mixed precision; "auto": bf16 where the hardware does it natively
-    seed: int = 0  # one seed for the initial weights, the shuffling, dropout and augmentation
-
-    def __post_init__(self) -> None:
-        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of {', '.join(allowed)}")
-        _check(self.lr > 0 and math.isfinite(self.lr), f"the learning rate must be above 0, got {self.lr}")
-        _check(0 <= self.momentum < 1, f"momentum must be at least 0 and below 1, got {self.momentum}")
-        _check(0 <= self.weight_decay < 1, f"weight decay must be at least 0 and below 1, got {self.weight_decay}")
-        _check(self.step_size >= 1, f"the step schedule's step size must be at least 1 epoch, got {self.step_size}")
-        _check(0 < self.gamma <= 1, f"the step schedule's factor must be above 0 and at most 1, got {self.gamma}")
-        _check(self.batch_size >= 1, f"the batch size must be at least 1, got {self.batch_size}")
-        _check(1 <= self.epochs <= 1000, f"epochs must be between 1 and 1000, got {self.epochs}")
-        _check(0 <= self.label_smoothing < 1, f"label smoothing must be at least 0 and below 1, got {self.label_smoothing}")
-        _check(self.patience >= 0, f"patience must be 0 (off) or more epochs, got {self.patience}")
-        _check(0 <= self.rotation <= 180, f"rotation must be between 0 and 180 degrees, got {self.rotation}")
-        _check(0 <= self.translate <= 0.5, f"translation must be between 0 and 0.5 of the image, got {self.translate}")
-        _check(0.1 <= self.crop_scale <= 1, f"the crop scale must be between 0.1 and 1, got {self.crop_scale}")
-        _check(0 <= self.color_jitter <= 1, f"colour jitter must be between 0 and 1, got {self.color_jitter}")
-
-    def summary(self) -> str:
-        """E.g. 'adam lr 0.001, step, batch 32, 30 epochs'."""
-        extras = [f"wd {self.weight_decay:g}"] if self.weight_decay else []
-        extras += ["early stop"] if self.patience else []
-        extras += ["augmented"] if augmented(self) else []
-        text = (f"{self.optimizer} lr {self.lr:g}, {self.schedule.replace('_', '-')}, batch {self.batch_size}, "
-                f"{self.epochs} epochs")
-        return ", ".join([text, *extras])
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
-
-
-def augmented(cfg: TrainConfig) -> bool:
-    return bool(cfg.rotation or cfg.hflip or cfg.translate or cfg.crop_scale < 1 or cfg.color_jitter)
-
-
-# ---------------------------------------------------------------- building blocks
+# ---------------------------------------------------------------- setting a run up
 
 
 def resolve_precision(choice: str, device) -> str:
     """"auto" → "bf16" on hardware with native bfloat16 (AVX512-BF16/AMX CPUs, recent GPUs), else "fp32"."""
     import torch
 
+    from cnn_core.device import cpu_has_native_bf16
+
     if choice != "auto":
         return choice
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
-        native = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-        has_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-        has_amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-        return "bf16" if native is not None and native() and (has_bf16() or has_amx()) else "fp32"
+        return "bf16" if cpu_has_native_bf16() else "fp32"
     return "fp32"
 
 
@@ -114,7 +62,7 @@ def make_optimizer(model, cfg: TrainConfig):
 
 
 def make_scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
-    """The learning-rate schedule, or None; one-cycle steps after every batch, the others after every epoch."""
+    """The learning-rate schedule, or None; see PER_BATCH_SCHEDULES for when it steps."""
     from torch.optim import lr_scheduler
 
     if cfg.schedule == "step":
@@ -126,53 +74,120 @@ def make_scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
     return None
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Batches in an epoch of n images; a lone last image is dropped (batch norm can't train on one)."""
+    full, rest = divmod(n, batch_size)
+    return full + (rest > 1 or (rest == 1 and full == 0))
+
+
 def batches(n: int, batch_size: int, generator, device) -> list:
-    """Shuffled index batches; a last batch of one image is dropped (batch norm can't train on one)."""
+    """Shuffled index batches, `steps_per_epoch` of them."""
     import torch
 
     order = torch.randperm(n, generator=generator).to(device)
-    parts = list(order.split(batch_size))
-    if len(parts) > 1 and len(parts[-1]) == 1:
-        parts.pop()
-    return parts
+    return list(order.split(batch_size))[: steps_per_epoch(n, batch_size)]
 
 
-def train_epoch(model, optimizer, scheduler, images, labels, cfg: TrainConfig, *, generator,
-                augment=None, stop: Callable[[], bool] = lambda: False,
-                on_batch: Callable[[int, int], None] | None = None) -> tuple[float, float, bool]:  # fmt: skip
+def to_tensors(images, labels, device, channels_last: bool):
+    import numpy as np
+    import torch
+
+    x = torch.as_tensor(np.ascontiguousarray(images, dtype=np.float32)).to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, torch.as_tensor(np.asarray(labels, dtype=np.int64)).to(device)
+
+
+@dataclass
+class Setup:
+    """Everything one run trains with, built once by `prepare`; the loop only reads it."""
+
+    cfg: TrainConfig  # as asked, with "auto" precision resolved
+    device: Any
+    model: Any
+    optimizer: Any
+    batch_scheduler: Any  # steps after every batch, or None
+    epoch_scheduler: Any  # steps after every epoch, or None
+    train: tuple[Any, Any]  # (images, labels) on the device
+    val: tuple[Any, Any]
+    shuffle: Any  # torch.Generator for the batch order
+    augment: Callable | None  # images → augmented images, drawing from the run's own generator
+
+
+def prepare(spec, dataset, cfg: TrainConfig, device) -> Setup:
+    """Check the inputs, seed, and build the model, tensors, optimizer, schedule and augmentation of a run."""
+    import torch
+
+    from cnn_core.augment import make_augment
+    from cnn_core.device import detect_device
+    from cnn_core.spec import build_model, check_fits
+
+    device = torch.device(device) if device is not None and not isinstance(device, str) else detect_device(device or "auto")
+    check_fits(spec, dataset.input_shape, dataset.classes, "move the spec onto the dataset with spec.with_io(...)")
+    if len(dataset.splits["val"]) == 0:
+        raise ValueError("the dataset has no validation images: set a validation share above 0")
+    precision = resolve_precision(cfg.precision, device)
+    cfg = cfg if precision == cfg.precision else TrainConfig.from_dict({**cfg.to_dict(), "precision": precision})
+    channels_last = device.type in ("cpu", "cuda")  # faster convolutions on oneDNN and on tensor cores
+
+    torch.manual_seed(cfg.seed)  # the initial weights and dropout
+    model = build_model(spec).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    train = to_tensors(*dataset.split("train"), device, channels_last)
+    val = to_tensors(*dataset.split("val"), device, channels_last)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg, steps_per_epoch(len(train[1]), cfg.batch_size))
+    per_batch = cfg.schedule in PER_BATCH_SCHEDULES
+    augment_stream = torch.Generator().manual_seed(cfg.seed + 1)  # apart from the order: augmenting doesn't reshuffle
+    return Setup(
+        cfg=cfg, device=device, model=model, optimizer=optimizer,
+        batch_scheduler=scheduler if per_batch else None, epoch_scheduler=None if per_batch else scheduler,
+        train=train, val=val, shuffle=torch.Generator().manual_seed(cfg.seed),
+        augment=make_augment(cfg, dataset.input_shape, augment_stream),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- train and evaluate
+
+
+def train_epoch(s: Setup, *, stop: Callable[[], bool], on_batch: Callable[[int, int], None] | None = None
+                ) -> tuple[float, float, bool]:  # fmt: skip
     """One pass over the training tensors; (mean loss, accuracy, stopped early)."""
     import torch
     import torch.nn.functional as F
 
-    model.train()
-    autocast = torch.autocast(images.device.type, torch.bfloat16, enabled=cfg.precision == "bf16")
-    parts = batches(len(labels), cfg.batch_size, generator, images.device)
+    images, labels = s.train
+    s.model.train()
+    autocast = torch.autocast(images.device.type, torch.bfloat16, enabled=s.cfg.precision == "bf16")
+    parts = batches(len(labels), s.cfg.batch_size, s.shuffle, images.device)
     total_loss = torch.zeros((), device=images.device)
     correct = torch.zeros((), dtype=torch.long, device=images.device)
     seen = 0
     for i, idx in enumerate(parts):
         if stop():
-            break
+            return _mean(total_loss, seen), _mean(correct, seen), True
         x, y = images[idx], labels[idx]  # (B, C, H, W), (B,)
-        if augment is not None:
-            x = augment(x).contiguous(memory_format=torch.channels_last)
-        optimizer.zero_grad(set_to_none=True)
+        if s.augment is not None:
+            x = s.augment(x).contiguous(memory_format=torch.channels_last)
+        s.optimizer.zero_grad(set_to_none=True)
         with autocast:
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            logits = s.model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=s.cfg.label_smoothing)
         loss.backward()
-        optimizer.step()
-        if cfg.schedule == "one_cycle":
-            scheduler.step()
+        s.optimizer.step()
+        if s.batch_scheduler is not None:
+            s.batch_scheduler.step()
         total_loss += loss.detach().float() * len(y)
         correct += (logits.detach().argmax(1) == y).sum()
         seen += len(y)
         if on_batch is not None:
             on_batch(i + 1, len(parts))
-    stopped = seen < sum(len(p) for p in parts)
-    seen = max(seen, 1)
-    return total_loss.item() / seen, correct.item() / seen, stopped
+    return _mean(total_loss, seen), _mean(correct, seen), False
 
+
+def _mean(total, count: int) -> float:
+    return total.item() / max(count, 1)
 
 
 def evaluate(model, images, labels, batch_size: int = EVAL_BATCH, precision: str = "fp32") -> tuple[float, float]:
@@ -189,8 +204,7 @@ def evaluate(model, images, labels, batch_size: int = EVAL_BATCH, precision: str
             logits = model(x)
             total_loss += F.cross_entropy(logits.float(), y, reduction="sum")
             correct += (logits.argmax(1) == y).sum()
-    n = max(len(labels), 1)
-    return total_loss.item() / n, correct.item() / n
+    return _mean(total_loss, len(labels)), _mean(correct, len(labels))
 
 
 # ---------------------------------------------------------------- a whole run
@@ -208,111 +222,63 @@ def _cpu_state(model) -> dict[str, Any]:
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
 
 
-def to_tensors(images, labels, device, channels_last: bool):
-    import numpy as np
-    import torch
-
-    x = torch.as_tensor(np.ascontiguousarray(images, dtype=np.float32)).to(device)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, torch.as_tensor(np.asarray(labels, dtype=np.int64)).to(device)
-
-
 def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
         on_batch: Callable[[int, int], None] | None = None):  # fmt: skip
     """Train a model built from `spec` on `dataset`'s train split; a `TrainedRun` (finished or stopped).
 
     `stop` (a threading.Event or a callable) is checked before every batch; the model trained so far
-    is kept. `on_epoch` receives each epoch's metrics as soon as it ends.
+    is kept. `on_epoch` receives each epoch's metrics as soon as it ends. A non-finite loss ends the
+    run with the weights of the last epoch whose losses were all finite.
     """
-    import torch
-
+    from cnn_core import outcome
     from cnn_core.cache import run_key
     from cnn_core.checkpoint import TrainedRun
-    from cnn_core.device import describe_device, detect_device
-    from cnn_core.spec import build_model, check_fits
+    from cnn_core.device import describe_device
 
-    device = torch.device(device) if device is not None and not isinstance(device, str) else detect_device(device or "auto")
-    check_fits(spec, dataset.input_shape, dataset.classes, "move the spec onto the dataset with spec.with_io(...)")
-    if len(dataset.splits["val"]) == 0:
-        raise ValueError("the dataset has no validation images: set a validation share above 0")
+    s = prepare(spec, dataset, cfg, device)
     should_stop = _as_stop(stop)
-    precision = resolve_precision(cfg.precision, device)
-    channels_last = device.type in ("cpu", "cuda")  # faster convolutions on oneDNN and on tensor cores
-    run_cfg = cfg if precision == cfg.precision else TrainConfig.from_dict({**cfg.to_dict(), "precision": precision})
-
-    torch.manual_seed(cfg.seed)  # initial weights; dropout and augmentation draw from the same stream
-    generator = torch.Generator().manual_seed(cfg.seed)  # shuffling, on its own stream
-    model = build_model(spec).to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    x_train, y_train = to_tensors(*dataset.split("train"), device, channels_last)
-    x_val, y_val = to_tensors(*dataset.split("val"), device, channels_last)
-    steps_per_epoch = len(batches(len(y_train), cfg.batch_size, torch.Generator(), "cpu"))
-    optimizer = make_optimizer(model, cfg)
-    scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
-    augment = None
-    if augmented(cfg):
-        from cnn_core.augment import make_augment
-
-        augment = make_augment(cfg, dataset.input_shape)
-
     history: list[dict[str, float]] = []
     status, reason = "completed", f"trained all {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"
-    good_state, best_state, best_loss, since_best = _cpu_state(model), None, math.inf, 0
+    good_state, best = _cpu_state(s.model), outcome.Best(cfg.patience)
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc, stopped = train_epoch(
-            model, optimizer, scheduler, x_train, y_train, run_cfg, generator=generator, augment=augment,
-            stop=should_stop, on_batch=on_batch)  # fmt: skip
+        t0, lr = time.perf_counter(), s.optimizer.param_groups[0]["lr"]
+        train_loss, train_acc, stopped = train_epoch(s, stop=should_stop, on_batch=on_batch)
         if stopped:
             status, reason = "stopped", f"stopped by the user during epoch {epoch}"
             break
-        if not math.isfinite(train_loss):
-            model.load_state_dict(good_state)
-            status, reason = "diverged", f"{DIVERGED} (in epoch {epoch})"
+        val_loss, val_acc = evaluate(s.model, *s.val, precision=s.cfg.precision)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            s.model.load_state_dict(good_state)
+            status, reason = "diverged", outcome.diverged(epoch, train_loss, val_loss)
             break
-        val_loss, val_acc = evaluate(model, x_val, y_val, precision=precision)
-        if scheduler is not None and cfg.schedule != "one_cycle":
-            scheduler.step()
+        if s.epoch_scheduler is not None:
+            s.epoch_scheduler.step()
         record = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
                       val_acc=val_acc, lr=lr, seconds=time.perf_counter() - t0)  # fmt: skip
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        good_state = _cpu_state(model)
-        if cfg.patience:
-            if val_loss < best_loss:
-                best_state, best_loss, since_best = good_state, val_loss, 0
-            else:
-                since_best += 1
-            if since_best >= cfg.patience:
-                model.load_state_dict(best_state)
-                best_epoch = epoch - since_best
-                status = "early stopping"
-                reason = f"the validation loss did not improve for {cfg.patience} epochs: kept epoch {best_epoch}"
-                break
+        good_state = _cpu_state(s.model)
+        if best.update(epoch, val_loss, good_state):
+            s.model.load_state_dict(best.state)
+            status, reason = "early stopping", best.reason()
+            break
         if should_stop():
             status, reason = "stopped", f"stopped by the user after epoch {epoch}"
             break
     train_seconds = time.perf_counter() - start
 
-    val_loss, val_acc = evaluate(model, x_val, y_val, precision=precision)
+    val_loss, val_acc = evaluate(s.model, *s.val, precision=s.cfg.precision)
+    if status in ("completed", "early stopping"):
+        warning = outcome.learned_nothing(dataset.num_classes, history, val_acc, s.val[1].cpu().numpy())
+        status, reason = ("unstable", warning) if warning else (status, reason)
     summary = dict(
         val_acc=val_acc, val_loss=val_loss, best_val_acc=max([h["val_acc"] for h in history], default=val_acc),
-        epochs_run=len(history), train_seconds=train_seconds, device=device.type,
-        device_name=describe_device(device), precision=precision,
-        params=sum(p.numel() for p in model.parameters()), status=status, reason=reason,
+        epochs_run=len(history), train_seconds=train_seconds, device=s.device.type,
+        device_name=describe_device(s.device), precision=s.cfg.precision,
+        params=sum(p.numel() for p in s.model.parameters()), status=status, reason=reason,
     )  # fmt: skip
-    state = _cpu_state(model)
-    return TrainedRun(spec, dataset.config, cfg.to_dict(), state, history, summary, run_key(dataset.config, spec, cfg))
-
-
-def suggested_config(data_config) -> TrainConfig:
-    """Defaults that train well on a dataset within a minute or so: the classic recipe, shortened on big data."""
-    n_images = len(data_config.classes) * data_config.n_per_class
-    epochs = 10 if n_images <= 5000 else 5
-    return TrainConfig(epochs=epochs, step_size=max(1, epochs * 2 // 3))
+    return TrainedRun(spec, dataset.config, cfg.to_dict(), _cpu_state(s.model), history, summary,
+                      run_key(dataset.config, spec, cfg))  # fmt: skip

@@ -17,6 +17,7 @@ from ui.conv_views import (
     image_figure,
 )
 from ui.plots import CHANNEL_NAMES, display_scale
+from ui.reset import reset_button
 from ui.state import current_dataset
 
 SOURCES = ("Built-in sample", "Dataset image", "Upload")
@@ -136,6 +137,7 @@ def step_ui(output: np.ndarray) -> tuple[int, int]:
 
 
 st.title("Convolution and pooling")
+reset_button("conv_")
 st.markdown(
     "A **convolution** slides a small grid of numbers, the **kernel**, over the image. At each position it "
     "multiplies the pixels under the kernel by the kernel's numbers and adds the products up: one number of the "

@@ -1,190 +1,144 @@
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
-from cnn_core.data import DIGIT_CLASSES, DIGITS_PER_CLASS, SHAPE_CLASSES, SIZE_RANGE, DataConfig, ImageDataset
-from ui.plots import CHANNEL_COLOURS, CHANNEL_NAMES, class_colour, compact, display_scale, to_display
+from cnn_core import data
+from cnn_core.data import DataConfig
+from cnn_core.data_stats import split_warnings
+from cnn_core.image_set import ImageSet, folder_config
+from ui import data_views as views
+from ui.my_images import images_zip, my_images_ui
+from ui.reset import reset_button
 from ui.state import DATA_CONFIG, build_dataset, seed_widget
 
-FIELDS = ("dataset", "classes", "n_per_class", "size", "noise", "position_jitter", "scale_jitter",
-          "rotation", "color_mode", "clutter", "val_fraction", "test_fraction", "seed")  # fmt: skip
-SAMPLES_PER_CLASS = 8
+FIELDS = ("dataset", "classes", "n_per_class", "size", "noise", "position_jitter", "scale_jitter", "rotation",
+          "color_mode", "clutter", "val_fraction", "test_fraction", "seed", "image_mode")  # fmt: skip
+NAMES = {"shapes": "Synthetic shapes", "digits": "Handwritten digits (8×8)", "folder": "My images"}
+ss = st.session_state
 
 
-def _seed_widgets(cfg: DataConfig, overwrite: bool = False) -> None:
+def _seed_widgets(values: dict, overwrite: bool = False) -> None:
     for field in FIELDS:
-        value = getattr(cfg, field)
-        value = list(value) if isinstance(value, tuple) else value
+        value = list(values[field]) if isinstance(values[field], tuple) else values[field]
         if overwrite:
-            st.session_state[f"ds_{field}"] = value
+            ss[f"ds_{field}"] = value
         else:
             seed_widget(f"ds_{field}", value)
 
 
 def _on_dataset_change() -> None:
     """A new dataset starts from its own defaults (its classes, size and noise differ)."""
-    _seed_widgets(DataConfig(dataset=st.session_state.ds_dataset), overwrite=True)
+    _seed_widgets(data.default_values(ss.ds_dataset), overwrite=True)
 
 
-def data_config_ui() -> dict:
+def dataset_ui() -> str:
+    st.sidebar.header("Dataset settings")
+    return st.sidebar.selectbox("Dataset", list(NAMES), key="ds_dataset", on_change=_on_dataset_change,
+                                format_func=NAMES.get,
+                                help="Shapes are drawn on the fly, so you control how hard they are. Digits are 1,797 "
+                                "real 8×8 scans that ship with scikit-learn. My images: pictures of your own, from a "
+                                "zip, file uploads or your camera.")  # fmt: skip
+
+
+def data_config_ui(name: str, images: ImageSet | None) -> dict:
     """The sidebar's knobs; returns the DataConfig fields they set."""
-    sb = st.sidebar
-    sb.header("Dataset settings")
-    name = sb.selectbox("Dataset", ("shapes", "digits"), key="ds_dataset", on_change=_on_dataset_change,
-                        format_func={"shapes": "Synthetic shapes", "digits": "Handwritten digits (8×8)"}.get,
-                        help="Shapes are drawn on the fly, so you control how hard they are. Digits are 1,797 "
-                        "real 8×8 scans that ship with scikit-learn.")
-    shapes = name == "shapes"
-    sb.multiselect("Classes", SHAPE_CLASSES if shapes else DIGIT_CLASSES, key="ds_classes",
-                   help="Which classes to include, in label order. More classes make the task harder.")
-    sb.number_input("Images per class", 1, 5000 if shapes else DIGITS_PER_CLASS, key="ds_n_per_class",
-                    help="More images give the network more to learn from, and take longer to train on."
-                    + ("" if shapes else f" Each digit has 174 to {DIGITS_PER_CLASS} scans: the most means all."))
-    sb.slider("Image size (pixels)", *SIZE_RANGE[name], key="ds_size",
-              help="Height and width of each image." + ("" if shapes else " Digits are upscaled bilinearly."))
+    sb, shapes, folder = st.sidebar, name == "shapes", name == "folder"
+    if folder:  # the knobs show before any images come, so that they keep their values
+        most = max(images.counts) if images else 1
+        if images and ss.get("ds_folder_digest") != images.digest:  # new images: all of them, at first
+            ss.ds_folder_digest, ss.ds_n_per_class = images.digest, most
+        ss.ds_n_per_class = min(ss.ds_n_per_class, most)
+        if images:
+            sb.caption(f"Classes: {', '.join(images.classes)} (in alphabetical order).")
+    else:
+        most = 5000 if shapes else data.DIGITS_PER_CLASS
+        sb.multiselect("Classes", data.SHAPE_CLASSES if shapes else data.DIGIT_CLASSES, key="ds_classes",
+                       help="Which classes to include, in label order. More classes make the task harder.")
+    help_n = {"shapes": "", "digits": f" Each digit has 174 to {data.DIGITS_PER_CLASS} scans: the most means all.",
+              "folder": " The first ones of each class, in a fixed order; the most means all."}[name]  # fmt: skip
+    sb.number_input("Images per class", 1, most, key="ds_n_per_class", disabled=folder and images is None,
+                    help="More images give the network more to learn from, and take longer to train on." + help_n)
+    sb.slider("Image size (pixels)", *data.SIZE_RANGE[name], key="ds_size",
+              help="Height and width of each image." + {"shapes": "", "digits": " Digits are upscaled bilinearly.",
+                                                        "folder": " Your images are cropped to a centred square "
+                                                        "and resized."}[name])  # fmt: skip
+    if folder:
+        sb.radio("Colours", data.IMAGE_MODES, key="ds_image_mode", horizontal=True,
+                 format_func={"colour": "colour (3 channels)", "grey": "grey (1 channel)"}.get,
+                 help="Grey images are a third of the numbers: faster to train, but colour can no longer help.")
     sb.slider("Pixel noise (σ)", 0.0, 0.5, step=0.01, key="ds_noise",
               help="Standard deviation of Gaussian noise added to every pixel, then clipped to [0, 1].")
-    with sb.expander("Make it harder", expanded=False):
-        st.slider("Position jitter", 0.0, 0.5, step=0.05, key="ds_position_jitter", disabled=not shapes,
-                  help="How far a shape's centre may move, as a fraction of the image size.")
-        st.slider("Scale jitter", 0.0, 0.5, step=0.05, key="ds_scale_jitter", disabled=not shapes,
-                  help="0.3 lets a shape grow or shrink by up to 30%.")
-        st.slider("Rotation (degrees)", 0, 180, step=5, key="ds_rotation", disabled=not shapes,
-                  help="Each shape turns by a random angle up to this, either way.")
-        st.radio("Colour", ("per_class", "random"), key="ds_color_mode", disabled=not shapes, horizontal=True,
-                 format_func={"per_class": "one per class", "random": "random"}.get,
-                 help="With one colour per class, colour alone gives the answer away. Random colours force "
-                 "the network to learn the shapes.")
-        st.slider("Clutter", 0, 10, key="ds_clutter", disabled=not shapes,
-                  help="Small distractor blobs of random colour drawn under the shape.")
+    if not folder:
+        harder_ui(shapes)
     with sb.expander("Split and seed", expanded=False):
         st.slider("Validation share", 0.0, 0.45, step=0.05, key="ds_val_fraction",
                   help="Held out of training to tune and stop training honestly.")
         st.slider("Test share", 0.0, 0.45, step=0.05, key="ds_test_fraction",
                   help="Held out until the end, for the Evaluation page.")
         st.number_input("Seed", 0, 2**31 - 1, key="ds_seed", help="The same seed gives the same images and split.")
-    values = {field: st.session_state[f"ds_{field}"] for field in FIELDS}
+    values = {field: ss[f"ds_{field}"] for field in FIELDS}
     values["classes"] = tuple(values["classes"])
     values["rotation"] = float(values["rotation"])
     return values
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _class_means(config: DataConfig, _ds: ImageDataset) -> np.ndarray:
-    """(K, C, H, W) mean image of each class over the training split."""
-    images, labels = _ds.split("train")
-    return np.stack([images[labels == k].mean(axis=0) for k in range(_ds.num_classes)])
+def harder_ui(shapes: bool) -> None:
+    with st.sidebar.expander("Make it harder", expanded=False):
+        st.slider("Position jitter", 0.0, 0.5, step=0.05, key="ds_position_jitter", disabled=not shapes,
+                  help="How far a shape's centre may move, as a fraction of the image size.")
+        st.slider("Scale jitter", 0.0, 0.5, step=0.05, key="ds_scale_jitter", disabled=not shapes,
+                  help="0.3 lets a shape grow or shrink by up to 30%.")
+        st.slider("Rotation (degrees)", 0, 180, step=5, key="ds_rotation", disabled=not shapes,
+                  help="Each shape turns by a random angle up to this, either way. The diagonal and the stripes "
+                  "turn at most 30°: further, a diagonal stops being diagonal and horizontal stripes become "
+                  "vertical ones, so the class would change.")  # fmt: skip
+        st.radio("Colour", ("per_class", "random"), key="ds_color_mode", disabled=not shapes, horizontal=True,
+                 format_func={"per_class": "one per class", "random": "random"}.get,
+                 help="With one colour per class, colour alone gives the answer away. Random colours force "
+                 "the network to learn the shapes.")
+        st.slider("Clutter", 0, 10, key="ds_clutter", disabled=not shapes,
+                  help="Small distractor blobs of random colour drawn under the shape.")
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _histograms(config: DataConfig, _ds: ImageDataset, bins: int = 50) -> np.ndarray:
-    """(C, bins) counts of pixel values per channel over the whole dataset."""
-    q = np.minimum((_ds.images * bins).astype(np.int64), bins - 1)
-    return np.stack([np.bincount(q[:, c].ravel(), minlength=bins) for c in range(q.shape[1])])
-
-
-def draw_summary(ds: ImageDataset) -> None:
-    c, h, w = ds.input_shape
-    cols = st.columns(6)
-    cols[0].metric("Images", f"{len(ds.labels):,}", help=f"{ds.images.nbytes / 2**20:.1f} MB as float32")
-    cols[1].metric("Image shape", f"{c}×{h}×{w}", help="Channels × height × width of one image.")
-    cols[2].metric("Classes", ds.num_classes)
-    for col, (split, label) in zip(cols[3:], (("train", "Train"), ("val", "Validation"), ("test", "Test"))):
-        col.metric(label, len(ds.splits[split]))
-
-
-def draw_gallery(ds: ImageDataset) -> None:
-    st.caption("A few images of every class, enlarged with square pixels so you see exactly what the network sees.")
-    scale = display_scale(ds.input_shape[1], 80)
-    for k, name in enumerate(ds.classes):
-        idx = np.flatnonzero(ds.labels == k)[:SAMPLES_PER_CLASS]
-        st.markdown(f"<span style='color:{class_colour(k)}'>■</span> **{name}**", unsafe_allow_html=True)
-        st.image([to_display(ds.images[i], scale) for i in idx], caption=[f"#{i}" for i in idx])
-
-
-def draw_channels(ds: ImageDataset) -> None:
-    st.caption("A colour image is a stack of channels: three grids of numbers (red, green, blue), "
-               "each between 0 and 1. A convolution's kernel has one slice per channel.")
-    i = st.number_input("Image number", 0, len(ds.labels) - 1, 0, key="ds_channel_image",
-                        help="Any image of the dataset; numbers are shown under the gallery's images.")
-    image = ds.images[i]
-    names, colours = CHANNEL_NAMES[image.shape[0]], CHANNEL_COLOURS[image.shape[0]]
-    left, right = st.columns([1, 3])
-    left.image(to_display(image, display_scale(image.shape[1], 160)), caption=f"#{i}: {ds.classes[ds.labels[i]]}")
-    fig = make_subplots(1, len(names), subplot_titles=[f"{n} channel" for n in names], horizontal_spacing=0.03)
-    for j, (name, colour) in enumerate(zip(names, colours)):
-        fig.add_trace(go.Heatmap(z=image[j], zmin=0, zmax=1, colorscale=[[0, "black"], [1, colour]],
-                                 showscale=j == len(names) - 1, name=name,
-                                 hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), 1, j + 1)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{j + 1}", showticklabels=False, row=1, col=j + 1)
-        fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
-    right.plotly_chart(compact(fig, 300), key="ds_channels_chart")
-
-
-def draw_balance(ds: ImageDataset) -> None:
-    st.caption("How many images of each class each split holds. The split is stratified: every class "
-               "keeps the same share in train, validation and test.")
-    splits = ("train", "val", "test")
-    fig = go.Figure()
-    for k, name in enumerate(ds.classes):
-        counts = [int((ds.labels[ds.splits[s]] == k).sum()) for s in splits]
-        fig.add_bar(x=list(splits), y=counts, name=name, marker_color=class_colour(k), text=counts)
-    fig.update_layout(barmode="group", yaxis_title="images", legend_title="class")
-    st.plotly_chart(compact(fig, 320), key="ds_balance_chart")
-
-
-def draw_histograms(ds: ImageDataset) -> None:
-    st.caption("How often each pixel value occurs, per channel. The spike at 0 is the dark background; "
-               "noise spreads it out. The y axis is logarithmic so that rare values stay visible.")
-    counts = _histograms(ds.config, ds)
-    bins = counts.shape[1]
-    centres = (np.arange(bins) + 0.5) / bins
-    names, colours = CHANNEL_NAMES[counts.shape[0]], CHANNEL_COLOURS[counts.shape[0]]
-    fig = go.Figure()
-    for j, (name, colour) in enumerate(zip(names, colours)):
-        fig.add_scatter(x=centres, y=counts[j], name=name, mode="lines", line=dict(color=colour, shape="hvh"))
-    fig.update_layout(xaxis_title="pixel value", yaxis_title="pixels", yaxis_type="log")
-    st.plotly_chart(compact(fig, 320), key="ds_hist_chart")
-
-
-def draw_means(ds: ImageDataset) -> None:
-    means = _class_means(ds.config, ds)
-    st.caption("The average training image of each class. If the averages differ only by colour, a network "
-               "can score perfectly by reading the colour and never learn the shape: set *Colour* to "
-               "*random* under *Make it harder* and watch the averages turn grey.")
-    scale = display_scale(ds.input_shape[1], 110)
-    st.image([to_display(m, scale) for m in means], caption=list(ds.classes))
+def make_config(values: dict, images: ImageSet | None) -> DataConfig:
+    """The widgets' values as a DataConfig; an empty class list is an error here, not the defaults."""
+    if images is not None:
+        keep = ("n_per_class", "size", "noise", "val_fraction", "test_fraction", "seed", "image_mode")
+        return folder_config(images, **{k: values[k] for k in keep})
+    if not values["classes"]:
+        raise ValueError(data.TWO_CLASSES)  # () would mean the dataset's default classes
+    values = {k: v for k, v in values.items() if k != "image_mode"}
+    return DataConfig(**values)
 
 
 st.title("Dataset")
+reset_button("ds_", also=(DATA_CONFIG, "dataset"))
 st.markdown(
-    "A CNN learns from examples. Here you make them: **synthetic shapes** whose difficulty you control, or "
-    "**real handwritten digits**. Change the settings on the left; everything below updates."
+    "A CNN learns from examples. Here you make them: **synthetic shapes** whose difficulty you control, "
+    "**real handwritten digits**, or **your own images**. Change the settings on the left; everything below updates."
 )
-saved = st.session_state.get(DATA_CONFIG) or DataConfig()
-_seed_widgets(saved)
-values = data_config_ui()
+saved = ss.get(DATA_CONFIG) or DataConfig()
+_seed_widgets(saved.to_dict())
+name = dataset_ui()
+images = my_images_ui() if name == "folder" else None
+values = data_config_ui(name, images)
+if name == "folder" and images is None:
+    st.info(f"Bring at least two classes of images above. Until then the other pages keep the last dataset "
+            f"({NAMES[saved.dataset].lower()}).")  # fmt: skip
+    st.stop()
 try:
-    config = DataConfig(**values)
+    config = make_config(values, images)
     ds = build_dataset(config)
 except ValueError as exc:
-    st.error(f"{exc}. Still showing the last dataset that worked.")
-    ds = build_dataset(saved)
-
-draw_summary(ds)
-tabs = st.tabs(["Samples", "Channels", "Class balance", "Pixel values", "Class averages"])
-with tabs[0]:
-    draw_gallery(ds)
-with tabs[1]:
-    draw_channels(ds)
-with tabs[2]:
-    draw_balance(ds)
-with tabs[3]:
-    draw_histograms(ds)
-with tabs[4]:
-    draw_means(ds)
-st.download_button("Download as .npz", data=ds.to_npz, file_name=f"{ds.config.dataset}-{ds.config.key()}.npz",
-                   mime="application/octet-stream", on_click="ignore",
-                   help="NumPy arrays: images (N, C, H, W) float32 in [0, 1], labels, classes, the split "
-                   "indices and the config. Load with numpy.load().")
+    st.error(f"{str(exc)[0].upper()}{str(exc)[1:]}. Still showing the last dataset that worked.")
+    try:
+        ds = build_dataset(saved)
+    except ValueError:  # your images of then are no longer this session's
+        ds = build_dataset(DataConfig())
+for warning in split_warnings(ds):
+    st.warning(warning)
+views.draw_tabs(ds)
+views.draw_download(ds)
+if images is not None and ds.config.dataset == "folder":
+    st.download_button("Download your images (.zip)", lambda: images_zip(images), "my-images.zip", "application/zip",
+                       on_click="ignore", key="ds_my_images_download",
+                       help="Your images as the app keeps them (squares of 128 pixels, PNG), one folder per class. "
+                       "Upload this zip again to rebuild the same dataset, or to evaluate a model trained on it.")

@@ -29,3 +29,17 @@ def app():
 def _isolated_model_cache(tmp_path_factory):
     """Tests never read or fill the user's model cache."""
     os.environ["CNN_LAB_CACHE_DIR"] = str(tmp_path_factory.mktemp("model-cache"))
+
+
+@pytest.fixture
+def torch_state_untouched():
+    """The test leaves no thread running and torch's thread count as it found it."""
+    import threading
+
+    import torch
+
+    threads, before = torch.get_num_threads(), set(threading.enumerate())
+    yield
+    assert torch.get_num_threads() == threads, "the test changed torch's thread count"
+    leaked = [t.name for t in threading.enumerate() if t not in before]
+    assert not leaked, f"the test left threads running: {leaked}"

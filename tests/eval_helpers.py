@@ -9,7 +9,9 @@ import torch
 
 from cnn_core.checkpoint import TrainedRun
 from cnn_core.data import DataConfig, make_dataset
-from cnn_core.spec import ModelSpec, build_model, layer, preset
+from cnn_core.layers import layer
+from cnn_core.presets import network
+from cnn_core.spec import ModelSpec, build_model
 from cnn_core.train import TrainConfig, fit
 
 
@@ -19,7 +21,7 @@ def trained_run(data_config: DataConfig = DataConfig(dataset="digits"),  # noqa:
                 epochs: int = 3, seed: int = 0) -> TrainedRun:  # fmt: skip
     """A preset trained for a few epochs by the app's own engine, as the Training page would."""
     ds = make_dataset(data_config)
-    spec = preset(spec_name, ds.input_shape, ds.num_classes)
+    spec = network(spec_name, ds.input_shape, ds.num_classes)
     cfg = TrainConfig(lr=3e-3, batch_size=64, epochs=epochs, schedule="none", precision="fp32", seed=seed)
     return fit(spec, ds, cfg, device="cpu")
 

@@ -7,7 +7,8 @@ import torch
 from cnn_core.cache import run_key
 from cnn_core.checkpoint import TrainedRun
 from cnn_core.data import DataConfig
-from cnn_core.spec import ModelSpec, build_model, layer
+from cnn_core.layers import layer
+from cnn_core.spec import ModelSpec, build_model
 from cnn_core.train import TrainConfig
 
 SPEC = ModelSpec((1, 8, 8), 3, (layer("conv2d", out_channels=4), layer("relu"), layer("flatten"),

@@ -2,12 +2,15 @@
 
 import ast
 
+import numpy as np
 import pytest
 import torch
 
 from cnn_core.blocks import BlockDesign, design_of
 from cnn_core.codegen import generate_code
-from cnn_core.spec import PRESETS, ModelSpec, SpecError, build_model, layer, preset
+from cnn_core.layers import SpecError, layer
+from cnn_core.presets import NETWORKS, network
+from cnn_core.spec import ModelSpec, build_model
 from cnn_core.summary import summarize
 
 BLOCK_PRESETS = ("simple_cnn", "simple_cnn_4block", "simple_cnn_stride2", "digits_small")
@@ -15,25 +18,25 @@ BLOCK_PRESETS = ("simple_cnn", "simple_cnn_4block", "simple_cnn_stride2", "digit
 
 @pytest.mark.parametrize("name", BLOCK_PRESETS)
 def test_block_shaped_presets_have_a_design_that_rebuilds_them(name):
-    spec = preset(name, (1, 28, 28), 10)
+    spec = network(name, (1, 28, 28), 10)
     design = design_of(spec)
     assert design is not None and design.to_spec((1, 28, 28), 10) == spec
 
 
 @pytest.mark.parametrize("name", ("lenet5", "tinyvgg"))
 def test_presets_that_are_not_blocks_have_no_design(name):
-    assert design_of(preset(name)) is None
+    assert design_of(network(name)) is None
 
 
 def test_default_design_is_simple_cnn_with_619268_parameters():
     spec = BlockDesign().to_spec((3, 32, 32), 4)
-    assert spec == preset("simple_cnn")
+    assert spec == network("simple_cnn")
     assert summarize(spec).total_params == 619_268
 
 
 def test_stride_downsampling_replaces_pools_with_stride_two_convs():
     spec = BlockDesign(downsample="stride").to_spec((3, 32, 32), 4)
-    assert spec == preset("simple_cnn_stride2")
+    assert spec == network("simple_cnn_stride2")
     assert "maxpool2d" not in [lay.type for lay in spec.layers]
 
 
@@ -77,9 +80,9 @@ def _run_generated(spec: ModelSpec, class_name: str = "Net"):
     return namespace[class_name]()
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(NETWORKS))
 def test_generated_code_gives_the_same_parameters_and_output_shape(name):
-    spec = preset(name, (3, 32, 32), 7)
+    spec = network(name, (3, 32, 32), 7)
     model, reference = _run_generated(spec).eval(), build_model(spec).eval()
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(model) == count(reference) == summarize(spec).total_params
@@ -93,29 +96,49 @@ def test_generated_code_computes_what_build_model_computes():
         layer("leakyrelu", negative_slope=0.2), layer("avgpool2d", kernel_size=3, stride=1, padding=1),
         layer("sigmoid"), layer("flatten"), layer("linear", out_features=3, bias=False)))  # fmt: skip
     model, reference = _run_generated(spec, "Tiny").eval(), build_model(spec).eval()
-    model.load_state_dict(dict(zip(model.state_dict(), reference.state_dict().values())))
+    model.load_state_dict(reference.state_dict())  # the same names: conv1.weight, fc1.weight
     x = torch.rand(2, 1, 9, 11)
     torch.testing.assert_close(model(x), reference(x))
 
 
 def test_generated_code_writes_shapes_where_they_change():
-    source = generate_code(preset("simple_cnn"))
+    source = generate_code(network("simple_cnn"))
     assert "self.conv1 = nn.Conv2d(3, 32, kernel_size=3, padding=1)" in source
     assert "x = self.maxpool1(x)  # (B, 32, 16, 16)" in source
     assert "619,268 parameters" in source
 
 
-def test_generating_code_does_not_import_torch():
+def test_code_for_an_invalid_spec_or_class_name_is_refused():
+    with pytest.raises(SpecError, match="layer 3"):
+        generate_code(network("lenet5", (1, 8, 8), 10))
+    with pytest.raises(ValueError, match="not a Python name"):
+        generate_code(network("simple_cnn"), "my net")
+
+
+def test_exported_code_loads_a_trained_checkpoint_and_classifies_an_image_file(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from cnn_core.codegen import generate_code; from cnn_core.spec import preset; "
-            "generate_code(preset('simple_cnn')); assert 'torch' not in sys.modules")  # fmt: skip
-    subprocess.run([sys.executable, "-c", code], check=True)
+    from PIL import Image
 
+    from cnn_core.checkpoint import save_checkpoint
+    from cnn_core.interpret import prepare_image
+    from tests.eval_helpers import trained_run
 
-def test_code_for_an_invalid_spec_or_class_name_is_refused():
-    with pytest.raises(SpecError, match="layer 3"):
-        generate_code(preset("lenet5", (1, 8, 8), 10))
-    with pytest.raises(ValueError, match="not a Python name"):
-        generate_code(preset("simple_cnn"), "my net")
+    run = trained_run()  # digits_small trained by the app's engine for a few epochs
+    save_checkpoint(run, tmp_path / "run.pt")
+    (tmp_path / "net.py").write_text(generate_code(run.spec))
+    namespace: dict = {"__name__": "exported"}
+    exec(compile((tmp_path / "net.py").read_text(), "net.py", "exec"), namespace)
+    exported, classes = namespace["load"](tmp_path / "run.pt")  # Net().load_state_dict(ckpt["state_dict"])
+    assert classes == list(run.data_config.classes)
+    image = (np.random.default_rng(0).random((8, 8)) * 255).astype(np.uint8)
+    Image.fromarray(image, "L").save(tmp_path / "digit.png")
+    x = torch.from_numpy(prepare_image((tmp_path / "digit.png").read_bytes(), run.spec.input)[0])[None]
+    torch.testing.assert_close(namespace["read_image"](tmp_path / "digit.png"), x)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), run.build()(x))  # the app's trained model, the same scores
+        best = classes[int(run.build()(x).argmax())]
+    out = subprocess.run([sys.executable, "net.py", "run.pt", "digit.png"], cwd=tmp_path, capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert out.splitlines()[0].startswith(f"{best}: ") and len(out.splitlines()) == 3

@@ -4,14 +4,15 @@ import pytest
 
 from cnn_core.checkpoint import TrainedRun, checkpoint_bytes, load_checkpoint, save_checkpoint
 from cnn_core.data import DataConfig
-from cnn_core.spec import build_model, preset
+from cnn_core.presets import network
+from cnn_core.spec import build_model
 
 torch = pytest.importorskip("torch")
 
 
 @pytest.fixture
 def run():
-    spec = preset("digits_small", (1, 8, 8), 10)
+    spec = network("digits_small", (1, 8, 8), 10)
     torch.manual_seed(0)
     model = build_model(spec)
     return TrainedRun(spec, DataConfig(dataset="digits"), {"lr": 0.001, "epochs": 3},
@@ -49,3 +50,14 @@ def test_a_foreign_torch_file_is_refused():
     torch.save({"weights": torch.zeros(2)}, buf)
     with pytest.raises(ValueError, match="not a CNN Lab checkpoint"):
         load_checkpoint(buf.getvalue())
+
+
+def test_a_checkpoint_from_before_layers_had_names_still_loads(run):
+    payload = run.to_payload()
+    index = {"conv1": 0, "bn1": 1, "conv2": 4, "bn2": 5, "fc1": 9, "fc2": 11}  # digits_small's layers with weights
+    payload["state_dict"] = {f"{index[k.split('.')[0]]}.{k.split('.', 1)[1]}": v for k, v in run.state_dict.items()}
+    assert "0.weight" in payload["state_dict"]
+    back = TrainedRun.from_payload(payload)
+    assert set(back.state_dict) == set(run.state_dict)
+    x = torch.rand(2, 1, 8, 8)
+    assert torch.equal(back.build()(x), run.build()(x))

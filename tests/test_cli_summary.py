@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from cnn_core.cli import main
-from cnn_core.spec import preset
+from cnn_core.presets import network
 
 
 def test_summary_json_has_layers_and_totals(capsys):
@@ -28,12 +28,12 @@ def test_input_and_classes_adapt_a_preset(capsys):
 def test_table_lists_every_layer_and_the_total(capsys):
     assert main(["summary", "--arch", "tinyvgg"]) == 0
     out = capsys.readouterr().out
-    assert "conv4" in out and "total: " in out and f"{len(preset('tinyvgg').layers)}" in out
+    assert "conv4" in out and "total: " in out and f"{len(network('tinyvgg').layers)}" in out
 
 
 def test_a_json_file_is_read(tmp_path, capsys):
     path = tmp_path / "net.json"
-    path.write_text(preset("lenet5", (1, 32, 32), 3).to_json())
+    path.write_text(network("lenet5", (1, 32, 32), 3).to_json())
     assert main(["summary", "--arch", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["spec"]["input"] == [1, 32, 32]
 
@@ -52,11 +52,13 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
 
 def test_bad_json_files_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.json"
-    for text, message in [("{not json", "not valid JSON"), ('{"layers": [{"type": "conv3d"}]}', "layer 0"),
+    for text, message in [("{not json", "not valid JSON"), ('{"input": 5, "layers": []}', "input must be three positive"),
+                          ('{"layers": [{"type": "conv3d"}]}', "layer 0"),
                           ('{"layers": [{"type": "flatten"}, {"type": "linear", "out_features": 5}]}', "5 outputs")]:
         bad.write_text(text)
         assert main(["summary", "--arch", str(bad)]) == 2
-        assert message in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
 
 
 def test_module_entry_point_exits_2_on_an_invalid_spec():

@@ -175,7 +175,7 @@ def test_npz_export_holds_images_labels_and_classes(classic, tmp_path):
         (dict(classes=("ring", "ring")), "only once"),
         (dict(dataset="cifar"), "unknown dataset 'cifar'"),
         (dict(dataset="digits", classes=("circle", "ring")), "unknown digits class"),
-        (dict(color_mode="rainbow"), "colour mode"),
+        (dict(color_mode="rainbow"), "unknown color_mode"),
         (dict(rotation=270), "rotation"),
         (dict(clutter=-1), "clutter"),
         (dict(val_fraction=0.6), "val fraction"),
@@ -195,3 +195,24 @@ def test_too_few_images_to_split_is_explained():
 def test_unknown_json_field_is_rejected():
     with pytest.raises(ValueError, match="unknown DataConfig field"):
         DataConfig.from_dict({"dataset": "shapes", "colour": "red"})
+
+
+def _orientation(mask: np.ndarray) -> float:
+    """The direction of a blob's long axis in degrees (0: along x, 90: along y with y down), from its moments."""
+    yy, xx = np.nonzero(mask)
+    x, y = xx - xx.mean(), yy - yy.mean()
+    return float(np.degrees(0.5 * np.arctan2(2 * (x * y).mean(), (x * x).mean() - (y * y).mean()))) % 180
+
+
+def test_rotation_never_turns_a_diagonal_into_another_direction():
+    ds = make_dataset(DataConfig(classes=("diagonal", "circle"), rotation=90.0, noise=0.0, n_per_class=200, size=64))
+    angles = np.array([_orientation(img[2] > 0.5) for img in ds.images[ds.labels == 0]])  # blue: the diagonal
+    assert np.abs(angles - 45).max() <= 30 + 3  # capped at 30° either way (3° for pixels)
+    assert np.abs(angles - 45).max() > 20  # and still turned
+
+
+def test_stripes_keep_their_direction_under_rotation():
+    ds = make_dataset(DataConfig(classes=("hstripes", "vstripes"), rotation=180.0, noise=0.0, n_per_class=50, size=64))
+    h, v = (np.array([np.abs(np.diff(img.mean(axis=0), axis=a)).sum() for img in ds.images[ds.labels == k]])
+            for k, a in ((0, 0), (1, 0)))  # change from row to row: large for horizontal stripes
+    assert (h > v.max()).all()

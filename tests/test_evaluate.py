@@ -18,7 +18,7 @@ from cnn_core.evaluate import (
     predict,
     report,
 )
-from cnn_core.spec import preset
+from cnn_core.presets import network
 from tests.eval_helpers import trained_run
 
 
@@ -169,9 +169,9 @@ def test_a_spec_for_another_input_or_class_count_is_refused(digits):
     run, ds, _, _ = digits
     check_compatible(run.spec, ds)
     with pytest.raises(ValueError, match=r"expects 3×32×32 .* has 1×8×8"):
-        check_compatible(preset("simple_cnn"), ds)
+        check_compatible(network("simple_cnn"), ds)
     with pytest.raises(ValueError, match="scores 4 classes but its dataset has 10"):
-        check_compatible(preset("digits_small", (1, 8, 8), 4), ds)
+        check_compatible(network("digits_small", (1, 8, 8), 4), ds)
 
 
 def test_pca_embedding_is_the_projection_on_the_two_largest_directions(digits):

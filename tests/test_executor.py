@@ -1,5 +1,6 @@
 """The executor: runs in worker processes with progress, stop, failures, reproducibility; Ray on a real cluster."""
 
+import json
 import os
 import pickle
 import threading
@@ -7,10 +8,14 @@ import threading
 import pytest
 import torch
 
+from cnn_core.checkpoint import load_checkpoint
 from cnn_core.data import DataConfig, make_dataset
 from cnn_core.executor import RAY_ADDRESS_VAR, LocalExecutor, RayExecutor, TrainRequest, make_executor
-from cnn_core.spec import ModelSpec, build_model, layer, preset
+from cnn_core.layers import layer
+from cnn_core.presets import network
+from cnn_core.spec import ModelSpec, build_model
 from cnn_core.train import TrainConfig, fit
+from tests.helpers import run_cli
 from tests.run_helpers import same_weights
 
 DATA = DataConfig(dataset="digits", classes=("0", "1", "2"), n_per_class=30)
@@ -18,7 +23,7 @@ TEST_RAY_VAR = "CNN_LAB_TEST_RAY_ADDRESS"  # .ci/run points it at the cluster it
 
 
 def request(epochs: int = 2, seed: int = 0, **kw) -> TrainRequest:
-    spec = preset("digits_small", (1, 8, 8), 3)
+    spec = network("digits_small", (1, 8, 8), 3)
     return TrainRequest(DATA, spec, TrainConfig(epochs=epochs, batch_size=16, seed=seed), device="cpu", **kw)
 
 
@@ -67,7 +72,7 @@ def test_the_same_request_gives_identical_weights_alone_and_while_others_train(e
         ds = make_dataset(DATA)
         while not busy.is_set():
             torch.manual_seed(123)
-            build_model(preset("digits_small", (1, 8, 8), 3))
+            build_model(network("digits_small", (1, 8, 8), 3))
             fit(dropout_request(1).spec, ds, TrainConfig(epochs=1, batch_size=64, seed=5), device="cpu")
 
     local = threading.Thread(target=build_and_train_here)
@@ -188,3 +193,30 @@ def test_stop_reaches_a_run_on_a_ray_cluster(ray_executor):
     handle.stop()
     run = handle.result(timeout=60)
     assert run.summary["status"] == "stopped" and run.summary["epochs_run"] < 1000
+
+
+def test_a_failing_request_on_a_ray_cluster_is_a_clear_error(ray_executor):
+    wrong = ModelSpec((3, 32, 32), 3, (layer("flatten"), layer("linear", out_features=3)))
+    with pytest.raises(ValueError, match="with_io"):
+        ray_executor.submit(TrainRequest(DATA, wrong, TrainConfig(epochs=1))).result(timeout=300)
+
+
+# ---------------------------------------------------------------- the CLI goes through the same executor
+
+
+def test_the_cli_trains_on_the_executor_and_says_which_with_the_run_id(tmp_path, monkeypatch):
+    monkeypatch.delenv(RAY_ADDRESS_VAR, raising=False)
+    out = tmp_path / "run.pt"
+    done = run_cli("train", "--dataset", "digits", "--arch", "digits_small", "--epochs", "1", "--json", "--out", out)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["executor"] == "local" and result["status"] == "completed"
+    assert load_checkpoint(out).run_id == result["run_id"] and len(result["run_id"]) == 32
+
+
+def test_the_cli_names_an_unreachable_ray_address_in_one_line(monkeypatch):
+    monkeypatch.setenv(RAY_ADDRESS_VAR, "127.0.0.1:9")
+    done = run_cli("train", "--dataset", "digits", "--arch", "digits_small", "--epochs", "1")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert f"{RAY_ADDRESS_VAR}=127.0.0.1:9" in done.stderr and done.stdout == ""
+

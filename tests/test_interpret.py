@@ -9,14 +9,15 @@ from PIL import Image
 from cnn_core.interpret import (
     conv_blocks,
     conv_filters,
-    conv_layers,
     feature_maps,
     filter_patches,
     grad_cam,
     prepare_image,
     saliency,
 )
-from cnn_core.spec import build_model, infer_shapes, preset
+from cnn_core.presets import network
+from cnn_core.shapes import infer_shapes
+from cnn_core.spec import build_model
 from tests.eval_helpers import blob_image, region_model, trained_run
 
 
@@ -67,7 +68,7 @@ def test_grad_cam_of_a_trained_model_is_at_input_resolution_for_every_conv_layer
     run = trained_run()
     model = run.build()
     image = np.random.default_rng(0).random((1, 8, 8), dtype=np.float32)
-    for layer in conv_blocks(run.spec) + [int(n) for n in conv_layers(model)]:
+    for layer in conv_blocks(run.spec) + [i for i, lay in enumerate(run.spec.layers) if lay.type == "conv2d"]:
         cam = grad_cam(model, image, 3, layer)
         assert cam.shape == (8, 8)
         assert 0 <= cam.min() and cam.max() <= 1
@@ -79,7 +80,7 @@ def test_grad_cam_refuses_a_flat_layer_a_missing_layer_and_a_missing_class():
     image = blob_image()
     with pytest.raises(ValueError, match="image-shaped"):
         grad_cam(model, image, 1, 4)
-    with pytest.raises(ValueError, match="no layer 9; expected one of 0, 1, 2, 3, 4"):
+    with pytest.raises(ValueError, match="no layer 9; expected an index from 0 to 4"):
         grad_cam(model, image, 1, 9)
     with pytest.raises(ValueError, match="class 2 does not exist"):
         grad_cam(model, image, 2, 0)
@@ -100,7 +101,7 @@ def test_saliency_marks_exactly_the_pixels_that_move_the_score():
 @pytest.mark.parametrize("name,input", [("simple_cnn", (3, 32, 32)), ("digits_small", (1, 8, 8)),
                                         ("lenet5", (1, 32, 32)), ("simple_cnn_stride2", (3, 32, 32))])  # fmt: skip
 def test_feature_map_shapes_follow_the_shape_calculator(name, input):
-    spec = preset(name, input, 4)
+    spec = network(name, input, 4)
     torch.manual_seed(0)
     model = build_model(spec).eval()
     blocks = conv_blocks(spec)
@@ -114,16 +115,16 @@ def test_feature_map_shapes_follow_the_shape_calculator(name, input):
 
 
 def test_a_conv_block_ends_after_its_batch_norm_and_activation():
-    assert conv_blocks(preset("simple_cnn"))[:2] == [2, 7]  # conv, bn, relu | pool, dropout, conv, bn, relu
-    assert conv_blocks(preset("lenet5", (1, 32, 32))) == [1, 4]  # conv, tanh
-    assert conv_blocks(preset("tinyvgg")) == [1, 3, 6, 8]
+    assert conv_blocks(network("simple_cnn"))[:2] == [2, 7]  # conv, bn, relu | pool, dropout, conv, bn, relu
+    assert conv_blocks(network("lenet5", (1, 32, 32))) == [1, 4]  # conv, tanh
+    assert conv_blocks(network("tinyvgg")) == [1, 3, 6, 8]
 
 
 def test_filters_are_the_conv_weights_and_non_conv_layers_have_none():
     run = trained_run()
     model = run.build()
     np.testing.assert_array_equal(conv_filters(model, 4), model[4].weight.detach().numpy())
-    assert conv_filters(model, "0").shape == (16, 1, 3, 3)
+    assert conv_filters(model, "conv1").shape == (16, 1, 3, 3)
     with pytest.raises(ValueError, match="not a conv layer"):
         conv_filters(model, 2)
 

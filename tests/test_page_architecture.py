@@ -1,15 +1,13 @@
 """The Architecture page, driven through its widgets with AppTest."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.data import DataConfig
-from cnn_core.spec import preset
+from cnn_core.presets import network
 from cnn_core.summary import summarize
 from tests.helpers import open_page
 
@@ -43,14 +41,14 @@ def test_first_visit_shows_simple_cnn_with_619268_parameters(fresh):
     assert list(table["layer"][:4]) == ["conv1", "bn1", "relu1", "maxpool1"]
     assert table["parameters"][0] == "896" and table["output shape"][3] == "32×16×16"
     assert table["how the size follows"][0] == "⌊(32 + 2×1 − 3) / 1⌋ + 1 = 32"
-    assert fresh.session_state["model_spec"] == preset("simple_cnn")
+    assert fresh.session_state["model_spec"] == network("simple_cnn")
 
 
 def test_block_controls_rebuild_the_network():
     at = _app()
     at.sidebar.slider(key="arch_num_blocks").set_value(4).run()
     assert _summary(at)["layer"].tolist().count("conv4") == 1
-    assert at.session_state["model_spec"] == preset("simple_cnn_4block")
+    assert at.session_state["model_spec"] == network("simple_cnn_4block")
     at.sidebar.radio(key="arch_downsample").set_value("stride").run()
     assert "maxpool2d" not in _summary(at)["type"].tolist()
     at.sidebar.checkbox(key="arch_batch_norm").uncheck().run()
@@ -68,8 +66,9 @@ def test_lenet5_on_8x8_digits_breaks_at_layer_3_and_keeps_the_last_valid_spec():
     at.sidebar.selectbox(key="arch_preset").set_value("lenet5").run()
     assert "breaks at layer 3 (conv2d)" in _errors(at) and "keeps the last valid one" in _errors(at)
     table = _summary(at)
-    assert table["#"].iloc[-1] == 3 and table["output shape"].iloc[-1] == "breaks here"
-    assert "larger than the padded input height 2" in table["how the size follows"].iloc[-1]
+    assert table["#"].iloc[0] == 3 and table["output shape"].iloc[0] == "breaks here"  # first: seen without scrolling
+    assert "larger than the padded input height 2" in table["how the size follows"].iloc[0]
+    assert not [m for m in at.metric if m.label == "Parameters"]  # a network that can't run has no totals
     assert at.session_state["model_spec"] == valid
     assert at.radio(key="arch_mode").value == "layers"  # LeNet-5 is not made of blocks
 
@@ -84,7 +83,7 @@ def _edit_table(at: AppTest, **edits) -> AppTest:
 def test_layer_table_edits_change_the_numbers():
     at = _app()
     at.sidebar.radio(key="arch_mode").set_value("layers").run()
-    assert len(at.data_editor[0].value) == len(preset("simple_cnn").layers)
+    assert len(at.data_editor[0].value) == len(network("simple_cnn").layers)
     _edit_table(at, edited={0: {"out_channels": 8, "kernel_size": 5, "padding": 2}})
     table = _summary(at)
     assert table["parameters"][0] == f"{(3 * 25 + 1) * 8:,}" and table["receptive field"][0] == "5×5"
@@ -97,7 +96,7 @@ def test_layer_table_can_break_the_network_and_name_the_row():
     at.sidebar.radio(key="arch_mode").set_value("layers").run()
     _edit_table(at, edited={0: {"kernel_size": 40}})
     assert "breaks at layer 0 (conv2d)" in _errors(at) and "kernel 40 is larger" in _errors(at)
-    assert at.session_state["model_spec"] == preset("simple_cnn")
+    assert at.session_state["model_spec"] == network("simple_cnn")
     _edit_table(at, edited={5: {"out_channels": 0}})
     assert "Row 5 (conv2d): out_channels must be at least 1" in _errors(at) and not at.exception
     _edit_table(at, deleted=[18])
@@ -113,11 +112,11 @@ def test_layer_table_added_rows_count():
 
 def test_import_json_replaces_the_network_and_adapts_it_to_the_dataset():
     at = _app()
-    spec = preset("tinyvgg", (1, 16, 16), 3)
+    spec = network("tinyvgg", (1, 16, 16), 3)
     at.text_area(key="arch_import_text").set_value(spec.to_json())
     at.button(key="arch_import").click().run()
     assert not at.exception and not _errors(at)
-    assert at.session_state["model_spec"] == preset("tinyvgg")  # 3×32×32 and 4 classes, as the dataset
+    assert at.session_state["model_spec"] == network("tinyvgg")  # 3×32×32 and 4 classes, as the dataset
     assert any("adapted to the dataset" in i.value for i in at.info)
 
 
@@ -126,18 +125,22 @@ def test_import_json_replaces_the_network_and_adapts_it_to_the_dataset():
     ('{"layers": [{"type": "conv2d", "out_channels": 4, "kernal_size": 3}]}',
      "layer 0 (conv2d): conv2d takes no argument kernal_size"),
     ('{"layers": [], "extra": 1}', "unknown spec field(s) extra"),
+    ("", "Nothing to import: paste a spec or choose a JSON file first."),
+    ("   ", "Nothing to import"),
+    ('{"input": [3, 32, 32], "num_classes": 4}', 'a model spec needs "layers"'),
+    ('{"layers": [', "this is not valid JSON ("),
 ])  # fmt: skip
 def test_import_of_bad_json_says_what_is_wrong_and_keeps_the_network(text, message):
     at = _app()
     at.text_area(key="arch_import_text").set_value(text)
     at.button(key="arch_import").click().run()
-    assert message in _errors(at) and not at.exception
-    assert at.session_state["model_spec"] == preset("simple_cnn")
+    assert message in _errors(at) and len(at.error) == 1 and not at.info and not at.exception  # one message
+    assert at.session_state["model_spec"] == network("simple_cnn")
 
 
 def test_export_shows_json_and_runnable_code(fresh):
     codes = [c.value for c in fresh.code]
-    assert json.loads(codes[0]) == preset("simple_cnn").to_dict()
+    assert json.loads(codes[0]) == network("simple_cnn").to_dict()
     assert "class Net(nn.Module)" in codes[1] and "619,268 parameters" in codes[1]
 
 
@@ -145,7 +148,7 @@ def test_a_link_with_a_preset_starts_from_it():
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["arch"] = "tinyvgg"
     at.run()
-    assert at.session_state["model_spec"] == preset("tinyvgg")
+    assert at.session_state["model_spec"] == network("tinyvgg")
 
 
 def test_a_new_dataset_adapts_the_network():
@@ -157,7 +160,49 @@ def test_a_new_dataset_adapts_the_network():
     assert (spec.input, spec.num_classes, spec.layers[-1].kwargs["out_features"]) == ((1, 8, 8), 10, 10)
 
 
-def test_the_page_does_not_import_torch():
-    code = ("import sys; from streamlit.testing.v1 import AppTest; at = AppTest.from_file('pages/architecture.py', "
-            "default_timeout=60).run(); assert not at.exception; assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+def test_digits_start_from_the_same_network_as_the_training_page():
+    at = _app(data_config=DataConfig(dataset="digits"))
+    assert at.session_state["model_spec"] == network("digits_small", (1, 8, 8), 10)
+    assert "digits: Small net for 8×8 digits" in " ".join(c.value for c in at.caption)
+
+
+def test_an_adaptive_pool_that_upsamples_is_warned_about():
+    at = _app(data_config=DataConfig(dataset="digits"))
+    assert not at.warning
+    at.sidebar.selectbox(key="arch_preset").set_value("simple_cnn").run()  # 2×2 reaches its 4×4 adaptive pool
+    assert "upsamples: it turns a 2×2 map into 4×4" in " ".join(w.value for w in at.warning)
+
+
+def test_a_network_without_a_head_is_blamed_on_the_missing_head():
+    at = _app()
+    at.sidebar.radio(key="arch_mode").set_value("layers").run()
+    _edit_table(at, deleted=list(range(13, 19)))  # keep the conv blocks, drop the pool and the head
+    assert "breaks at the end: the head is missing" in _errors(at) and "layer 0" not in _errors(at)
+    table = _summary(at)
+    assert table["type"].iloc[0] == "missing head" and table["#"].iloc[0] == 13
+
+
+def test_a_link_to_no_network_is_noted_and_removed_from_the_url():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["arch"] = "nonsense"
+    at.run()
+    assert "called 'nonsense', which does not exist" in " ".join(i.value for i in at.info)
+    assert "arch" not in at.query_params and at.session_state["model_spec"] == network("simple_cnn")
+
+
+def test_layer_table_shows_blanks_and_fits_its_columns():
+    at = _app()
+    at.sidebar.radio(key="arch_mode").set_value("layers").run()
+    editor = at.data_editor[0]
+    assert editor.proto.placeholder == ""  # unused cells blank, not "None"
+    columns = json.loads(editor.proto.columns)
+    assert sum(c["width"] for c in columns.values()) <= 880  # with the row markers, within ~930 pixels
+    summary = next(d for d in at.dataframe if d.editing_mode == "read_only")
+    widths = [c["width"] for name, c in json.loads(summary.proto.columns).items() if name != "_index"]
+    assert len(widths) == 11 and sum(widths) <= 930  # beside the sidebar at 1400 pixels, no column off-screen
+
+
+def test_block_channels_sit_two_a_row_so_their_labels_do_not_wrap():
+    at = _app()
+    at.sidebar.slider(key="arch_num_blocks").set_value(4).run()
+    assert len(at.sidebar.columns) == 2 and [c.weight for c in at.sidebar.columns] == [0.5, 0.5]

@@ -1,11 +1,7 @@
 """The router, the Home page and the Dataset page, driven through AppTest."""
 
-import subprocess
-import sys
 
 import pytest
-
-from tests.conftest import ROOT
 
 
 def metrics(at) -> dict[str, str]:
@@ -102,13 +98,62 @@ def test_settings_survive_a_visit_to_another_page(app):
     assert metrics(at)["Image shape"] == "3×40×40"
 
 
-@pytest.mark.parametrize("page", ["pages/dataset.py", "pages/convolution.py", "pages/architecture.py"])
-def test_pages_that_need_no_torch_do_not_import_it(page):
-    code = (
-        "import sys; from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=60).run()\n"
-        f"at.switch_page({page!r}).run(); assert not at.exception\n"
-        "print('torch' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
+# ---------------------------------------------------------------- issue 11: what a learner meets
+
+
+def chart_spec(at, key: str) -> dict:
+    import json
+
+    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id).proto.spec)
+
+
+def test_clearing_every_class_asks_for_two_instead_of_the_defaults(app):
+    at = app("pages/dataset.py")
+    at.sidebar.multiselect(key="ds_classes").set_value([]).run()
+    assert not at.exception
+    assert "choose at least two classes" in at.error[0].value.lower()
+    assert at.session_state["data_config"].classes == ("circle", "square", "diagonal", "ring")  # the last that worked
+
+
+def test_too_few_images_per_class_for_the_split_is_said_on_the_dataset_page(app):
+    at = app("pages/dataset.py")
+    assert not at.warning
+    at.sidebar.number_input(key="ds_n_per_class").set_value(2).run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Validation"] == "0"
+    text = " ".join(w.value for w in at.warning)
+    assert "Too few images per class for the split" in text and "validation share of 15% rounds to 0" in text
+    assert "Use at least 4 images per class" in text  # 4 × 0.15 = 0.6 rounds to 1
+
+
+def test_every_count_uses_the_same_number_format(app):
+    at = app("pages/dataset.py")
+    at.sidebar.selectbox(key="ds_dataset").set_value("digits").run()
+    m = metrics(at)
+    assert m["Images"] == "1,797" and m["Train"] == "1,259"
+
+
+def test_the_pixel_histogram_labels_its_log_axis_at_powers_of_ten(app):
+    at = app("pages/dataset.py")
+    axis = chart_spec(at, "ds_hist_chart")["layout"]["yaxis"]
+    assert axis["type"] == "log" and axis["dtick"] == 1 and axis["tickformat"] == ",d"
+
+
+def test_one_channel_is_called_grey(app):
+    at = app("pages/dataset.py")
+    at.sidebar.selectbox(key="ds_dataset").set_value("digits").run()
+    titles = [a["text"] for a in chart_spec(at, "ds_channels_chart")["layout"]["annotations"]]
+    assert titles == ["grey channel"]
+
+
+def test_tiny_images_get_a_transparent_margin_so_rounded_corners_clip_nothing():
+    import numpy as np
+
+    from ui.plots import TILE_MARGIN, tile, to_display
+
+    digit = np.random.default_rng(0).random((1, 8, 8)).astype(np.float32)
+    shown = tile(digit, 10)
+    assert shown.shape == (80 + 2 * TILE_MARGIN, 80 + 2 * TILE_MARGIN, 4) and TILE_MARGIN >= 4
+    inner = shown[TILE_MARGIN:-TILE_MARGIN, TILE_MARGIN:-TILE_MARGIN]
+    assert (inner[..., 3] == 255).all() and (inner[..., 0] == to_display(digit, 10)).all()
+    assert (shown[:TILE_MARGIN, :, 3] == 0).all() and (shown[:, -TILE_MARGIN:, 3] == 0).all()

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from cnn_core.spec import PRESETS, ModelSpec, SpecError, build_model, infer_shapes, layer, load_spec, preset
+from cnn_core.layers import ARGS, LAYER_TYPES, REQUIRED, SpecError, layer
+from cnn_core.presets import NETWORKS, load_spec, network
+from cnn_core.shapes import infer_shapes
+from cnn_core.spec import ModelSpec, build_model
 
 torch = pytest.importorskip("torch")
 
@@ -21,14 +24,14 @@ def n_params(model) -> int:
 
 
 def test_simple_cnn_has_619268_parameters_as_pytorch_counts():
-    model = build_model(preset("simple_cnn", (3, 32, 32), 4))
+    model = build_model(network("simple_cnn", (3, 32, 32), 4))
     assert n_params(model) == 619_268
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(NETWORKS))
 @pytest.mark.parametrize("input_shape, classes", [((3, 32, 32), 4), ((3, 64, 64), 8), ((1, 28, 28), 10)])
 def test_presets_build_and_their_shapes_match_a_real_forward_pass(name, input_shape, classes):
-    spec = preset(name, input_shape, classes)
+    spec = network(name, input_shape, classes)
     model = build_model(spec).eval()
     x = torch.zeros(2, *input_shape)
     shapes = infer_shapes(spec)
@@ -51,12 +54,12 @@ def test_equal_specs_written_differently_have_equal_keys():
     explicit = dict(ISSUE_EXAMPLE, layers=[*ISSUE_EXAMPLE["layers"]])
     explicit["layers"][3] = {"type": "maxpool2d", "kernel_size": 2, "stride": 2, "padding": 0}
     assert ModelSpec.from_dict(explicit).key() == ModelSpec.from_dict(ISSUE_EXAMPLE).key()
-    assert preset("simple_cnn").key() != preset("simple_cnn", num_classes=5).key()
+    assert network("simple_cnn").key() != network("simple_cnn", num_classes=5).key()
 
 
 def test_lenet5_breaks_on_8x8_digits_at_its_second_convolution():
     with pytest.raises(SpecError) as info:
-        infer_shapes(preset("lenet5", (1, 8, 8), 10))
+        infer_shapes(network("lenet5", (1, 8, 8), 10))
     assert info.value.index == 3 and "kernel 5 is larger than the padded input" in info.value.reason
 
 
@@ -73,7 +76,7 @@ def test_lenet5_breaks_on_8x8_digits_at_its_second_convolution():
         ([{"type": "maxpool2d", "kernel_size": 2, "padding": 2}], 0, "at most 1"),
         ([{"type": "conv2d", "out_channels": 4, "kernel_size": 40}], 0, "larger than the padded input"),
         ([{"type": "flatten"}, {"type": "linear", "out_features": 3}], 1, "there are 4 classes"),
-        ([{"type": "conv2d", "out_channels": 4}], 0, "not one score per class"),
+        ([{"type": "conv2d", "out_channels": 4}], 1, "after layer 0 (missing head): the network ends with a 4×30×30 map"),
     ],
 )
 def test_a_broken_design_names_the_failing_layer_and_why(layers, index, fragment):
@@ -101,8 +104,44 @@ def test_where_torch_fails_the_spec_fails_first():
 
 
 def test_load_spec_takes_a_preset_name_or_json_and_follows_the_dataset():
-    assert load_spec("tinyvgg", (1, 16, 16), 3) == preset("tinyvgg", (1, 16, 16), 3)
+    assert load_spec("tinyvgg", (1, 16, 16), 3) == network("tinyvgg", (1, 16, 16), 3)
     moved = load_spec(json.dumps(ISSUE_EXAMPLE), (1, 32, 32), 7)
     assert moved.input == (1, 32, 32) and moved.num_classes == 7 and infer_shapes(moved)[-1] == (7,)
     with pytest.raises(ValueError, match="unknown preset|not valid JSON"):
         load_spec("resnet50")
+
+
+@pytest.mark.parametrize("data", [{"input": 5, "layers": []}, {"input": "3,32,32", "layers": []},
+                                  {"input": [3, 32, 32], "num_classes": 2.5, "layers": []}])  # fmt: skip
+def test_a_wrongly_typed_spec_is_a_value_error_not_a_type_error(data):
+    with pytest.raises(ValueError, match="input must be three positive whole numbers|num_classes must be"):
+        ModelSpec.from_dict(data)
+
+
+def test_an_unknown_layer_type_fails_loudly_naming_the_known_ones():
+    from cnn_core.layers import layer_type
+
+    with pytest.raises(ValueError, match=r"unknown layer type 'conv3d'; expected one of conv2d, batchnorm2d, .*linear"):
+        layer_type("conv3d")
+    with pytest.raises(ValueError, match="unknown layer type 'conv3d'"):
+        layer("conv3d")
+
+
+@pytest.mark.parametrize("name", list(LAYER_TYPES))
+def test_each_layer_record_matches_its_torch_class(name):
+    import inspect
+
+    record = LAYER_TYPES[name]
+    parameters = inspect.signature(getattr(torch.nn, record.torch_class)).parameters
+    for arg, default in record.args.items():  # torch takes every argument we give it, with the same default
+        assert arg in parameters and arg in ARGS
+        if parameters[arg].default is not inspect.Parameter.empty and default is not REQUIRED:
+            assert parameters[arg].default == default, arg
+    if record.inferred:
+        assert record.inferred in parameters
+    if record.functional:  # stateless: the module and the functional form compute the same
+        module = getattr(torch.nn, record.torch_class)(**{k: v for k, v in record.args.items() if v is not REQUIRED})
+        x = torch.randn(2, 3, 4, 4)
+        F = torch.nn.functional  # noqa: N806, F841 - used by the functional form
+        expected = eval(record.functional.format(**record.args))  # noqa: S307 - our own table
+        torch.testing.assert_close(module(x), expected)

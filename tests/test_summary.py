@@ -13,18 +13,10 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnn_core.spec import (
-    IMAGE_LAYERS,
-    PRESETS,
-    TORCH_CLASS,
-    LayerSpec,
-    ModelSpec,
-    SpecError,
-    build_model,
-    layer,
-    preset,
-)
-from cnn_core.summary import Summary, format_bytes, format_count, layer_names, summarize
+from cnn_core.layers import LAYER_TYPES, LayerSpec, SpecError, layer, layer_names
+from cnn_core.presets import NETWORKS, network
+from cnn_core.spec import ModelSpec, build_model
+from cnn_core.summary import Summary, format_bytes, format_count, summarize
 
 torch.set_num_threads(1)
 IMAGE_TYPES = ("conv2d", "batchnorm2d", "relu", "leakyrelu", "gelu", "tanh", "sigmoid", "maxpool2d", "avgpool2d",
@@ -40,7 +32,7 @@ def _module(lay: LayerSpec, x: torch.Tensor) -> nn.Module:
     inferred = {"conv2d": "in_channels", "batchnorm2d": "num_features", "linear": "in_features"}
     if lay.type in inferred:
         kwargs[inferred[lay.type]] = x.shape[1]
-    return getattr(nn, TORCH_CLASS[lay.type])(**kwargs)
+    return getattr(nn, LAYER_TYPES[lay.type].torch_class)(**kwargs)
 
 
 def torch_walk(spec: ModelSpec):
@@ -48,7 +40,8 @@ def torch_walk(spec: ModelSpec):
 
     A failure is torch raising, or warning that the input is deprecated (Dropout2d on a flat vector), or a
     Linear layer given a 4-D map (torch would silently mix only its last axis), or a network whose output is
-    not (batch, num_classes): then the last layer is the one to blame.
+    not (batch, num_classes): then the missing head (index len(layers)) is to blame when it is still a map, and
+    the last layer when it has the wrong number of scores.
     """
     x = torch.rand(2, *spec.input)
     rows = []
@@ -70,7 +63,9 @@ def torch_walk(spec: ModelSpec):
         buffers = sum(b.numel() for b in module.buffers() if b.is_floating_point())
         rows.append((tuple(y.shape[1:]), params, buffers, counter.get_total_flops() // 2))
         x = y
-    if tuple(x.shape[1:]) != (spec.num_classes,):
+    if x.dim() != 2:
+        return rows, len(spec.layers)
+    if x.shape[1] != spec.num_classes:
         return rows, len(spec.layers) - 1
     return rows, None
 
@@ -121,8 +116,8 @@ def assert_receptive_field_matches_gradient(spec: ModelSpec) -> None:
     """
     summary = summarize(spec)
     n = 0
-    while n < len(summary.rows) and spec.layers[n].type in IMAGE_LAYERS - {"adaptiveavgpool2d"} | {
-        "relu", "leakyrelu", "gelu", "tanh", "sigmoid"}:  # fmt: skip
+    while n < len(summary.rows) and spec.layers[n].type in {"conv2d", "batchnorm2d", "maxpool2d", "avgpool2d", "dropout2d",
+                                                               "relu", "leakyrelu", "gelu", "tanh", "sigmoid"}:
         n += 1
     if n == 0:
         return
@@ -197,19 +192,19 @@ VALID, INVALID = random_specs(220)
 # ---------------------------------------------------------------- agreement with torch
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(NETWORKS))
 @pytest.mark.parametrize("io", PRESET_IO)
 def test_preset_rows_equal_torch(name, io):
-    assert_matches_torch(preset(name, *io))
+    assert_matches_torch(network(name, *io))
 
 
-@pytest.mark.parametrize("name", [n for n in PRESETS if n != "lenet5"])
+@pytest.mark.parametrize("name", [n for n in NETWORKS if n != "lenet5"])
 def test_preset_receptive_fields_equal_the_input_gradient(name):
-    assert_receptive_field_matches_gradient(preset(name))
+    assert_receptive_field_matches_gradient(network(name))
 
 
 def test_lenet5_breaks_on_8x8_digits_at_its_second_conv():
-    summary = assert_matches_torch(preset("lenet5", (1, 8, 8), 10))
+    summary = assert_matches_torch(network("lenet5", (1, 8, 8), 10))
     assert summary.error.index == 3
     assert "kernel 5 is larger than the padded input height 2 + 2×0 = 2" in summary.error.reason
 
@@ -248,14 +243,14 @@ def test_adaptive_pool_to_a_divisor_is_an_average_pool():
 
 
 def test_simple_cnn_has_619268_parameters_not_540000():
-    summary = summarize(preset("simple_cnn"))
+    summary = summarize(network("simple_cnn"))
     assert summary.total_params == 619_268
     assert summary.total_buffers == 2 * (32 + 64 + 128)
-    assert sum(p.numel() for p in build_model(preset("simple_cnn")).parameters()) == 619_268
+    assert sum(p.numel() for p in build_model(network("simple_cnn")).parameters()) == 619_268
 
 
 def test_conv_formula_shows_the_numbers():
-    row = summarize(preset("simple_cnn")).rows[0]
+    row = summarize(network("simple_cnn")).rows[0]
     assert row.formula == "⌊(32 + 2×1 − 3) / 1⌋ + 1 = 32"
     assert row.params_formula == "(3×3×3 + 1) × 32 = 896"
     assert (row.receptive_field, row.jump, row.memory) == (3, 1, 4 * 32 * 32 * 32)
@@ -271,7 +266,7 @@ def test_stride_two_halves_the_output_and_doubles_the_jump():
 
 
 def test_layer_names_count_each_kind():
-    assert layer_names(preset("lenet5").layers)[:4] == ["conv1", "tanh1", "avgpool1", "conv2"]
+    assert layer_names(network("lenet5").layers)[:4] == ["conv1", "tanh1", "avgpool1", "conv2"]
 
 
 def test_formatting_of_counts_and_bytes():
@@ -280,7 +275,7 @@ def test_formatting_of_counts_and_bytes():
 
 
 def test_summary_dict_has_the_public_fields():
-    d = summarize(preset("tinyvgg")).to_dict()
+    d = summarize(network("tinyvgg")).to_dict()
     assert {"layers", "total_params", "total_macs", "error"} <= set(d)
     assert {"name", "type", "output_shape", "params", "macs", "receptive_field"} <= set(d["layers"][0])
 
@@ -300,7 +295,7 @@ ERRORS = [
     (_spec(layer("avgpool2d", kernel_size=3, padding=2), FLAT, OUT), 0, "more than half the kernel size"),
     (_spec(FLAT, layer("conv2d", out_channels=4), OUT), 1, "move it before flatten"),
     (_spec(layer("linear", out_features=3)), 0, "add a flatten layer before it"),
-    (_spec(layer("conv2d", out_channels=4)), 0, "ends with a 4×6×6 map"),
+    (_spec(layer("conv2d", out_channels=4)), 1, "ends with a 4×6×6 map"),
     (_spec(FLAT, layer("linear", out_features=5)), 1, "5 outputs but there are 3 classes"),
 ]
 
@@ -311,6 +306,8 @@ def test_invalid_spec_gives_the_layer_and_a_reason_not_a_traceback(spec, index, 
     assert summary.error.index == index and reason in summary.error.reason
     ends = "ends with" in summary.error.reason  # judged after the last layer, so every row is there
     assert len(summary.rows) == (len(spec.layers) if ends else max(index, 0))
+    if ends and "map" in summary.error.reason:  # the missing head is blamed, not the last layer
+        assert summary.error.index == len(spec.layers) and summary.error.layer_type == "missing head"
     if spec.layers:
         assert_matches_torch(spec)
 

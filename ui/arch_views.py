@@ -10,15 +10,16 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from cnn_core.spec import LAYER_ARGS, LayerSpec, ModelSpec, SpecError
-from cnn_core.summary import RULES, Summary, format_bytes, format_count, shape_text
+from cnn_core.layers import ARGS, LAYER_TYPES, MISSING_HEAD, LayerSpec, SpecError, layer_type
+from cnn_core.shapes import shape_text
+from cnn_core.spec import ModelSpec
+from cnn_core.summary import Summary, format_bytes, format_count
 from ui.plots import compact
 
-# The layer table's argument columns, in the order a learner meets them.
-ARG_COLUMNS = ("out_channels", "kernel_size", "stride", "padding", "dilation", "output_size", "out_features", "p",
-               "negative_slope", "bias")  # fmt: skip
-FLOAT_ARGS = ("p", "negative_slope")
-SHAPE_CHANGING = ("conv2d", "maxpool2d", "avgpool2d", "adaptiveavgpool2d", "flatten", "linear")
+# Argument → (short header, width in pixels): with the type and row number, every column fits on screen at 1400.
+ARG_HEADERS = {"out_channels": ("out ch", 70), "kernel_size": ("kernel", 70), "stride": ("stride", 70),
+               "padding": ("pad", 56), "dilation": ("dilation", 80), "output_size": ("out size", 80),
+               "out_features": ("out feat", 80), "p": ("p", 56), "negative_slope": ("slope", 66), "bias": ("bias", 56)}
 FAIL_STYLE = "background-color: #fde2e2; color: #8b0000"
 
 
@@ -27,18 +28,19 @@ FAIL_STYLE = "background-color: #fde2e2; color: #8b0000"
 
 def table_frame(spec: ModelSpec) -> pd.DataFrame:
     """One row per layer: its type and every argument it takes (blank where the type takes none)."""
-    rows = [{"type": lay.type, **{c: lay.kwargs.get(c) for c in ARG_COLUMNS}} for lay in spec.layers]
-    frame = pd.DataFrame(rows, columns=["type", *ARG_COLUMNS])
-    dtypes = {c: "Float64" if c in FLOAT_ARGS else "boolean" if c == "bias" else "Int64" for c in ARG_COLUMNS}
+    rows = [{"type": lay.type, **{c: lay.kwargs.get(c) for c in ARGS}} for lay in spec.layers]
+    frame = pd.DataFrame(rows, columns=["type", *ARGS])
+    dtypes = {c: {int: "Int64", float: "Float64", bool: "boolean"}[arg.kind] for c, arg in ARGS.items()}
     return frame.astype({"type": "string", **dtypes})
 
 
 def _cell(name: str, value: Any) -> Any:
     """A table cell as the plain Python value LayerSpec expects (whole numbers as int)."""
-    if name == "bias":
+    kind = ARGS[name].kind
+    if kind is bool:
         return bool(value)
     value = float(value)
-    return value if name in FLOAT_ARGS or not value.is_integer() else int(value)
+    return value if kind is float or not value.is_integer() else int(value)
 
 
 def spec_from_table(frame: pd.DataFrame, input: tuple[int, int, int], num_classes: int) -> ModelSpec:
@@ -46,9 +48,9 @@ def spec_from_table(frame: pd.DataFrame, input: tuple[int, int, int], num_classe
     layers: list[LayerSpec] = []
     for i, row in enumerate(frame.to_dict("records")):
         t = row.get("type")
-        if t is None or pd.isna(t) or t not in LAYER_ARGS:
+        if t is None or pd.isna(t) or t not in LAYER_TYPES:
             raise SpecError(i, f"choose a layer type for row {i}", "?")
-        kwargs = {c: _cell(c, row[c]) for c in LAYER_ARGS[t] if c in row and not pd.isna(row[c])}
+        kwargs = {c: _cell(c, row[c]) for c in layer_type(t).args if c in row and not pd.isna(row[c])}
         try:
             layers.append(LayerSpec.make(t, **kwargs))
         except ValueError as exc:
@@ -57,33 +59,46 @@ def spec_from_table(frame: pd.DataFrame, input: tuple[int, int, int], num_classe
 
 
 def table_column_config() -> dict:
-    """The editor's columns: a type picker, then whole-number, probability and yes/no arguments."""
-    config: dict[str, Any] = {"type": st.column_config.SelectboxColumn(
-        "type", options=list(LAYER_ARGS), required=True, help="The layer, as torch.nn names it in lower case.")}
-    helps = {
-        "out_channels": "conv2d: how many filters, so how many output channels.",
-        "kernel_size": "conv2d and pooling: the window's side in pixels.",
-        "stride": "conv2d and pooling: the step between windows (pooling: blank means the kernel size).",
-        "padding": "conv2d and pooling: zero pixels added on every side.",
-        "dilation": "conv2d: spacing between the kernel's taps (1 = touching).",
-        "output_size": "adaptiveavgpool2d: the output's height and width, whatever the input.",
-        "out_features": "linear: how many numbers come out. The last one must equal the number of classes.",
-    }
-    for c, text in helps.items():
-        config[c] = st.column_config.NumberColumn(c, min_value=0, step=1, format="%d", help=text)
-    config["p"] = st.column_config.NumberColumn("p", min_value=0.0, max_value=0.95, step=0.05,
-                                                help="dropout and dropout2d: the share of values set to zero.")
-    config["negative_slope"] = st.column_config.NumberColumn("negative_slope", step=0.01,
-                                                             help="leakyrelu: the slope below zero.")
-    config["bias"] = st.column_config.CheckboxColumn("bias", help="conv2d and linear: add a learned offset.")
+    """The editor's columns: a type picker, then whole-number, probability and yes/no arguments, narrow."""
+    config: dict[str, Any] = {"_index": st.column_config.Column("#", width=40), "type": st.column_config.SelectboxColumn(
+        "type", options=list(LAYER_TYPES), required=True, width=140,
+        help="The layer, as torch.nn names it in lower case.")}  # fmt: skip
+    for c, arg in ARGS.items():
+        (label, width), text = ARG_HEADERS[c], f"{c} — {arg.help}"
+        if arg.kind is bool:
+            config[c] = st.column_config.CheckboxColumn(label, help=text, width=width)
+        elif arg.kind is float:
+            top = None if arg.below is None else arg.below - 0.05
+            config[c] = st.column_config.NumberColumn(label, min_value=arg.minimum, max_value=top, step=0.01,
+                                                      help=text, width=width)  # fmt: skip
+        else:
+            config[c] = st.column_config.NumberColumn(label, min_value=0, step=1, format="%d", help=text, width=width)
     return config
 
 
 # ---------------------------------------------------------------- the summary
 
 
+# Column → (header, width in pixels, help): every column fits beside the sidebar at 1400 pixels (about 930 for
+# the table), and no number or type name is cut; the short headers are explained on hover.
+SUMMARY_COLUMNS = {
+    "#": ("#", 30, "The layer's position in the spec, from 0."),
+    "layer": ("layer", 76, "Its name in the generated code and in the trained model's weights."),
+    "type": ("type", 124, "The layer type, as torch.nn names it in lower case."),
+    "output shape": ("output", 80, "Output shape: channels × height × width, or features once flat (one image)."),
+    "how the size follows": ("how the size follows", 182, "The output-size formula with this layer's numbers."),
+    "parameters": ("params", 84, "Parameters: the weights and biases it learns."),
+    "non-trainable": ("buffers", 64, "Non-trainable numbers it keeps: BatchNorm's running mean and variance."),
+    "MACs": ("MACs", 92, "Multiply-accumulates for one image (conv and linear)."),
+    "receptive field": ("field", 58, "Receptive field: the input window one output value can see (padding "
+                                     "included). Once flat, every feature sees the whole image."),
+    "jump": ("jump", 46, "Input pixels between neighbouring output values."),
+    "memory": ("memory", 66, "Float32 bytes of its output for one image."),
+}
+
+
 def summary_frame(summary: Summary) -> pd.DataFrame:
-    """The summary as a table; a broken spec gets one more row, the breaking layer, with the reason."""
+    """The summary as a table; a broken spec gets one more row, first so that it is seen: where and why it breaks."""
     rows = [{"#": r.index, "layer": r.name, "type": r.type, "output shape": shape_text(r.output_shape),
              "how the size follows": r.formula, "parameters": r.params, "non-trainable": r.buffers, "MACs": r.macs,
              "receptive field": "whole image" if r.receptive_field is None else f"{r.receptive_field}×{r.receptive_field}",
@@ -91,10 +106,9 @@ def summary_frame(summary: Summary) -> pd.DataFrame:
             for r in summary.rows]  # fmt: skip
     error = summary.error
     if error is not None and error.index >= len(summary.rows):
-        rows.append({"#": error.index, "layer": "✗", "type": error.layer_type, "output shape": "breaks here",
-                     "how the size follows": error.reason, "receptive field": "", "jump": "", "memory": ""})  # fmt: skip
-    frame = pd.DataFrame(rows, columns=["#", "layer", "type", "output shape", "how the size follows", "parameters",
-                                        "non-trainable", "MACs", "receptive field", "jump", "memory"])  # fmt: skip
+        rows.insert(0, {"#": error.index, "layer": "✗", "type": error.layer_type, "output shape": "breaks here",
+                        "how the size follows": error.reason, "receptive field": "", "jump": "", "memory": ""})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     counts = ("parameters", "non-trainable", "MACs")  # as text, so the breaking row shows blanks, not "None"
     return frame.assign(**{c: frame[c].map(lambda v: "" if pd.isna(v) else f"{int(v):,}") for c in counts})
 
@@ -105,13 +119,8 @@ def draw_summary_table(summary: Summary) -> None:
     styled = frame.style.apply(lambda row: [FAIL_STYLE if row["#"] == bad else ""] * len(row), axis=1)
     height = min(35 * (len(frame) + 1) + 3, 800)  # every layer visible without scrolling, up to ~22 rows
     st.dataframe(styled, hide_index=True, height=height, column_config={
-        "parameters": st.column_config.TextColumn(help="Weights and biases it learns."),
-        "receptive field": st.column_config.TextColumn(help="The input window one output value can see (padding "
-                                                       "included). Once flat, every feature sees the whole image."),
-        "jump": st.column_config.TextColumn(help="Input pixels between neighbouring output values."),
-        "MACs": st.column_config.TextColumn(help="Multiply-accumulates for one image (conv and linear)."),
-        "non-trainable": st.column_config.TextColumn(help="BatchNorm's running mean and variance."),
-    })  # fmt: skip
+        name: st.column_config.Column(label, width=width, help=text)
+        for name, (label, width, text) in SUMMARY_COLUMNS.items()})  # fmt: skip
 
 
 def draw_totals(summary: Summary) -> None:
@@ -153,7 +162,7 @@ def _box_size(shape: tuple[int, ...], side: int, widest: int) -> tuple[float, fl
 def draw_shape_flow(summary: Summary) -> None:
     spec = summary.spec
     stages = [("input", tuple(spec.input))] + [(r.name, r.output_shape) for r in summary.rows
-                                               if r.type in SHAPE_CHANGING]  # fmt: skip
+                                               if LAYER_TYPES[r.type].rule]  # fmt: skip
     widest = max(max(s[0] for _, s in stages), 1)
     fig, x = go.Figure(), 0.0
     xs, texts = [], []
@@ -168,9 +177,10 @@ def draw_shape_flow(summary: Summary) -> None:
         texts.append(f"{name}: {shape_text(shape)}")
         x += w + 0.35
     if summary.error is not None and summary.error.index >= 0:
+        where = "head<br>missing" if summary.error.layer_type == MISSING_HEAD else f"layer {summary.error.index}<br>breaks"
         fig.add_shape(type="rect", x0=x, x1=x + 0.5, y0=-0.3, y1=0.3, line=dict(color="#d62728", dash="dash"))
         fig.add_annotation(x=x + 0.25, y=0, text="✗", showarrow=False, font=dict(size=22, color="#d62728"))
-        fig.add_annotation(x=x + 0.25, y=-0.52, yanchor="top", text=f"layer {summary.error.index}<br>breaks", showarrow=False,
+        fig.add_annotation(x=x + 0.25, y=-0.52, yanchor="top", text=where, showarrow=False,
                            font=dict(size=11, color="#d62728"))
         x += 0.5
     fig.add_scatter(x=xs, y=[0] * len(xs), mode="markers", marker=dict(opacity=0), text=texts,
@@ -186,7 +196,7 @@ def draw_shape_flow(summary: Summary) -> None:
 def draw_formulas(summary: Summary) -> None:
     lines = []
     for r in summary.rows:
-        if r.formula and r.type in RULES and r.type != "linear":
+        if r.formula and LAYER_TYPES[r.type].rule and r.type != "linear":
             a = summary.spec.layers[r.index].kwargs
             args = ", ".join(f"{k} {a[k]}" for k in ("kernel_size", "stride", "padding", "dilation", "output_size")
                              if k in a and not (k == "dilation" and a[k] == 1))  # fmt: skip

@@ -12,7 +12,7 @@ import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from cnn_core.ops import ConvStep
+from cnn_core.ops import ConvStep, output_length
 from ui.plots import CHANNEL_NAMES, compact, heatmap, to_display
 
 WINDOW_COLOUR = "#00e5ff"
@@ -57,7 +57,7 @@ def map_to_rgb(values: np.ndarray) -> np.ndarray:
 
 def size_formula(axis: str, n: int, k: int, stride: int, pads: tuple[int, int], dilation: int) -> str:
     """LaTeX of floor((n + 2p − d(k−1) − 1)/s) + 1 with the numbers filled in."""
-    out = (n + sum(pads) - dilation * (k - 1) - 1) // stride + 1
+    out = output_length(n + sum(pads), k, stride, 0, dilation)  # uneven "same" padding: add both sides
     pad = f"2 \\cdot {pads[0]}" if pads[0] == pads[1] else f"{pads[0]} + {pads[1]}"
     return (f"{axis}_{{out}} = \\left\\lfloor \\frac{{{n} + {pad} - {dilation} \\cdot ({k} - 1) - 1}}{{{stride}}} "
             f"\\right\\rfloor + 1 = {out}")
@@ -75,7 +75,7 @@ def draw_pool_formulas(shape: tuple[int, int], size: int, stride: int) -> None:
     st.latex(r"\text{size}_{out} = \left\lfloor \frac{n - k}{s} \right\rfloor + 1")
     for axis, n in zip("HW", shape):
         st.latex(f"{axis}_{{out}} = \\left\\lfloor \\frac{{{n} - {size}}}{{{stride}}} \\right\\rfloor + 1 = "
-                 f"{(n - size) // stride + 1}")
+                 f"{output_length(n, size, stride)}")
 
 
 def draw_triptych(image: np.ndarray, kernel: np.ndarray, output: np.ndarray, output_title: str) -> None:

@@ -11,6 +11,7 @@ from ui.plots import compact
 TRAIN_COLOUR, VAL_COLOUR, LR_COLOUR = "#1f77b4", "#ff7f0e", "#2ca02c"
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 PANELS = (("loss", "Loss (lower is better)"), ("acc", "Accuracy"), ("lr", "Learning rate"))
+FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
 def curves_figure(histories: dict[str, list[dict]], epochs: int | None = None, log_loss: bool = False) -> go.Figure:
@@ -45,6 +46,14 @@ def curves_figure(histories: dict[str, list[dict]], epochs: int | None = None, l
     return compact(fig, 320 + 20 * max(0, len(histories) - 2))
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _shared_figure(points: tuple, epochs: int | None, log_loss: bool) -> go.Figure:
+    """The figure for these points, built once for every session watching the same run, not at each rerun of each
+    (a live view reruns twice a second per viewer; building the figure cost about 25 ms each time)."""
+    histories = {name: [dict(zip(FIELDS, row)) for row in rows] for name, rows in points}
+    return curves_figure(histories, epochs, log_loss)
+
+
 def draw_curves(histories: dict[str, list[dict]], key: str, epochs: int | None = None) -> None:
     """The curves with a log-scale switch for the loss, so a blow-up doesn't flatten the rest."""
     if not any(histories.values()):
@@ -53,4 +62,5 @@ def draw_curves(histories: dict[str, list[dict]], key: str, epochs: int | None =
     log_loss = st.toggle("Log scale for the loss", key=f"{key}_log",
                          help="A loss that blew up to millions squashes every other point against zero on a "
                          "linear axis; a log axis shows them all.")  # fmt: skip
-    st.plotly_chart(curves_figure(histories, epochs, log_loss), key=key)
+    points = tuple((name, tuple(tuple(h[f] for f in FIELDS) for h in history)) for name, history in histories.items())
+    st.plotly_chart(_shared_figure(points, epochs, log_loss), key=key)

@@ -12,7 +12,7 @@ CLASS_PALETTE = (
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
 CHANNEL_COLOURS = {1: ("#444444",), 3: ("#d62728", "#2ca02c", "#1f77b4")}
-CHANNEL_NAMES = {1: ("gray",), 3: ("red", "green", "blue")}
+CHANNEL_NAMES = {1: ("grey",), 3: ("red", "green", "blue")}
 
 
 def class_colour(index: int) -> str:
@@ -26,6 +26,22 @@ def to_display(image: np.ndarray, scale: int = 1) -> np.ndarray:
     if scale > 1:
         arr = arr.repeat(scale, axis=0).repeat(scale, axis=1)
     return (arr * 255 + 0.5).astype(np.uint8)
+
+
+TILE_MARGIN = 4  # transparent pixels around a tile: Streamlit rounds image corners by up to 13 px, and this
+# margin keeps the rounding off the image itself (a corner pixel of an enlarged 8×8 digit is a whole cell)
+
+
+def tile(image: np.ndarray, scale: int = 1) -> np.ndarray:
+    """A (C, H, W) image for st.image: enlarged by whole pixels, RGBA with a transparent margin so that
+    the rounded corners clip nothing of the image."""
+    arr = to_display(image, scale)
+    rgb = np.repeat(arr[..., None], 3, axis=2) if arr.ndim == 2 else arr
+    h, w, _ = rgb.shape
+    out = np.zeros((h + 2 * TILE_MARGIN, w + 2 * TILE_MARGIN, 4), dtype=np.uint8)
+    out[TILE_MARGIN : TILE_MARGIN + h, TILE_MARGIN : TILE_MARGIN + w, :3] = rgb
+    out[TILE_MARGIN : TILE_MARGIN + h, TILE_MARGIN : TILE_MARGIN + w, 3] = 255
+    return out
 
 
 def display_scale(size: int, target: int = 96) -> int:

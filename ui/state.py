@@ -6,19 +6,53 @@ from typing import Any
 
 import streamlit as st
 
+from cnn_core import image_store
 from cnn_core.data import DataConfig, ImageDataset, make_dataset
+from cnn_core.image_set import ImageSet
+from cnn_core.resources import plan, read_limits, torch_build
 
 DATA_CONFIG = "data_config"  # session key: the DataConfig the learner chose
 DATASET = "dataset"  # session key: the ImageDataset built from it
+MY_IMAGES = "my_images"  # session key: the ImageSet of the learner's own images, if any
+MY_DIGESTS = "my_image_digests"  # session key: digest → ImageSet of the image sets this session brought
+MAX_SETS_PER_SESSION = 3  # older ones are asked for again when a model needs them
 
 
-@st.cache_resource(max_entries=4, ttl=3600, show_spinner="Generating the dataset…")
-def shared_dataset(config: DataConfig) -> ImageDataset:
-    """One copy per config for every session (arrays read-only, so sharing is safe); not the session's choice."""
+# As many datasets as the server's memory holds beside its training workers (cnn_core.resources), at most 4.
+@st.cache_resource(max_entries=plan(read_limits(), torch_build()).dataset_entries, ttl=3600,
+                   show_spinner="Generating the dataset…")
+def _shared_dataset(config: DataConfig) -> ImageDataset:
     ds = make_dataset(config)
     for array in (ds.images, ds.labels, *ds.splits.values()):
         array.flags.writeable = False
     return ds
+
+
+def shared_dataset(config: DataConfig) -> ImageDataset:
+    """One copy per config for every session (arrays read-only, so sharing is safe); not the session's choice.
+
+    A dataset of a learner's own images opens only for the session that brought them (MissingImages
+    otherwise): its digest in a cached run or a checkpoint is not enough to see the pictures.
+    """
+    if config.dataset == "folder":
+        mine = st.session_state.get(MY_DIGESTS, {})
+        if config.digest not in mine:
+            raise image_store.MissingImages(config.digest, config.classes)
+        if not image_store.has(config.digest):  # evicted from the server's store: this session still holds them
+            image_store.put(mine[config.digest])
+    return _shared_dataset(config)
+
+
+def keep_my_images(images: ImageSet) -> str:
+    """Make an image set this session's current one and put it in the server's store; returns its digest."""
+    digest = image_store.put(images)
+    mine = st.session_state.setdefault(MY_DIGESTS, {})
+    mine.pop(digest, None)
+    mine[digest] = images  # newest last
+    while len(mine) > MAX_SETS_PER_SESSION:
+        mine.pop(next(iter(mine)))
+    st.session_state[MY_IMAGES] = images
+    return digest
 
 
 def build_dataset(config: DataConfig) -> ImageDataset:

@@ -11,6 +11,8 @@ from cnn_core.checkpoint import TrainedRun, checkpoint_bytes
 from cnn_core.train import TrainConfig
 from ui.curves import draw_curves
 
+NAMES = "run_names"  # session key: run id → the name the learner gave it
+
 
 def link(page: str, label: str) -> None:
     """st.page_link, or plain words where the page isn't registered (e.g. a lone page under test)."""
@@ -54,19 +56,26 @@ def draw_result(run: TrainedRun) -> None:
     s = run.summary
     cached = " (from the cache: this exact configuration was trained before)" if s.get("cached") else ""
     text = f"**{s['status'].capitalize()}**: {s['reason']}. Validation accuracy **{s['val_acc']:.1%}**{cached}."
-    {"completed": st.success, "early stopping": st.success, "stopped": st.warning}.get(s["status"], st.error)(text)
+    {"completed": st.success, "early stopping": st.success, "stopped": st.warning, "unstable": st.warning}.get(
+        s["status"], st.error)(text)
+
+
+def run_name(run: TrainedRun, number: int) -> str:
+    """The learner's name for a run, else 'Run N'."""
+    return st.session_state.get(NAMES, {}).get(run.run_id) or f"Run {number}"
 
 
 def runs_table(runs: list[TrainedRun], active: TrainedRun | None) -> pd.DataFrame:
+    """One row per run, the columns that tell runs apart first (nothing hides behind a horizontal scroll)."""
     rows = []
     for i, run in enumerate(runs, 1):
         s, cfg = run.summary, TrainConfig.from_dict(run.train_config)
         rows.append({
-            "run": i, "active": "✔" if run is active else "", "model": model_summary(run),
-            "training": cfg.summary(), "status": s["status"],
+            "run": ("▶ " if run is active else "") + run_name(run, i),
+            "status": s["status"] + (" (cached)" if s.get("cached") else ""),
             "best val acc": s.get("best_val_acc", s["val_acc"]), "final val acc": s["val_acc"],
             "epochs": s["epochs_run"], "time (s)": round(s["train_seconds"], 1),
-            "device": s.get("device_name", s["device"]), "cached": "cached" if s.get("cached") else "",
+            "training": cfg.summary(), "model": model_summary(run),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -77,26 +86,61 @@ def model_summary(run: TrainedRun) -> str:
 
 
 def draw_runs(runs: list[TrainedRun], active: TrainedRun | None) -> None:
+    column = st.column_config
     st.dataframe(runs_table(runs, active), hide_index=True, key="tr_runs_table",
-                 column_config={"best val acc": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-                                "final val acc": st.column_config.NumberColumn(format="percent")})  # fmt: skip
+                 column_config={"run": column.TextColumn(width="small"), "status": column.TextColumn(width="small"),
+                                "best val acc": column.ProgressColumn(format="percent", min_value=0, max_value=1,
+                                                                      width="small"),
+                                "final val acc": column.NumberColumn(format="percent", width="small"),
+                                "epochs": column.NumberColumn(width="small"),
+                                "time (s)": column.NumberColumn(width="small"),
+                                "training": column.TextColumn(width="medium"),
+                                "model": column.TextColumn(width="medium")})  # fmt: skip
+
+
+def draw_comparison(runs: list[TrainedRun]) -> None:
+    """Several runs' curves on one chart, by the names the learner gave them: overfitting and each setting's effect."""
+    chosen = st.multiselect("Runs to compare", range(len(runs)), default=list(range(len(runs)))[-4:],
+                            format_func=lambda i: run_name(runs[i], i + 1),
+                            key=f"tr_compare_{len(runs)}",  # a new run starts a new choice: the latest four
+                            help="Overlay the curves of several runs: change one setting between two runs and see "
+                            "what it does. Dashed lines are training, solid ones validation.")  # fmt: skip
+    draw_curves({run_name(runs[i], i + 1): runs[i].history for i in chosen}, key="tr_compare_curves")
+
+
+def name_ui(run: TrainedRun, number: int) -> None:
+    """A text box to name the active run (e.g. 'lr 0.01'), kept for this session."""
+    names = st.session_state.setdefault(NAMES, {})
+    key = f"tr_name_{run.run_id}"
+    if key not in st.session_state:
+        st.session_state[key] = names.get(run.run_id, "")
+    name = st.text_input("Name this run", key=key, placeholder=f"Run {number}", max_chars=40,
+                         help="A name to tell runs apart in the table and the comparison chart, e.g. "
+                         "'lr 0.01' or 'with augmentation'.")  # fmt: skip
+    names[run.run_id] = name.strip()
+
+
+def draw_warnings(warnings: list[str]) -> None:
+    for text in warnings:
+        st.warning(text, icon=":material/warning:")
 
 
 def config_json(run: TrainedRun) -> str:
     """Everything needed to train the run again, as JSON."""
     return json.dumps({"data_config": run.data_config.to_dict(), "spec": run.spec.to_dict(),
-                       "train_config": run.train_config, "summary": run.summary, "key": run.key}, indent=2)  # fmt: skip
+                       "train_config": run.train_config, "summary": run.summary, "key": run.key,
+                       "run_id": run.run_id}, indent=2)  # fmt: skip
 
 
 def draw_downloads(run: TrainedRun, number: int) -> None:
     left, right = st.columns(2)
     left.download_button("Download the checkpoint (.pt)", data=lambda: checkpoint_bytes(run), on_click="ignore",
-                         file_name=f"cnn-lab-run{number}-{run.key[:8]}.pt", mime="application/octet-stream",
+                         file_name=f"cnn-lab-run{number}-{run.run_id[:8]}.pt", mime="application/octet-stream",
                          key="tr_download_ckpt",
                          help="Weights, model spec, dataset and training configs, and history, in one PyTorch file. "
                          "Load it with torch.load(path, weights_only=True).")  # fmt: skip
     right.download_button("Download the configuration (.json)", data=config_json(run), on_click="ignore",
-                          file_name=f"cnn-lab-run{number}-{run.key[:8]}.json", mime="application/json",
+                          file_name=f"cnn-lab-run{number}-{run.run_id[:8]}.json", mime="application/json",
                           key="tr_download_json",
                           help="The dataset settings, the network and the training settings: enough to train "
                           "the same model again.")  # fmt: skip

@@ -1,0 +1,21 @@
+"""Every page's "Reset to defaults" puts its settings back where they started."""
+
+import pytest
+
+PAGES = {  # page → (a widget's kind and key, a value other than its default)
+    "pages/dataset.py": ("slider", "ds_size", 48),
+    "pages/convolution.py": ("number_input", "conv_stride", 3),
+    "pages/architecture.py": ("slider", "arch_num_blocks", 4),
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_reset_puts_the_page_back_to_its_defaults(app, page):
+    kind, key, changed = PAGES[page]
+    at = app(page)
+    widget = lambda: getattr(at, kind)(key=key)  # noqa: E731
+    default = widget().value
+    widget().set_value(changed).run()
+    assert widget().value == changed and not at.exception
+    at.button(key=f"reset_{key.split('_')[0]}_").click().run()
+    assert not at.exception and widget().value == default

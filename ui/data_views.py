@@ -1,0 +1,125 @@
+"""The Dataset page's drawings: summary, gallery, channels, balance, pixel histograms and class means."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from cnn_core.data import DataConfig, ImageDataset
+from cnn_core.data_stats import class_means, pixel_histograms, split_counts
+from cnn_core.shapes import shape_text
+from ui.plots import CHANNEL_COLOURS, CHANNEL_NAMES, class_colour, compact, display_scale, tile
+
+SAMPLES_PER_CLASS = 8
+SPLIT_LABELS = {"train": "Train", "val": "Validation", "test": "Test"}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _class_means(config: DataConfig, _ds: ImageDataset) -> np.ndarray:
+    return class_means(_ds)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _histograms(config: DataConfig, _ds: ImageDataset) -> np.ndarray:
+    return pixel_histograms(_ds)
+
+
+def draw_summary(ds: ImageDataset) -> None:
+    cols = st.columns(6)
+    cols[0].metric("Images", f"{len(ds.labels):,}", help=f"{ds.images.nbytes / 2**20:.1f} MB as float32")
+    cols[1].metric("Image shape", shape_text(ds.input_shape), help="Channels × height × width of one image.")
+    cols[2].metric("Classes", f"{ds.num_classes:,}")
+    for col, (split, label) in zip(cols[3:], SPLIT_LABELS.items()):
+        col.metric(label, f"{len(ds.splits[split]):,}")
+
+
+def draw_gallery(ds: ImageDataset) -> None:
+    st.caption("A few images of every class, enlarged with square pixels so you see exactly what the network sees.")
+    scale = display_scale(ds.input_shape[1], 80)
+    for k, name in enumerate(ds.classes):
+        idx = np.flatnonzero(ds.labels == k)[:SAMPLES_PER_CLASS]
+        st.markdown(f"<span style='color:{class_colour(k)}'>■</span> **{name}**", unsafe_allow_html=True)
+        st.image([tile(ds.images[i], scale) for i in idx], caption=[f"#{i:,}" for i in idx])
+
+
+def draw_channels(ds: ImageDataset) -> None:
+    if ds.input_shape[0] == 3:
+        st.caption("A colour image is a stack of channels: three grids of numbers (red, green, blue), "
+                   "each between 0 and 1. A convolution's kernel has one slice per channel.")
+    else:
+        st.caption("A grey image is one grid of numbers between 0 (black) and 1 (white): one channel.")
+    i = st.number_input("Image number", 0, len(ds.labels) - 1, 0, key="ds_channel_image",
+                        help="Any image of the dataset; numbers are shown under the gallery's images.")
+    image = ds.images[i]
+    names, colours = CHANNEL_NAMES[image.shape[0]], CHANNEL_COLOURS[image.shape[0]]
+    left, right = st.columns([1, 3])
+    left.image(tile(image, display_scale(image.shape[1], 160)), caption=f"#{i:,}: {ds.classes[ds.labels[i]]}")
+    fig = make_subplots(1, len(names), subplot_titles=[f"{n} channel" for n in names], horizontal_spacing=0.03)
+    for j, (name, colour) in enumerate(zip(names, colours)):
+        fig.add_trace(go.Heatmap(z=image[j], zmin=0, zmax=1, colorscale=[[0, "black"], [1, colour]],
+                                 showscale=j == len(names) - 1, name=name,
+                                 hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), 1, j + 1)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{j + 1}", showticklabels=False, row=1, col=j + 1)
+        fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
+    right.plotly_chart(compact(fig, 300), key="ds_channels_chart")
+
+
+def draw_balance(ds: ImageDataset) -> None:
+    st.caption("How many images of each class each split holds. The split is stratified: every class "
+               "keeps the same share in train, validation and test.")
+    counts = split_counts(ds)
+    fig = go.Figure()
+    for k, name in enumerate(ds.classes):
+        per_split = [counts[s][k] for s in SPLIT_LABELS]
+        fig.add_bar(x=list(SPLIT_LABELS.values()), y=per_split, name=name, marker_color=class_colour(k),
+                    text=[f"{n:,}" for n in per_split])
+    fig.update_layout(barmode="group", yaxis_title="images", legend_title="class")
+    st.plotly_chart(compact(fig, 320), key="ds_balance_chart")
+
+
+def histogram_figure(counts: np.ndarray) -> go.Figure:
+    """Pixel-value counts per channel on a log axis labelled only at powers of ten (1, 10, 100, 1k…)."""
+    bins = counts.shape[1]
+    centres = (np.arange(bins) + 0.5) / bins
+    names, colours = CHANNEL_NAMES[counts.shape[0]], CHANNEL_COLOURS[counts.shape[0]]
+    fig = go.Figure()
+    for j, (name, colour) in enumerate(zip(names, colours)):
+        fig.add_scatter(x=centres, y=counts[j], name=name, mode="lines", line=dict(color=colour, shape="hvh"),
+                        hovertemplate="pixel value %{x:.2f}: %{y:,} pixels<extra></extra>")
+    fig.update_layout(xaxis_title="pixel value", yaxis_title="pixels (log scale)")
+    fig.update_yaxes(type="log", dtick=1, tickformat=",d", minor=dict(ticks="inside", showgrid=False))
+    return compact(fig, 320)
+
+
+def draw_histograms(ds: ImageDataset) -> None:
+    st.caption("How often each pixel value occurs, per channel. The spike at 0 is the dark background; "
+               "noise spreads it out. The y axis is logarithmic (each grid line is ten times the one below) so "
+               "that rare values stay visible.")
+    st.plotly_chart(histogram_figure(_histograms(ds.config, ds)), key="ds_hist_chart")
+
+
+def draw_means(ds: ImageDataset) -> None:
+    means = _class_means(ds.config, ds)
+    st.caption("The average training image of each class. If the averages differ only by colour, a network "
+               "can score perfectly by reading the colour and never learn the shape: set *Colour* to "
+               "*random* under *Make it harder* and watch the averages turn grey.")
+    scale = display_scale(ds.input_shape[1], 110)
+    st.image([tile(m, scale) for m in means], caption=list(ds.classes))
+
+
+def draw_tabs(ds: ImageDataset) -> None:
+    """The summary metrics, then one tab per view."""
+    draw_summary(ds)
+    tabs = st.tabs(["Samples", "Channels", "Class balance", "Pixel values", "Class averages"])
+    for tab, draw in zip(tabs, (draw_gallery, draw_channels, draw_balance, draw_histograms, draw_means)):
+        with tab:
+            draw(ds)
+
+
+def draw_download(ds: ImageDataset) -> None:
+    st.download_button("Download as .npz", data=ds.to_npz, file_name=f"{ds.config.dataset}-{ds.config.key()}.npz",
+                       mime="application/octet-stream", on_click="ignore",
+                       help="NumPy arrays: images (N, C, H, W) float32 in [0, 1], labels, classes, the split "
+                       "indices and the config. Load with numpy.load().")  # fmt: skip
