@@ -6,8 +6,8 @@ the class, one student walks the pages alone for the idle figures. Printed as on
 
 - errors: exception boxes and failed steps (must be 0), with the first few messages;
 - page-ready latency, p50 and p95, idle (one student) and under load (the class): seconds from a click on a
-  page's link (or opening the link) until the page's title and the lesson's link control (drawn after the page)
-  show and Streamlit has stopped running;
+  page's link (or opening the link) until the page's title shows and the page goes quiet (no "Running…" widget,
+  no placeholder left) for good;
 - all_trained_s: seconds from the start of the class until every student has a trained model;
 - memory: the server's and the workers' peak resident memory, and the largest total of the whole process tree
   (the ceiling on Streamlit Community Cloud is 2.7 GB);
@@ -34,7 +34,8 @@ from bench_memory import TreeSampler
 
 PAGES = [("Dataset", "dataset"), ("Convolution", "convolution"), ("Architecture", "architecture"),
          ("Training", "training"), ("Class board", "board"), ("Home", "")]  # fmt: skip
-READY_JS = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+BUSY = "[data-testid='stStatusWidget'], [data-testid='stSkeleton']"  # the script runs; elements not drawn yet
+QUIET_S = 1.0  # a page is ready when it has been quiet this long; it was ready when the quiet began
 EXCEPTION = "[data-testid='stException']"
 
 
@@ -43,6 +44,22 @@ def percentile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
+
+
+async def settled(page, timeout_s: float) -> float:
+    """When the page went quiet (no "Running…" widget, no placeholder) for good, as time.perf_counter()."""
+    deadline, quiet_since = time.perf_counter() + timeout_s, None
+    while time.perf_counter() < deadline:
+        busy = await page.locator(BUSY).count()
+        now = time.perf_counter()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= QUIET_S:
+            return quiet_since
+        await page.wait_for_timeout(100)
+    raise TimeoutError(f"the page was still busy after {timeout_s:.0f} s")
 
 
 class Student:
@@ -61,9 +78,7 @@ class Student:
         start = time.perf_counter()
         await action()
         await page.get_by_role("heading", name=title).first.wait_for(timeout=self.timeout_ms)
-        await page.get_by_role("button", name="Copy link to this lesson").wait_for(timeout=self.timeout_ms)  # drawn last
-        await page.wait_for_function(READY_JS, timeout=self.timeout_ms)
-        self.ready.append(time.perf_counter() - start)
+        self.ready.append(await settled(page, self.timeout_ms / 1000) - start)
         boxes = await page.locator(EXCEPTION).count()
         if boxes:
             text = (await page.locator(EXCEPTION).first.inner_text())[:300]
@@ -91,7 +106,7 @@ class Student:
             box = page.locator(".st-key-ds_channel_image input")
             await box.fill(str(self.number % 50))
             await box.press("Enter")
-            await page.wait_for_function(READY_JS, timeout=self.timeout_ms)
+            await settled(page, self.timeout_ms / 1000)
             await self.visit(page, "Training", "training")
             self.step = "training"
             await page.get_by_role("button", name="Train", exact=True).click()

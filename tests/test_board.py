@@ -105,10 +105,11 @@ def test_test_accuracy_matches_scikit_learn_on_the_model_outputs():
 
     from cnn_core.checkpoint import TrainedRun
     from cnn_core.data import make_dataset
-    from cnn_core.spec import build_model, preset
+    from cnn_core.presets import network
+    from cnn_core.spec import build_model
 
     ds = make_dataset(DataConfig(dataset="digits", n_per_class=40))
-    spec = preset("digits_small", ds.input_shape, ds.num_classes)
+    spec = network("digits_small", ds.input_shape, ds.num_classes)
     torch.manual_seed(1)
     model = build_model(spec).eval()
     run = TrainedRun(spec, ds.config, {}, {k: v.clone() for k, v in model.state_dict().items()})

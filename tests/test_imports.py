@@ -18,9 +18,9 @@ def open_page(page: str) -> str:
 
 
 CASES = {
-    "dataset page": open_page("pages/dataset.py"),
-    "convolution page": open_page("pages/convolution.py"),
-    "architecture page": open_page("pages/architecture.py"),
+    "dataset page": open_page("app_pages/dataset.py"),
+    "convolution page": open_page("app_pages/convolution.py"),
+    "architecture page": open_page("app_pages/architecture.py"),
     "summary and codegen": "from cnn_core.codegen import generate_code; from cnn_core.presets import network\n"
                            "from cnn_core.summary import summarize\n"
                            "generate_code(network('simple_cnn')); summarize(network('tinyvgg'))",

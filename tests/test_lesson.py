@@ -18,6 +18,7 @@ from ui.lesson import (
     lesson_url,
     parse_link,
     parse_view,
+    train_defaults,
     view_css,
 )
 
@@ -57,7 +58,7 @@ def test_digits_and_a_preset_round_trip():
 
 
 def test_the_defaults_make_an_empty_link():
-    assert lesson_query(DataConfig(), None, suggested_config(DataConfig()).to_dict()) == {}
+    assert lesson_query(DataConfig(), "simple_cnn", train_defaults(DataConfig())) == {}
     assert parse_link({}).empty
 
 

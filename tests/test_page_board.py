@@ -11,12 +11,14 @@ from cnn_core.cache import ENV_VAR
 from cnn_core.data import DataConfig
 from cnn_core.registry import RunRegistry
 from tests.run_helpers import DATA, make_run, put_many
+from ui.jobs import shared_cache
 
-BOARD = "pages/board.py"
+BOARD = "app_pages/board.py"
 
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
+    shared_cache.clear()  # the server's cache object reads $CNN_LAB_CACHE_DIR when it is made
     """A registry filled by two writer processes (writer-0, writer-100) and this one (a run of another lesson)."""
     monkeypatch.setenv(ENV_VAR, str(tmp_path))
     monkeypatch.delenv(PASSPHRASE_VAR, raising=False)
@@ -31,7 +33,8 @@ def registry(tmp_path, monkeypatch):
     other.data_config = DataConfig(dataset="digits", classes=("3", "4"), n_per_class=20)
     reg = RunRegistry(tmp_path)
     reg.put(other, who="Quiet Owl 12")
-    return reg
+    yield reg
+    shared_cache.clear()
 
 
 def board(app, **state):
@@ -60,11 +63,11 @@ def test_the_board_lists_runs_from_several_processes_and_names_grouped_by_lesson
 def test_a_student_gets_an_anonymous_name_and_may_change_it(app, registry):
     at = board(app)
     name = at.text_input(key="board_who").value
-    assert len(name.split()) == 3 and at.session_state["who"] == name
+    assert len(name.split()) == 3 and at.session_state["board_name"] == name
     at.text_input(key="board_who").set_value("  Ada  ").run()
-    assert at.session_state["who"] == "Ada"
+    assert at.session_state["board_name"] == "Ada"
     at.text_input(key="board_who").set_value("   ").run()
-    assert at.session_state["who"] == "Ada" and "choose a name" in at.sidebar.error[0].value
+    assert at.session_state["board_name"] == "Ada" and "choose a name" in at.sidebar.error[0].value
 
 
 def test_without_a_passphrase_on_the_server_nobody_can_clear(app, registry):

@@ -21,23 +21,28 @@ from cnn_core.board import (
     runs_to_clear,
 )
 
-WHO = "who"  # session key: the anonymous name this session trains under (stored with each run in the registry)
+NAME = "board_name"  # session key: the name this session's runs carry on the board (the registry's `who`)
 ss = st.session_state
 
 
+def board_name() -> str:
+    """The session's name on the class board: a random one such as 'Swift Otter 42' until the student picks one."""
+    if NAME not in ss:
+        ss[NAME] = random_name(random.Random())
+    return ss[NAME]
+
+
 def student_name() -> str:
-    """The session's anonymous name, chosen at random at first and editable in the sidebar."""
-    if WHO not in ss:
-        ss[WHO] = random_name(random.Random())
-    ss.setdefault("board_who", ss[WHO])
+    """The session's name on the class board, editable in the sidebar."""
+    ss.setdefault("board_who", board_name())
     typed = st.sidebar.text_input("Your name on the class board", key="board_who", max_chars=NAME_MAX,
                                   help="Any nickname: it is shown next to the runs you train, and nothing else is "
                                   "stored about you. Pick a new one whenever you like.")  # fmt: skip
     try:
-        ss[WHO] = clean_name(typed)
+        ss[NAME] = clean_name(typed)
     except ValueError as exc:
-        st.sidebar.error(f"{exc}; still {ss[WHO]!r}.")
-    return ss[WHO]
+        st.sidebar.error(f"{exc}; still {ss[NAME]!r}.")
+    return ss[NAME]
 
 
 def teacher_passphrase() -> str | None:

@@ -26,12 +26,13 @@ from urllib.parse import urlencode
 
 from cnn_core.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign
 from cnn_core.data import COLOR_MODES, DIGIT_CLASSES, DIGITS_PER_CLASS, SHAPE_CLASSES, SIZE_RANGE, DataConfig
-from cnn_core.spec import ACTIVATIONS, PRESETS
-from cnn_core.train import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig, suggested_config
+from cnn_core.layers import ACTIVATIONS
+from cnn_core.presets import NETWORKS, default_for
+from cnn_core.train_config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig, suggested_config
+from ui.train_widgets import DECAYS, LRS
+from ui.train_widgets import SAVED as TRAIN_VALUES
 
 LINK_DATASETS = ("shapes", "digits")  # datasets a link can name (an upload lives on one server only)
-LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
-WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)
 KERNEL_SIZES = (1, 3, 5, 7)
 VIEW_PARAMS = ("hide", "show", "present")  # presenting mode; kept as they are while the lesson changes
@@ -174,7 +175,7 @@ PARAMS: tuple[Param, ...] = (
     _data("val_fraction", _fixed(FRACTION)),
     _data("test_fraction", _fixed(FRACTION)),
     _data("seed", _fixed(Number(0, 2**31 - 1))),
-    Param("arch", "arch", "preset", "arch_preset", _fixed(Choice(tuple(PRESETS)))),
+    Param("arch", "arch", "preset", "arch_preset", _fixed(Choice(tuple(NETWORKS)))),
     _arch("blocks", "num_blocks", Number(1, MAX_BLOCKS)),
     Param("channels", "arch", "channels", "arch_channels", _fixed(Counts(1, 1024, MAX_BLOCKS))),
     _arch("kernel", "kernel_size", Choice(KERNEL_SIZES)),
@@ -187,9 +188,9 @@ PARAMS: tuple[Param, ...] = (
     _arch("hidden", "hidden", Number(0, 4096)),
     _arch("head_dropout", "head_dropout", Number(0.0, 0.9, 0.05, integer=False)),
     _train("optimizer", "optimizer", Choice(OPTIMIZERS)),
-    _train("lr", "lr", Choice(LEARNING_RATES)),
+    _train("lr", "lr", Choice(LRS)),
     _train("momentum", "momentum", Number(0.0, 0.99, 0.01, integer=False)),
-    _train("weight_decay", "weight_decay", Choice(WEIGHT_DECAYS)),
+    _train("weight_decay", "weight_decay", Choice(DECAYS)),
     _train("schedule", "schedule", Choice(SCHEDULES)),
     _train("step_size", "step_size", Number(1, 100)),
     _train("gamma", "gamma", Number(0.05, 1.0, 0.05, integer=False)),
@@ -207,7 +208,8 @@ PARAMS: tuple[Param, ...] = (
 )
 BY_NAME = {p.name: p for p in PARAMS}
 # Not settings, but things a teacher may hide: the Train button, each page's opening explanation, the sidebar.
-EXTRA_HIDEABLE = {"train": "tr_train", "intro": "intro", "copy_link": "lesson_link"}
+INTRO = "intro"  # the key of each page's opening explanation (see `intro`)
+EXTRA_HIDEABLE = {"train": "tr_train", "intro": INTRO, "copy_link": "lesson_link"}
 LAYOUT_HIDEABLE = {"sidebar": ('[data-testid="stSidebar"]', '[data-testid="stSidebarCollapsedControl"]'),
                    "nav": ('[data-testid="stSidebarNav"]', '[data-testid="stNavSectionHeader"]')}  # fmt: skip
 
@@ -302,7 +304,7 @@ def lesson_query(data: DataConfig, network: str | BlockDesign | None = None,
         if param.group == "data" and param.name != "dataset":
             if getattr(data, param.field) != getattr(defaults, param.field):
                 query[param.name] = format_value(getattr(data, param.field))
-    if isinstance(network, str):
+    if isinstance(network, str) and network != default_for(data):
         query["arch"] = network
     elif isinstance(network, BlockDesign):
         base = BlockDesign()
@@ -311,13 +313,18 @@ def lesson_query(data: DataConfig, network: str | BlockDesign | None = None,
                 value = getattr(network, param.field)
                 if param.field in ("num_blocks", "channels") or value != getattr(base, param.field):
                     query[param.name] = format_value(value)
-    suggested = suggested_config(data).to_dict()
+    suggested = train_defaults(data)
     for param in PARAMS:
-        if param.group == "train" and train and param.field in train:
+        if param.group == "train" and train and train.get(param.field) is not None:
             value = train[param.field]
             if not _same(value, suggested[param.field]):
                 query[param.name] = format_value(value)
     return query
+
+
+def train_defaults(data: DataConfig) -> dict[str, Any]:
+    """The Training page's starting values for a dataset (the step size left to follow the epochs)."""
+    return {**suggested_config(data).to_dict(), "step_size": None}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -386,11 +393,20 @@ def view_css(view: View) -> str:
 
 # ---------------------------------------------------------------- the app's side (called by the router)
 
+
+def intro(text: str) -> None:
+    """A page's opening explanation, in a container that `hide=intro` can hide."""
+    import streamlit as st
+
+    st.container(key=INTRO).markdown(text)
+
+
 LINK_STATE = "lesson_query"  # session key: the lesson's query as last read from or written to the URL
 VIEW_STATE = "lesson_view"  # session key: the presenting-mode parameters the session was opened with
-NETWORK_STATE = "lesson_network"  # session key: the network a link named (a preset's name or a BlockDesign)
+NETWORK_STATE = "arch_lesson_network"  # session key: the network a link named (a name or a BlockDesign); the
+# arch_ prefix lets the Architecture page's "Reset to defaults" forget it with the rest
 MODEL_SPEC = "model_spec"  # session key: the network the Training page trains (set by the Architecture page)
-TRAIN_VALUES, TRAIN_DEFAULTS_FOR = "train_values", "tr_defaults_for"  # the Training page's saved hyperparameters
+TRAIN_DEFAULTS_FOR = "tr_defaults_for"  # session key: the dataset the Training page's saved values are for
 
 
 def open_link() -> None:
@@ -432,7 +448,7 @@ def apply_link(link: Link) -> None:
         _forget("data")
     data = ss.get(DATA_CONFIG) or DataConfig()
     if link.train:
-        ss[TRAIN_VALUES] = {**suggested_config(data).to_dict(), **link.train}
+        ss[TRAIN_VALUES] = {**train_defaults(data), **link.train}
         ss[TRAIN_DEFAULTS_FOR] = data.key()
         _forget("train")
     network = link.design() or link.arch.get("preset")
@@ -444,10 +460,12 @@ def apply_link(link: Link) -> None:
 
 def network_spec(network: str | BlockDesign, data: DataConfig):
     """The ModelSpec of a preset or a block design for a dataset's images and classes."""
-    from cnn_core.spec import preset
+    from cnn_core.presets import network as named_network
 
     shape = (data.channels, data.size, data.size)
-    return preset(network, shape, len(data.classes)) if isinstance(network, str) else network.to_spec(shape, len(data.classes))
+    if isinstance(network, str):
+        return named_network(network, shape, len(data.classes))
+    return network.to_spec(shape, len(data.classes))
 
 
 def _forget(group: str, *extra: str) -> None:

@@ -9,6 +9,7 @@ from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
 from ui import eval_views as views
 from ui.device import sidebar_device
 from ui.jobs import shared_cache
+from ui.lesson import intro
 from ui.my_images import ask_for_images  # your own images (the "images" work)
 from ui.state import shared_dataset
 
@@ -71,7 +72,7 @@ def cached_run_ui(entries: list[dict]) -> TrainedRun | None:
 def friendly_stop(message: str) -> None:
     st.info(message)
     try:
-        st.page_link("pages/training.py", label="Go to the Training page", icon=":material/model_training:")
+        st.page_link("app_pages/training.py", label="Go to the Training page", icon=":material/model_training:")
     except StreamlitAPIException:  # the router does not list the Training page (yet)
         st.caption("Open the **Training** page from the menu on the left.")
     st.stop()
@@ -122,7 +123,7 @@ def filter_ui(run: TrainedRun) -> tuple[int, int | None, bool]:
 
 
 st.title("Evaluation")
-st.markdown(
+intro(
     "A network is only as good as its answers on images it **never trained on**. This page scores the model "
     "on the held-out test images, shows where it fails, and opens it up: its filters, what each block sees, "
     "and which pixels decided its answer."
