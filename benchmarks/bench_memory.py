@@ -83,7 +83,7 @@ def server_during_training(python: str, timeout_s: float = 900) -> dict:
             wait_painted(page, title)
         idle_server = status_kb(proc.pid, "VmRSS")
         page.get_by_role("button", name="Train").first.click()
-        page.get_by_text("validation accuracy").first.wait_for(timeout=timeout_s * 1000)
+        page.get_by_text("This session's runs").first.wait_for(timeout=timeout_s * 1000)  # the run has finished
         page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
         time.sleep(1)
         sampler.done.set()

@@ -18,6 +18,9 @@ def open_page(page: str) -> str:
 
 
 CASES = {
+    "home page, the first visit after a cold start": (
+        f"from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=60).run(); assert not at.exception"),
     "dataset page": open_page("app_pages/dataset.py"),
     "convolution page": open_page("app_pages/convolution.py"),
     "architecture page": open_page("app_pages/architecture.py"),
