@@ -17,6 +17,16 @@ from cnn_core.sweeps import KNOBS, MAX_TRIALS
 TASKS = ("hard", "classic")  # the data the options start from: hard shapes, or the classic four shapes
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _data_dests() -> tuple[str, ...]:
     probe = argparse.ArgumentParser(add_help=False)
     add_data_arguments(probe, seed_flag="--data-seed")
@@ -32,7 +42,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.set_defaults(**dict.fromkeys(_data_dests()))  # None unless given
     p.add_argument("--epochs", type=int, help="epochs of every run (default: 10 on small data, 5 on big)")
     p.add_argument("--seed", type=int, default=0, help="the (first) training seed")
-    p.add_argument("--workers", type=int, help="runs trained at the same time (default: the executor's choice)")
+    p.add_argument("--workers", type=_at_least_one, help="runs trained at the same time (default: the executor's choice)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")  # fmt: skip
 
 
@@ -87,8 +97,6 @@ def _run(trials, data, args: argparse.Namespace):
     from cnn_core.registry import default_registry
     from cnn_core.trials import TrialBatch
 
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     ds = make_dataset(data)
     reported: set[int] = set()
 
