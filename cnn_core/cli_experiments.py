@@ -92,9 +92,9 @@ def train_config(args: argparse.Namespace, data):
 
 def _run(trials, data, args: argparse.Namespace):
     """Train the trials on the executor (runs already in the registry are not trained again); the batch."""
+    from cnn_core.cache import ModelCache
     from cnn_core.data import make_dataset
     from cnn_core.executor import make_executor
-    from cnn_core.registry import default_registry
     from cnn_core.trials import TrialBatch
 
     ds = make_dataset(data)
@@ -112,7 +112,7 @@ def _run(trials, data, args: argparse.Namespace):
 
     executor = make_executor(args.workers)
     try:
-        batch = TrialBatch(trials, executor, ds, lookup=default_registry().find)
+        batch = TrialBatch(trials, executor, ds, cache=ModelCache())
         try:
             batch.wait(on_change=None if args.json else progress)
         except KeyboardInterrupt:

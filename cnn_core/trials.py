@@ -63,15 +63,15 @@ def test_scores(run, ds) -> dict[str, float]:
 
 
 class TrialBatch:
-    """Submit every trial to `executor`, or take it from `lookup` (the run registry) when already trained.
+    """Submit every trial to `executor`, or take it from `cache` (a ModelCache: `get(key)`, `put(run)`) when
+    it was trained before; finished runs go into the cache.
 
     `score(run)` gives a finished run's test scores (default: `test_scores` on `dataset`). Call `poll()`
     to collect progress; `stop()` stops every run still going (the stopped runs are not results).
     """
 
-    def __init__(self, trials: list[Trial], executor, dataset=None, *,
-                 lookup: Callable[[str], Any] | None = None, score: Callable[[Any], dict] | None = None,
-                 who: str = ""):  # fmt: skip
+    def __init__(self, trials: list[Trial], executor, dataset=None, *, cache=None,
+                 score: Callable[[Any], dict] | None = None, who: str = ""):  # fmt: skip
         from cnn_core.executor import TrainRequest
 
         if score is None and dataset is None:
@@ -79,12 +79,13 @@ class TrialBatch:
         self.score = score or (lambda run: test_scores(run, dataset))
         self.states = [TrialState(t) for t in trials]
         self.stopped = False
+        self.cache = cache
         self._handles: dict[str, Any] = {}  # key → RunHandle of a run still to collect
         self._by_key: dict[str, list[TrialState]] = {}
         for s in self.states:
             self._by_key.setdefault(s.trial.key(), []).append(s)
         for key, group in self._by_key.items():
-            run = lookup(key) if lookup is not None else None
+            run = cache.get(key) if cache is not None else None
             if run is not None:
                 self._finish(group, run, "cached")
                 continue
@@ -118,7 +119,10 @@ class TrialBatch:
                 changed = True
                 del self._handles[key]
                 try:
-                    self._finish(group, handle.result(), "done")
+                    run = handle.result()
+                    if self.cache is not None and run.summary.get("status") in USABLE:
+                        self.cache.put(run)
+                    self._finish(group, run, "done")
                 except ValueError as exc:
                     for s in group:
                         s.state = "stopped" if self.stopped else "failed"
