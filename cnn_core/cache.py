@@ -1,8 +1,8 @@
-"""The model cache: finished runs by key, in memory (bounded, least recently used out) and on disk.
+"""The model cache: finished runs by configuration key and by run id, in memory and in the run registry on disk.
 
-The folder is `$CNN_LAB_CACHE_DIR`, or ~/.cache/cnn-lab. Each run is `<key>.pt` (the checkpoint, read
-with weights_only=True) beside `<key>.json` (a small summary for listings). A file that can't be read
-or doesn't fit is ignored, deleted and reported in `warnings`: the run is simply trained again.
+The folder is `$CNN_LAB_CACHE_DIR`, or ~/.cache/cnn-lab (see `cnn_core.registry` for what it holds). Every
+finished run is registered; only completed and early-stopped runs are found by their key, because a stopped
+or diverged run is not what its configuration gives. Memory keeps the most recently used runs.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import dataclasses
 import hashlib
 import json
 import os
+import sqlite3
 import threading
-import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from cnn_core.registry import CACHEABLE, RunRegistry
 
 ENV_VAR = "CNN_LAB_CACHE_DIR"
 ENGINE_VERSION = 1  # part of every key: bump it when training changes, so old results aren't reused
@@ -37,89 +39,77 @@ def _copy(run):
 
 
 class ModelCache:
-    """Thread-safe store of TrainedRun by key; `warnings` lists the files it had to discard."""
+    """Thread-safe store of finished runs; `warnings` lists what could not be read or written."""
 
-    def __init__(self, folder: str | Path | None = None, capacity: int = 16):
+    def __init__(self, folder: str | Path | None = None, capacity: int = 16, max_runs: int | None = None):
         self.folder = Path(folder) if folder is not None else default_dir()
         self.capacity = capacity  # runs kept in memory
-        self.warnings: list[str] = []
-        self._memory: OrderedDict[str, Any] = OrderedDict()
+        self.registry = RunRegistry(self.folder, max_runs)
+        self._memory: OrderedDict[str, Any] = OrderedDict()  # run id → run, least recently used first
+        self._by_key: dict[str, str] = {}  # configuration key → run id of a cacheable run in memory
         self._lock = threading.Lock()
+        self._own_warnings: list[str] = []
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*self._own_warnings, *self.registry.warnings]
 
     def get(self, key: str):
-        """The cached run for a key, or None; from memory, else from disk."""
+        """The completed or early-stopped run of a configuration key, or None; from memory, else from disk."""
         with self._lock:
-            if key in self._memory:
-                self._memory.move_to_end(key)
-                return _copy(self._memory[key])
-        path = self.folder / f"{key}.pt"
-        if not path.exists():
-            return None
-        from cnn_core.checkpoint import load_checkpoint
-
-        try:
-            run = load_checkpoint(path)
-            if run.key != key:
-                raise ValueError(f"it holds the run {run.key!r}, not {key!r}")
-        except ValueError as exc:
-            self._discard(key, f"ignored the cached model {path.name}: {exc}; it will be trained again")
+            run_id = self._by_key.get(key)
+            if run_id in self._memory:
+                self._memory.move_to_end(run_id)
+                return _copy(self._memory[run_id])
+        run = self._disk(lambda: self.registry.find(key))
+        if run is None:
             return None
         self._remember(run)
         return _copy(run)
 
-    def put(self, run) -> None:
-        """Keep a finished run in memory and on disk (a disk that can't be written only warns)."""
-        from cnn_core.checkpoint import save_checkpoint
+    def get_run(self, run_id: str):
+        """The run with this id (any status), or None."""
+        with self._lock:
+            if run_id in self._memory:
+                self._memory.move_to_end(run_id)
+                return _copy(self._memory[run_id])
+        run = self._disk(lambda: self.registry.load(run_id))
+        if run is None:
+            return None
+        self._remember(run)
+        return _copy(run)
 
+    def put(self, run, who: str = "") -> None:
+        """Keep a finished run in memory and register it on disk (a disk that can't be written only warns)."""
         self._remember(run)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(run, self.folder / f"{run.key}.pt")
-            (self.folder / f"{run.key}.json").write_text(json.dumps(_listing_entry(run)))
+            self.registry.put(run, who)
         except OSError as exc:
             self._warn(f"could not write the model cache in {self.folder}: {exc.strerror or exc}")
 
-    def listing(self) -> list[dict[str, Any]]:
-        """One dict per run on disk (key, dataset, params, val_acc, …), newest first."""
-        entries = []
-        for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
-            try:
-                entry = json.loads(path.read_text())
-                if not isinstance(entry, dict) or entry.get("key") != path.stem:
-                    raise ValueError("not a cache entry")
-            except (OSError, ValueError):
-                self._discard(path.stem, f"ignored the unreadable cache entry {path.name}")
-                continue
-            if (self.folder / f"{path.stem}.pt").exists():
-                entries.append(entry)
-        return sorted(entries, key=lambda e: e.get("saved", 0), reverse=True)
+    def listing(self, limit: int = 200) -> list[dict[str, Any]]:
+        """One dict per run on disk (run_id, key, status, dataset, params, val_acc, …), newest first."""
+        return self._disk(lambda: self.registry.listing(limit)) or []
+
+    def _disk(self, read):
+        """A registry read; a folder that can't be opened (not a folder, no permission) only warns."""
+        try:
+            return read()
+        except (OSError, sqlite3.Error) as exc:
+            self._warn(f"could not read the model cache in {self.folder}: {exc}")
+            return None
 
     def _remember(self, run) -> None:
         with self._lock:
-            self._memory[run.key] = run
-            self._memory.move_to_end(run.key)
+            self._memory[run.run_id] = run
+            self._memory.move_to_end(run.run_id)
+            if run.summary.get("status", "completed") in CACHEABLE:
+                self._by_key[run.key] = run.run_id
             while len(self._memory) > self.capacity:
-                self._memory.popitem(last=False)
-
-    def _discard(self, key: str, message: str) -> None:
-        for suffix in (".pt", ".json"):
-            try:
-                (self.folder / f"{key}{suffix}").unlink(missing_ok=True)
-            except OSError:
-                pass
-        self._warn(message)
+                gone_id, gone = self._memory.popitem(last=False)
+                if self._by_key.get(gone.key) == gone_id:
+                    del self._by_key[gone.key]
 
     def _warn(self, message: str) -> None:
         with self._lock:
-            self.warnings.append(message)
-
-
-def _listing_entry(run) -> dict[str, Any]:
-    s = run.summary
-    return {
-        "key": run.key, "saved": time.time(), "dataset": run.data_config.dataset,
-        "input": list(run.spec.input), "num_classes": run.spec.num_classes, "layers": len(run.spec.layers),
-        "params": s.get("params"), "val_acc": s.get("val_acc"), "val_loss": s.get("val_loss"),
-        "epochs_run": s.get("epochs_run"), "train_seconds": s.get("train_seconds"), "device": s.get("device"),
-        "status": s.get("status"), "train_config": run.train_config,
-    }  # fmt: skip
+            self._own_warnings.append(message)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,12 @@ from cnn_core.data import DataConfig
 from cnn_core.spec import ModelSpec, build_model
 
 FORMAT = "cnn-lab-checkpoint/1"
+TMP_SUFFIX = ".tmp"  # a checkpoint being written; renamed into place when complete
+
+
+def new_run_id() -> str:
+    """A fresh run id: a uuid4 in hex (32 characters)."""
+    return uuid.uuid4().hex
 
 
 @dataclass
@@ -23,7 +33,8 @@ class TrainedRun:
     state_dict: dict[str, Any]  # parameter and buffer tensors, on the CPU
     history: list[dict[str, float]] = field(default_factory=list)  # one dict per epoch
     summary: dict[str, Any] = field(default_factory=dict)  # val_acc, val_loss, epochs_run, device, params, …
-    key: str = ""  # the model-cache key (hash of data config, spec, train config and seed)
+    key: str = ""  # the model-cache key (hash of data config, spec, train config and seed): what was asked for
+    run_id: str = field(default_factory=new_run_id)  # names these weights: two runs of one key differ here
 
     def build(self, device: str = "cpu"):
         """The model with its trained weights, in eval mode."""
@@ -36,6 +47,7 @@ class TrainedRun:
         return {
             "format": FORMAT,
             "key": self.key,
+            "run_id": self.run_id,
             "spec": self.spec.to_dict(),
             "data_config": self.data_config.to_dict(),
             "train_config": dict(self.train_config),
@@ -57,9 +69,19 @@ class TrainedRun:
                 history=list(payload["history"]),
                 summary=dict(payload["summary"]),
                 key=str(payload.get("key", "")),
+                run_id=str(payload.get("run_id") or _weights_digest(payload["state_dict"])),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"checkpoint is incomplete or damaged ({exc})") from None
+
+
+def _weights_digest(state_dict: dict[str, Any]) -> str:
+    """A run id for a checkpoint saved before run ids existed: the same file always gets the same one."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(state_dict.items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
 
 
 def checkpoint_bytes(run: TrainedRun) -> bytes:
@@ -72,25 +94,38 @@ def checkpoint_bytes(run: TrainedRun) -> bytes:
 
 
 def save_checkpoint(run: TrainedRun, path: str | Path) -> None:
-    """Write atomically: a reader never sees half a file."""
+    """Write atomically through a temporary file of its own: a reader never sees half a file, two writers never
+    share a temporary file."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(checkpoint_bytes(run))
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(checkpoint_bytes(run))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def load_checkpoint(source: str | Path | bytes) -> TrainedRun:
-    """Read a checkpoint (a path or its bytes) with `weights_only=True`; ValueError if unreadable."""
+def load_checkpoint(source: str | Path | bytes, verify: bool = True) -> TrainedRun:
+    """Read a checkpoint (a path or its bytes) with `weights_only=True`; ValueError if unreadable.
+
+    `verify` loads the weights into a model built from the spec; a run that a worker just sent needs no such check.
+    """
     import torch
 
     try:
         stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
         with stream:
             payload = torch.load(stream, map_location="cpu", weights_only=True)
+    except MemoryError:  # the machine's trouble, not the file's
+        raise
     except Exception as exc:  # OSError, EOFError, pickle and zip errors: they vary by torch version
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise ValueError(f"cannot read the checkpoint (damaged, or not a CNN Lab .pt file): {first}") from None
     run = TrainedRun.from_payload(payload)
+    if not verify:
+        return run
     try:
         build_model(run.spec).load_state_dict(run.state_dict)
     except (RuntimeError, ValueError) as exc:

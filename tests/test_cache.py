@@ -6,24 +6,10 @@ import pytest
 import torch
 
 from cnn_core.cache import ENV_VAR, ModelCache, default_dir, run_key
-from cnn_core.checkpoint import TrainedRun, save_checkpoint
 from cnn_core.data import DataConfig
-from cnn_core.spec import ModelSpec, build_model, layer
+from cnn_core.registry import FILES
 from cnn_core.train import TrainConfig
-
-SPEC = ModelSpec((1, 8, 8), 3, (layer("conv2d", out_channels=4), layer("relu"), layer("flatten"),
-                                layer("linear", out_features=3)))  # fmt: skip
-DATA = DataConfig(dataset="digits", classes=("0", "1", "2"), n_per_class=20)
-
-
-def make_run(seed: int = 0) -> TrainedRun:
-    cfg = TrainConfig(epochs=1, seed=seed)
-    torch.manual_seed(seed)
-    state = {k: v.clone() for k, v in build_model(SPEC).state_dict().items()}
-    history = [dict(epoch=1, train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.4, lr=1e-3, seconds=0.1)]
-    summary = dict(val_acc=0.4, val_loss=1.1, epochs_run=1, train_seconds=0.1, device="cpu", params=1, status="completed",
-                   reason="trained all 1 epoch")  # fmt: skip
-    return TrainedRun(SPEC, DATA, cfg.to_dict(), state, history, summary, run_key(DATA, SPEC, cfg))
+from tests.run_helpers import DATA, SPEC, make_run
 
 
 def test_key_changes_with_data_spec_config_and_seed_only():
@@ -60,27 +46,31 @@ def test_memory_holds_at_most_capacity_runs_and_disk_keeps_the_rest(tmp_path):
     runs = [make_run(seed) for seed in range(3)]
     for run in runs:
         cache.put(run)
-    assert list(cache._memory) == [runs[1].key, runs[2].key]  # the least recently used went out
-    assert cache.get(runs[0].key) is not None  # …and comes back from disk
+    assert list(cache._memory) == [runs[1].run_id, runs[2].run_id]  # the least recently used went out
+    assert cache.get(runs[0].key).run_id == runs[0].run_id  # …and comes back from disk
 
 
 @pytest.mark.parametrize("damage", [b"not a checkpoint at all", b""])
-def test_a_corrupted_file_is_ignored_replaced_and_reported(tmp_path, damage):
+def test_a_corrupted_file_is_skipped_reported_and_kept_and_the_run_trains_again(tmp_path, damage):
     run = make_run()
+    ModelCache(tmp_path).put(run)
+    path = tmp_path / FILES / f"{run.run_id}.pt"
+    path.write_bytes(damage)
     cache = ModelCache(tmp_path)
-    (tmp_path / f"{run.key}.pt").write_bytes(damage)
     assert cache.get(run.key) is None
-    assert len(cache.warnings) == 1 and f"{run.key}.pt" in cache.warnings[0]
-    assert not (tmp_path / f"{run.key}.pt").exists()
-    cache.put(run)  # trained again: the new file replaces the damaged one
-    assert ModelCache(tmp_path).get(run.key) is not None
+    assert len(cache.warnings) == 1 and f"{run.run_id}.pt" in cache.warnings[0]
+    assert path.exists()  # never deleted: only reported
+    again = make_run()  # trained again: a new run of the same key
+    cache.put(again)
+    assert ModelCache(tmp_path).get(run.key).run_id == again.run_id
 
 
-def test_a_checkpoint_of_another_run_under_a_key_is_ignored(tmp_path):
-    save_checkpoint(make_run(1), tmp_path / f"{make_run(0).key}.pt")
+def test_stopped_runs_are_kept_by_run_id_but_never_found_by_key(tmp_path):
     cache = ModelCache(tmp_path)
-    assert cache.get(make_run(0).key) is None
-    assert "trained again" in cache.warnings[0]
+    stopped = make_run(status="stopped")
+    cache.put(stopped)
+    assert cache.get(stopped.key) is None and ModelCache(tmp_path).get(stopped.key) is None
+    assert ModelCache(tmp_path).get_run(stopped.run_id).summary["status"] == "stopped"
 
 
 def test_the_environment_variable_moves_the_folder(tmp_path, monkeypatch):
@@ -90,15 +80,13 @@ def test_the_environment_variable_moves_the_folder(tmp_path, monkeypatch):
     assert default_dir().parts[-2:] == (".cache", "cnn-lab")
 
 
-def test_listing_shows_cached_runs_and_skips_unreadable_entries(tmp_path):
+def test_listing_shows_registered_runs_newest_first(tmp_path):
     cache = ModelCache(tmp_path)
     cache.put(make_run(0))
-    cache.put(make_run(1))
-    (tmp_path / "garbage.json").write_text("{not json")
+    cache.put(make_run(1), who="anon-2")
     entries = cache.listing()
-    assert {e["key"] for e in entries} == {make_run(0).key, make_run(1).key}
-    assert entries[0]["val_acc"] == 0.4 and entries[0]["dataset"] == "digits"
-    assert any("garbage.json" in w for w in cache.warnings)
+    assert [e["key"] for e in entries] == [make_run(1).key, make_run(0).key]
+    assert entries[0]["val_acc"] == 0.4 and entries[0]["dataset"] == "digits" and entries[0]["who"] == "anon-2"
 
 
 def test_an_unwritable_folder_warns_instead_of_crashing(tmp_path):

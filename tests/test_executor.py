@@ -1,0 +1,190 @@
+"""The executor: runs in worker processes with progress, stop, failures, reproducibility; Ray on a real cluster."""
+
+import os
+import pickle
+import threading
+
+import pytest
+import torch
+
+from cnn_core.data import DataConfig, make_dataset
+from cnn_core.executor import RAY_ADDRESS_VAR, LocalExecutor, RayExecutor, TrainRequest, make_executor
+from cnn_core.spec import ModelSpec, build_model, layer, preset
+from cnn_core.train import TrainConfig, fit
+from tests.run_helpers import same_weights
+
+DATA = DataConfig(dataset="digits", classes=("0", "1", "2"), n_per_class=30)
+TEST_RAY_VAR = "CNN_LAB_TEST_RAY_ADDRESS"  # .ci/run points it at the cluster it starts
+
+
+def request(epochs: int = 2, seed: int = 0, **kw) -> TrainRequest:
+    spec = preset("digits_small", (1, 8, 8), 3)
+    return TrainRequest(DATA, spec, TrainConfig(epochs=epochs, batch_size=16, seed=seed), device="cpu", **kw)
+
+
+def dropout_request(epochs: int, seed: int = 0) -> TrainRequest:
+    """Dropout and augmentation draw from torch's global random stream: the state a run must own."""
+    spec = ModelSpec((1, 8, 8), 3, (layer("conv2d", out_channels=8, padding=1), layer("relu"), layer("dropout2d", p=0.3),
+                                    layer("flatten"), layer("dropout", p=0.3), layer("linear", out_features=3)))  # fmt: skip
+    cfg = TrainConfig(epochs=epochs, batch_size=16, seed=seed, rotation=10, precision="fp32")
+    return TrainRequest(DATA, spec, cfg, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def executor():
+    ex = LocalExecutor(max_runs=2, threads=1)
+    yield ex
+    ex.shutdown()
+
+
+def test_a_request_round_trips_through_json_and_pickle():
+    req = request(who="anon-7")
+    assert TrainRequest.from_dict(req.to_dict()) == req == pickle.loads(pickle.dumps(req))
+    assert req.key() == request().key() != request(seed=1).key()  # who asked doesn't change what is trained
+
+
+def test_a_run_trains_in_a_worker_and_reports_its_progress(executor):
+    rng, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    handle = executor.submit(request(epochs=3))
+    run = handle.result(timeout=120)
+    events = handle.poll()
+    epochs = [e for e in events if e["kind"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3] and run.history == [
+        {k: v for k, v in e.items() if k != "kind"} for e in epochs]  # fmt: skip
+    assert any(e["kind"] == "batch" and e["done"] == e["total"] for e in events)
+    assert handle.done() and handle.state == "done" and handle.poll() == []
+    assert run.summary["status"] == "completed" and run.key == handle.key == request(epochs=3).key()
+    assert len(run.run_id) == 32 and run.run_id != executor.submit(request(epochs=3)).result(120).run_id
+    # nothing of the run touched this process: its random stream and thread count are as they were
+    assert torch.equal(torch.random.get_rng_state(), rng) and torch.get_num_threads() == threads
+
+
+def test_the_same_request_gives_identical_weights_alone_and_while_others_train(executor):
+    alone = executor.submit(dropout_request(epochs=3)).result(timeout=120)
+    busy = threading.Event()
+
+    def build_and_train_here():  # another "session" in this process: seeds and trains on the global stream
+        ds = make_dataset(DATA)
+        while not busy.is_set():
+            torch.manual_seed(123)
+            build_model(preset("digits_small", (1, 8, 8), 3))
+            fit(dropout_request(1).spec, ds, TrainConfig(epochs=1, batch_size=64, seed=5), device="cpu")
+
+    local = threading.Thread(target=build_and_train_here)
+    local.start()
+    other = executor.submit(dropout_request(epochs=6, seed=9))  # another worker process trains meanwhile
+    again = executor.submit(dropout_request(epochs=3)).result(timeout=120)
+    busy.set()
+    local.join()
+    other.result(timeout=120)
+    assert alone.run_id != again.run_id and same_weights(alone, again)
+    assert alone.history[-1]["train_loss"] == again.history[-1]["train_loss"]
+
+
+def test_stop_ends_a_running_run_and_keeps_the_model_so_far(executor):
+    handle = executor.submit(request(epochs=1000))
+    while not any(e["kind"] == "epoch" for e in handle.poll()):
+        assert not handle.done()
+        threading.Event().wait(0.05)
+    handle.stop()
+    run = handle.result(timeout=60)
+    assert run.summary["status"] == "stopped" and 1 <= run.summary["epochs_run"] < 1000
+
+
+def test_a_queued_run_stopped_never_starts_and_the_queue_moves_on():
+    ex = LocalExecutor(max_runs=1, threads=1)
+    try:
+        first, second, third = ex.submit(request(epochs=1000)), ex.submit(request(seed=1)), ex.submit(request(seed=2))
+        assert (first.state, second.position, third.position) == ("running", 1, 2)
+        second.stop()
+        with pytest.raises(ValueError, match="stopped before it started"):
+            second.result(timeout=1)
+        assert third.position == 1
+        first.stop()
+        assert first.result(timeout=120).summary["status"] == "stopped"
+        assert third.result(timeout=120).summary["status"] == "completed"
+    finally:
+        ex.shutdown()
+
+
+def test_a_failing_request_is_a_clear_error_and_the_worker_goes_on(executor):
+    wrong = ModelSpec((3, 32, 32), 3, (layer("flatten"), layer("linear", out_features=3)))
+    bad = executor.submit(TrainRequest(DATA, wrong, TrainConfig(epochs=1)))
+    with pytest.raises(ValueError, match="with_io"):
+        bad.result(timeout=120)
+    assert bad.state == "failed" and "with_io" in bad.error()
+    assert executor.submit(request(epochs=1)).result(timeout=120).summary["status"] == "completed"
+
+
+def test_a_worker_that_dies_fails_its_run_and_is_replaced():
+    ex = LocalExecutor(max_runs=1, threads=1)
+    try:
+        handle = ex.submit(request(epochs=1000))
+        while not handle.poll():
+            threading.Event().wait(0.05)
+        ex._slots[0].process.kill()
+        with pytest.raises(ValueError, match="worker process died"):
+            handle.result(timeout=60)
+        assert ex.submit(request(epochs=1)).result(timeout=120).summary["status"] == "completed"
+    finally:
+        ex.shutdown()
+
+
+def test_done_callbacks_run_once_when_the_run_ends(executor):
+    seen = []
+    handle = executor.submit(request(epochs=1))
+    handle.add_done_callback(lambda h: seen.append(h.result().run_id))
+    run = handle.result(timeout=120)
+    handle.add_done_callback(lambda h: seen.append("late"))
+    threading.Event().wait(0.2)
+    assert seen == [run.run_id, "late"]
+
+
+def test_make_executor_is_local_by_default_and_names_an_unreachable_ray_address(monkeypatch):
+    monkeypatch.delenv(RAY_ADDRESS_VAR, raising=False)
+    ex = make_executor(max_runs=3)
+    assert ex.name == "local" and ex.max_runs == 3
+    ex.shutdown()
+    monkeypatch.setenv(RAY_ADDRESS_VAR, "127.0.0.1:9")  # the discard port: nothing listens
+    with pytest.raises(ValueError, match=f"{RAY_ADDRESS_VAR}=127.0.0.1:9"):
+        make_executor()
+
+
+# ---------------------------------------------------------------- a real Ray cluster
+
+
+@pytest.fixture(scope="module")
+def ray_executor():
+    address = os.environ.get(TEST_RAY_VAR)
+    if not address:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"CI needs a Ray cluster for this test: .ci/run starts one and sets {TEST_RAY_VAR}")
+        pytest.skip(f"no Ray cluster ({TEST_RAY_VAR} is not set; `ray start --head --num-cpus 2` and set it)")
+    ex = RayExecutor(address)
+    yield ex
+    ex.shutdown()
+
+
+def test_a_run_on_a_ray_cluster_reports_progress_and_gives_the_local_weights(ray_executor):
+    handle = ray_executor.submit(request(epochs=3, threads=1))
+    run = handle.result(timeout=300)
+    events = handle.poll()
+    assert ray_executor.name == "ray" and run.summary["status"] == "completed"
+    assert [e["epoch"] for e in events if e["kind"] == "epoch"] == [1, 2, 3]
+    local = LocalExecutor(max_runs=1, threads=1)
+    try:
+        assert same_weights(run, local.submit(request(epochs=3, threads=1)).result(timeout=120))
+    finally:
+        local.shutdown()
+
+
+def test_stop_reaches_a_run_on_a_ray_cluster(ray_executor):
+    handle = ray_executor.submit(request(epochs=1000))
+    events = []
+    while not any(e["kind"] == "epoch" for e in events):
+        assert not handle.done(), handle.error()
+        events += handle.poll()
+        threading.Event().wait(0.05)
+    handle.stop()
+    run = handle.result(timeout=60)
+    assert run.summary["status"] == "stopped" and run.summary["epochs_run"] < 1000
