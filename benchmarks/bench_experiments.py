@@ -38,7 +38,7 @@ def timed_batch(trials, ds, workers: int, registry_dir: str):
     from cnn_core.executor import make_executor
     from cnn_core.registry import RunRegistry
 
-    from cnn_core.trials import TrialBatch
+    from cnn_core.trials import TrialBatch, on_executor
 
     os.environ["CNN_LAB_CACHE_DIR"] = registry_dir  # where the executor's workers register finished runs
     registry = RunRegistry(registry_dir)

@@ -95,7 +95,7 @@ def _run(trials, data, args: argparse.Namespace):
     from cnn_core.cache import ModelCache
     from cnn_core.data import make_dataset
     from cnn_core.executor import make_executor
-    from cnn_core.trials import TrialBatch
+    from cnn_core.trials import TrialBatch, on_executor
 
     ds = make_dataset(data)
     reported: set[int] = set()
@@ -112,7 +112,8 @@ def _run(trials, data, args: argparse.Namespace):
 
     executor = make_executor(args.workers)
     try:
-        batch = TrialBatch(trials, executor, ds, cache=ModelCache())
+        cache = ModelCache()
+        batch = TrialBatch(trials, on_executor(executor, who="cli"), ds, lookup=cache.get, keep=cache.put)
         try:
             batch.wait(on_change=None if args.json else progress)
         except KeyboardInterrupt:

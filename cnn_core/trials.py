@@ -62,35 +62,41 @@ def test_scores(run, ds) -> dict[str, float]:
             "test_loss": float(-np.log(np.clip(right, 1e-12, None)).mean())}  # fmt: skip
 
 
-class TrialBatch:
-    """Submit every trial to `executor`, or take it from `cache` (a ModelCache: `get(key)`, `put(run)`) when
-    it was trained before; finished runs go into the cache.
+def on_executor(executor, who: str = "") -> Callable[[Trial], Any]:
+    """A `submit` for TrialBatch: each trial as a TrainRequest to an executor (cnn_core.executor's contract)."""
+    from cnn_core.executor import TrainRequest
 
-    `score(run)` gives a finished run's test scores (default: `test_scores` on `dataset`). Call `poll()`
-    to collect progress; `stop()` stops every run still going (the stopped runs are not results).
+    return lambda t: executor.submit(TrainRequest(t.data, t.spec, t.train, who=who))
+
+
+class TrialBatch:
+    """Every trial trained once: taken from `lookup(key)` (the model cache) when trained before, else given to
+    `submit(trial)`, which returns a handle with poll/stop/done/result (a RunHandle). One key trains once.
+
+    `keep(run)` receives each run that finished as its configuration gives (completed or early-stopped), to
+    cache it; `score(run)` gives a finished run's test scores (default: `test_scores` on `dataset`). Call
+    `poll()` to collect progress; `stop()` stops every run still going (stopped runs are not results).
     """
 
-    def __init__(self, trials: list[Trial], executor, dataset=None, *, cache=None,
-                 score: Callable[[Any], dict] | None = None, who: str = ""):  # fmt: skip
-        from cnn_core.executor import TrainRequest
-
+    def __init__(self, trials: list[Trial], submit: Callable[[Trial], Any], dataset=None, *,
+                 lookup: Callable[[str], Any] | None = None, keep: Callable[[Any], None] | None = None,
+                 score: Callable[[Any], dict] | None = None):  # fmt: skip
         if score is None and dataset is None:
             raise ValueError("give the dataset (or a score function) to score the finished runs")
         self.score = score or (lambda run: test_scores(run, dataset))
+        self.keep = keep
         self.states = [TrialState(t) for t in trials]
         self.stopped = False
-        self.cache = cache
-        self._handles: dict[str, Any] = {}  # key → RunHandle of a run still to collect
+        self._handles: dict[str, Any] = {}  # key → the handle of a run still to collect
         self._by_key: dict[str, list[TrialState]] = {}
         for s in self.states:
             self._by_key.setdefault(s.trial.key(), []).append(s)
         for key, group in self._by_key.items():
-            run = cache.get(key) if cache is not None else None
+            run = lookup(key) if lookup is not None else None
             if run is not None:
                 self._finish(group, run, "cached")
-                continue
-            t = group[0].trial
-            self._handles[key] = executor.submit(TrainRequest(t.data, t.spec, t.train, who=who))
+            else:
+                self._handles[key] = submit(group[0].trial)
 
     def _finish(self, group: list[TrialState], run, state: str) -> None:
         usable = run.summary.get("status") in USABLE
@@ -120,8 +126,8 @@ class TrialBatch:
                 del self._handles[key]
                 try:
                     run = handle.result()
-                    if self.cache is not None and run.summary.get("status") in USABLE:
-                        self.cache.put(run)
+                    if self.keep is not None and run.summary.get("status") in USABLE:
+                        self.keep(run)
                     self._finish(group, run, "done")
                 except ValueError as exc:
                     for s in group:

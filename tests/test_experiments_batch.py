@@ -1,4 +1,4 @@
-"""A batch of trials against an executor that follows the contract (a test double that trains nothing):
+"""A batch of trials against handles that follow the executor contract (a test double that trains nothing):
 cached runs are not submitted, one key trains once, progress arrives, stop stops every run, failures show."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def fake_run(trial, status="completed", acc=0.5):
 
 
 class FakeHandle:
-    def __init__(self, request, outcome):
-        self.key, self.request, self.outcome = request.key(), request, outcome
+    def __init__(self, trial, outcome):
+        self.key, self.trial, self.outcome = trial.key(), trial, outcome
         self.events = [{"kind": "batch", "done": 1, "total": 2}]
         self.finished = self.stopped = False
 
@@ -50,8 +50,8 @@ class FakeExecutor:
     def __init__(self, outcome):
         self.outcome, self.handles = outcome, []
 
-    def submit(self, request):
-        self.handles.append(FakeHandle(request, self.outcome))
+    def submit(self, trial):
+        self.handles.append(FakeHandle(trial, self.outcome))
         return self.handles[-1]
 
     def finish_all(self):
@@ -78,7 +78,7 @@ def test_cached_runs_are_not_submitted_and_one_key_trains_once():
     trials = trials + trials[:1]  # the same configuration asked for twice
     cache = FakeCache({trials[0].key(): fake_run(trials[0], acc=0.9)})
     ex = FakeExecutor(None)
-    batch = TrialBatch(trials, ex, cache=cache, score=_scores)
+    batch = TrialBatch(trials, ex.submit, lookup=cache.get, keep=cache.put, score=_scores)
     assert len(ex.handles) == 3  # 5 trials, one cached, one a repeat of the cached one
     assert [s.state for s in batch.states] == ["cached", "queued", "queued", "queued", "cached"]
     assert batch.states[0].scores == {"test_acc": 0.9, "test_loss": 1.0}
@@ -88,7 +88,7 @@ def test_progress_arrives_and_finished_runs_are_scored():
     cfg = ExperimentConfig(exercise="loss", seeds=2, data=TINY, train=TrainConfig(epochs=2))
     ex = FakeExecutor(lambda h: fake_run(_trial_of(batch, h), acc=0.6))
     cache = FakeCache()
-    batch = TrialBatch(cfg.trials(), ex, cache=cache, score=_scores)
+    batch = TrialBatch(cfg.trials(), ex.submit, lookup=cache.get, keep=cache.put, score=_scores)
     assert batch.poll()
     assert all(s.state == "running" and s.progress == pytest.approx(0.25) for s in batch.states)
     ex.finish_all()
@@ -96,7 +96,7 @@ def test_progress_arrives_and_finished_runs_are_scored():
     assert batch.done() and all(s.state == "done" for s in batch.states)
     assert experiment_result(cfg, batch.states).variants[0].test_acc == (0.6, 0.6)
     assert set(cache) == {t.key() for t in cfg.trials()}  # finished runs are kept for the next time
-    again = TrialBatch(cfg.trials(), FakeExecutor(None), cache=cache, score=_scores)
+    again = TrialBatch(cfg.trials(), FakeExecutor(None).submit, lookup=cache.get, score=_scores)
     assert again.done() and {s.state for s in again.states} == {"cached"}
 
 
@@ -104,7 +104,7 @@ def test_stop_stops_every_run_and_stopped_runs_are_not_results():
     cfg = ExperimentConfig(exercise="deeper", seeds=2, data=TINY, train=TrainConfig(epochs=2))
     ex = FakeExecutor(lambda h: fake_run(_trial_of(batch, h), status="stopped"))
     cache = FakeCache()
-    batch = TrialBatch(cfg.trials(), ex, cache=cache, score=_scores)
+    batch = TrialBatch(cfg.trials(), ex.submit, lookup=cache.get, keep=cache.put, score=_scores)
     batch.stop()
     assert batch.stopped and all(h.stopped for h in ex.handles)
     batch.poll()
@@ -117,7 +117,7 @@ def test_stop_stops_every_run_and_stopped_runs_are_not_results():
 def test_a_failed_run_shows_its_reason():
     cfg = SweepConfig((parse_param("lr=1e-3,1e-2"),), data=TINY, train=TrainConfig(epochs=1))
     ex = FakeExecutor(ValueError("the loss diverged"))
-    batch = TrialBatch(cfg.trials(), ex, score=_scores)
+    batch = TrialBatch(cfg.trials(), ex.submit, score=_scores)
     ex.finish_all()
     batch.poll()
     assert [(s.state, s.error) for s in batch.states] == [("failed", "the loss diverged")] * 2
@@ -127,4 +127,4 @@ def test_a_failed_run_shows_its_reason():
 
 def test_a_batch_needs_a_way_to_score():
     with pytest.raises(ValueError, match="score"):
-        TrialBatch([], FakeExecutor(None))
+        TrialBatch([], FakeExecutor(None).submit)
