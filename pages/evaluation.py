@@ -7,7 +7,7 @@ from cnn_core.evaluate import Evaluation, check_compatible, report
 from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
 from ui import eval_views as views
 from ui.device import sidebar_device
-from ui.jobs import shared_manager
+from ui.jobs import shared_cache
 from ui.state import shared_dataset
 
 UPLOADED = "eval_uploaded"  # session key: (upload id, TrainedRun) of the last checkpoint that loaded
@@ -25,7 +25,7 @@ def device_ui():
 def run_source_ui() -> TrainedRun | None:
     """The run to evaluate: the active one, one of this session's, or an uploaded checkpoint."""
     active, runs = st.session_state.get("active_run"), st.session_state.get("runs") or []
-    cached = shared_manager().cache.listing()
+    cached = shared_cache().listing()
     options = [s for s, ok in (("active", active is not None), ("session", bool(runs)), ("cache", bool(cached)),
                                ("upload", True)) if ok]  # fmt: skip
     source = st.sidebar.radio("Model to evaluate", options, format_func=SOURCES.get, key="ev_source",
@@ -55,13 +55,14 @@ def run_source_ui() -> TrainedRun | None:
 
 
 def cached_run_ui(entries: list[dict]) -> TrainedRun | None:
-    """A run from the server's model cache, newest first (trained by any session)."""
+    """A run from the server's run registry, newest first (trained by any session)."""
     i = st.sidebar.selectbox("Cached run", range(len(entries)), key="ev_cached",
                              format_func=lambda i: views.cache_label(entries[i]),
-                             help="Every finished training on this server is cached; pick one to inspect it.")
-    run = shared_manager().cache.get(entries[i]["key"])
+                             help="Every finished training on this server is kept (the oldest go when the store "
+                             "is full); pick one to inspect it.")  # fmt: skip
+    run = shared_cache().get_run(entries[i]["run_id"])
     if run is None:
-        st.sidebar.warning("That cached run could not be read any more; it was removed from the cache.")
+        st.sidebar.warning("That run's checkpoint could not be read; it is skipped from now on.")
     return run
 
 

@@ -4,7 +4,7 @@ import torch
 from cnn_core.device import available_devices, describe_device, detect_device
 from cnn_core.spec import SpecError, infer_shapes, preset
 from cnn_core.train import OPTIMIZERS, SCHEDULES, TrainConfig, suggested_config
-from ui.jobs import shared_manager
+from ui.jobs import session_label, shared_manager
 from ui.state import current_dataset, seed_widget
 from ui.train_views import draw_downloads, draw_progress, draw_result, draw_runs, link
 
@@ -118,10 +118,21 @@ def device_ui() -> str:
     choice = sb.selectbox("Device", ["auto", *available_devices()], key="tr_device",
                           help="Where the maths runs: a CUDA GPU, Apple's MPS, or the CPU. auto takes the fastest.")
     st.session_state["train_device"] = choice
-    manager = shared_manager()  # sets torch's thread count for this server's runs
     sb.caption(f"Training on **{describe_device(detect_device(choice))}** · PyTorch {torch.__version__}")
-    sb.caption(f"This server trains {manager.max_runs} model(s) at a time; {manager.queue_length()} waiting.")
+    manager = manager_or_stop()
+    ex = manager.executor
+    where = f"on the Ray cluster at {ex.address}" if ex.name == "ray" else f"{ex.max_runs} model(s) at a time"
+    sb.caption(f"This server trains {where}, each in a worker process of its own; {manager.queue_length()} waiting.")
     return choice
+
+
+def manager_or_stop():
+    """The server's training manager; a cluster that can't be reached is a clear stop."""
+    try:
+        return shared_manager()
+    except ValueError as exc:
+        st.error(f"Training is unavailable on this server: {exc}.")
+        st.stop()
 
 
 def model_for(ds):
@@ -142,9 +153,9 @@ def collect_finished() -> None:
     del st.session_state[JOB]
     if job.state == "failed":
         st.session_state["tr_error"] = job.error
-        st.session_state["tr_error_kind"] = "stopped" if job.stop_event.is_set() else "failed"
+        st.session_state["tr_error_kind"] = "stopped" if job.stopping else "failed"
         return
-    run = job.run
+    run = job.result()
     if job.cached:
         run.summary["cached"] = True
     runs = st.session_state.setdefault("runs", [])
@@ -160,7 +171,7 @@ def live_job(config: TrainConfig) -> None:
         st.rerun()  # the whole page shows the result
     draw_progress(job.snapshot(), config)
     if st.button("Stop", key="tr_stop", icon=":material/stop:", help="Stop now and keep the model trained so far."):
-        if not shared_manager().stop(job):
+        if not shared_manager().stop(job, session_label()):
             del st.session_state[JOB]
             st.toast("Another learner is training the same configuration: it goes on for them.")
         st.rerun()
@@ -198,9 +209,10 @@ if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_trai
              help="Train in the background: you may visit other pages meanwhile. If this exact configuration was "
              "trained before on this server, the result comes back at once."):  # fmt: skip
     st.session_state.pop("tr_error", None)
-    st.session_state[JOB] = shared_manager().submit(spec, ds, config, device)
+    st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label())
     st.rerun()  # redraw with the Train button disabled
 if JOB in st.session_state:
+    shared_manager().join(st.session_state[JOB], session_label())  # back after a reconnect: count this tab again
     live_job(st.session_state[JOB].config)
 if "tr_error" in st.session_state:
     if st.session_state.get("tr_error_kind") == "stopped":

@@ -1,17 +1,38 @@
-"""The background training manager: queue positions, shared keys, cache hits, stop and failures."""
+"""Jobs shared by sessions: duplicate submissions, join, leave, stop, closed tabs, the cache, progress."""
 
 import threading
 import time
 
 import pytest
-import torch
+from streamlit.testing.v1 import AppTest
 
-import cnn_core.train as train_mod
+import ui.jobs as jobs
 from cnn_core.cache import ModelCache
 from cnn_core.data import DataConfig, make_dataset
+from cnn_core.executor import RunHandle
 from cnn_core.spec import ModelSpec, layer
 from cnn_core.train import TrainConfig
+from tests.run_helpers import make_run
 from ui.jobs import TrainingManager
+
+
+class FakeExecutor:
+    """Hands out handles that the test finishes by hand; counts the submissions; slow to submit, as a real one."""
+
+    name, max_runs = "local", 1
+
+    def __init__(self):
+        self.handles: list[RunHandle] = []
+
+    def submit(self, request):
+        time.sleep(0.02)  # widens the window in which a racing second submission would slip through
+        handle = RunHandle(request, stop=lambda h: None)
+        handle._begin()
+        self.handles.append(handle)
+        return handle
+
+    def shutdown(self):
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -25,110 +46,123 @@ def spec(ds):
 
 
 @pytest.fixture
-def gate(monkeypatch):
-    """Replace the engine by a fake that holds each run until the test opens the gate; counts the calls."""
-    state = {"calls": 0, "open": threading.Event()}
-    real_fit = train_mod.fit
-
-    def fake_fit(spec, dataset, cfg, *, stop=None, on_epoch=None, on_batch=None, device=None):
-        state["calls"] += 1
-        while not state["open"].wait(0.01):
-            if stop.is_set():
-                break
-        return real_fit(spec, dataset, cfg, device="cpu", stop=stop, on_epoch=on_epoch, on_batch=on_batch)
-
-    monkeypatch.setattr(train_mod, "fit", fake_fit)
-    return state
+def manager(tmp_path):
+    return TrainingManager(ModelCache(tmp_path), FakeExecutor())
 
 
-def manager(tmp_path, max_runs=1):
-    return TrainingManager(ModelCache(tmp_path), max_runs, threads_per_run=torch.get_num_threads())
+def finish(handle: RunHandle, status: str = "completed"):
+    run = make_run(status=status)
+    run.key = handle.key
+    handle._finish(run)
+    return run
 
 
-def wait_until(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.01)
+def test_duplicate_submissions_from_many_sessions_at_once_train_once(manager, ds, spec):
+    got, start = [], threading.Barrier(8)
+
+    def session(i):
+        start.wait()
+        got.append(manager.submit(spec, ds, TrainConfig(epochs=2), who=f"s{i}"))
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(manager.executor.handles) == 1 and len({id(j) for j in got}) == 1
+    assert got[0].owners == {f"s{i}" for i in range(8)}
 
 
-def test_queue_positions_and_one_run_at_a_time(tmp_path, ds, spec, gate):
-    m = manager(tmp_path)
-    jobs = [m.submit(spec, ds, TrainConfig(epochs=1, seed=s)) for s in range(3)]
-    wait_until(lambda: jobs[0].state == "running")
-    assert [j.snapshot()["position"] for j in jobs] == [0, 1, 2]
-    assert [j.state for j in jobs[1:]] == ["queued", "queued"]
-    gate["open"].set()
-    wait_until(lambda: all(j.state == "done" for j in jobs))
-    assert gate["calls"] == 3 and all(j.run.summary["status"] == "completed" for j in jobs)
+def test_stop_stops_only_when_the_last_session_asks(manager, ds, spec):
+    a = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    b = manager.submit(spec, ds, TrainConfig(epochs=2), who="b")
+    assert a is b
+    assert manager.stop(a, "a") is False and not a.handle.stop_requested  # b still waits for it
+    assert manager.stop(b, "b") is True and b.handle.stop_requested
 
 
-def test_the_same_configuration_from_two_sessions_trains_once(tmp_path, ds, spec, gate):
-    m = manager(tmp_path)
-    a = m.submit(spec, ds, TrainConfig(epochs=2))
-    b = m.submit(spec, ds, TrainConfig(epochs=2))
-    assert a is b and a.owners == 2
-    gate["open"].set()
-    wait_until(lambda: a.state == "done")
-    assert gate["calls"] == 1 and len(a.snapshot()["history"]) == 2
+def test_a_closed_tab_releases_its_share_so_the_other_sessions_stop_works(manager, ds, spec):
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    manager.submit(spec, ds, TrainConfig(epochs=2), who="b")
+    manager.release("b")  # b closed its tab
+    assert job.owners == {"a"}
+    assert manager.stop(job, "a") is True and job.handle.stop_requested
 
 
-def test_a_finished_configuration_comes_back_from_the_cache(tmp_path, ds, spec, gate):
-    gate["open"].set()
-    m = manager(tmp_path)
-    first = m.submit(spec, ds, TrainConfig(epochs=1))
-    wait_until(lambda: first.state == "done")
-    again = manager(tmp_path).submit(spec, ds, TrainConfig(epochs=1))  # another process: disk cache
-    assert again.state == "done" and again.cached and gate["calls"] == 1
-    assert torch.equal(again.run.state_dict["1.weight"], first.run.state_dict["1.weight"])
+def test_a_run_nobody_waits_for_stops_after_the_grace_unless_a_session_comes_back(manager, ds, spec, monkeypatch):
+    monkeypatch.setattr(jobs, "ORPHAN_GRACE", 0.05)
+    left = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    back = manager.submit(spec, ds, TrainConfig(epochs=3), who="b")
+    manager.release("a")
+    manager.release("b")
+    manager.join(back, "b")  # b's tab reconnected within the grace period
+    time.sleep(0.3)
+    assert left.handle.stop_requested and not back.handle.stop_requested
 
 
-def test_stop_keeps_a_shared_run_going_until_its_last_session_stops(tmp_path, ds, spec, gate):
-    m = manager(tmp_path)
-    job = m.submit(spec, ds, TrainConfig(epochs=200))
-    m.submit(spec, ds, TrainConfig(epochs=200))
-    wait_until(lambda: job.state == "running")
-    assert m.stop(job) is False and not job.stop_event.is_set()
-    assert m.stop(job) is True
-    wait_until(lambda: job.state == "done")
-    assert job.run.summary["status"] == "stopped"
-    assert ModelCache(tmp_path).get(job.key) is None  # a stopped run is not what the configuration gives
+def test_a_stopping_job_is_not_joined_a_new_request_trains_again(manager, ds, spec):
+    first = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    manager.stop(first, "a")
+    second = manager.submit(spec, ds, TrainConfig(epochs=2), who="b")
+    assert second is not first and len(manager.executor.handles) == 2
 
 
-def test_stopping_a_queued_job_takes_it_out_of_the_queue(tmp_path, ds, spec, gate):
-    m = manager(tmp_path)
-    running = m.submit(spec, ds, TrainConfig(epochs=1, seed=1))
-    queued = m.submit(spec, ds, TrainConfig(epochs=1, seed=2))
-    last = m.submit(spec, ds, TrainConfig(epochs=1, seed=3))
-    wait_until(lambda: running.state == "running")
-    m.stop(queued)
-    assert queued.state == "failed" and "before it started" in queued.error
-    assert last.position == 1 and m.queue_length() == 1
-    gate["open"].set()
-    wait_until(lambda: last.state == "done")
-    assert gate["calls"] == 2
+def test_a_completed_run_is_cached_and_a_stopped_one_is_only_registered(manager, ds, spec):
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    run = finish(job.handle)
+    assert job.state == "done" and job.result().run_id == run.run_id
+    again = manager.submit(spec, ds, TrainConfig(epochs=2), who="b")
+    assert again.cached and again.state == "done" and again.result().run_id == run.run_id
+    assert len(manager.executor.handles) == 1
+    other = manager.submit(spec, ds, TrainConfig(epochs=5), who="a")
+    stopped = finish(other.handle, "stopped")
+    assert manager.cache.get_run(stopped.run_id).summary["status"] == "stopped"
+    assert [e["who"] for e in manager.cache.listing()] == ["a", "a"]
+    assert not manager.submit(spec, ds, TrainConfig(epochs=5), who="a").cached  # stopped: not what the config gives
 
 
-def test_a_failing_run_reports_its_error_and_the_worker_goes_on(tmp_path, ds, spec, gate):
-    gate["open"].set()
-    m = manager(tmp_path)
-    wrong = ModelSpec((3, 32, 32), 3, (layer("flatten"), layer("linear", out_features=3)))
-    bad = m.submit(wrong, ds, TrainConfig(epochs=1))
-    good = m.submit(spec, ds, TrainConfig(epochs=1))
-    wait_until(lambda: good.state == "done")
-    assert bad.state == "failed" and "with_io" in bad.error
+def test_each_session_gets_its_own_copy_of_the_result(manager, ds, spec):
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    finish(job.handle)
+    mine = job.result()
+    mine.summary["cached"] = True
+    assert "cached" not in job.result().summary
 
 
-def test_snapshot_reports_progress_and_an_eta(tmp_path, ds, spec, gate):
-    m = manager(tmp_path)
-    job = m.submit(spec, ds, TrainConfig(epochs=4))
+def test_snapshot_reports_progress_and_an_eta(manager, ds, spec):
+    job = manager.submit(spec, ds, TrainConfig(epochs=4), who="a")
     snap = job.snapshot()
-    assert snap["fraction"] == 0 and snap["eta"] is None and snap["history"] == []
-    job.history.append({"epoch": 1})  # as the worker's callback would, mid-run
-    job.state, job.started = "running", time.perf_counter() - 2.0
+    assert snap["fraction"] == 0 and snap["eta"] is None and snap["history"] == [] and snap["state"] == "running"
+    job.handle.started = time.monotonic() - 2.0
+    job.handle._push([{"kind": "batch", "done": 5, "total": 10}, {"kind": "epoch", "epoch": 1, "val_acc": 0.5},
+                      {"kind": "batch", "done": 10, "total": 10}])  # fmt: skip
     snap = job.snapshot()
-    assert snap["fraction"] == pytest.approx(0.25) and snap["eta"] == pytest.approx(6.0, rel=0.05)
-    job.history.clear()
-    gate["open"].set()
-    wait_until(lambda: job.state == "done")
+    assert snap["history"] == [{"epoch": 1, "val_acc": 0.5}]
+    assert snap["fraction"] == pytest.approx(0.5) and snap["eta"] == pytest.approx(2.0, rel=0.05)
+    assert job.snapshot()["history"] == [{"epoch": 1, "val_acc": 0.5}]  # polling again loses nothing
+    finish(job.handle)
     assert job.snapshot()["fraction"] == 1.0
+
+
+SESSION_SCRIPT = """
+import streamlit as st
+from ui.jobs import _session_ticket, session_label
+st.write(session_label())
+if st.session_state.get("close_tab"):
+    _session_ticket.clear()  # what Streamlit does with a session's resources when its tab closes
+"""
+
+
+def test_a_session_s_label_is_released_when_its_session_resources_are(monkeypatch):
+    released = []
+    monkeypatch.setattr(TrainingManager, "release", lambda self, who: released.append(who))
+    jobs.shared_manager.clear()
+    monkeypatch.setattr(jobs, "make_executor", FakeExecutor)
+    at = AppTest.from_string(SESSION_SCRIPT, default_timeout=30)
+    at.run()
+    label = at.session_state["who"]
+    assert label.startswith("anon-") and released == []
+    at.session_state["close_tab"] = True
+    at.run()
+    assert released == [label]
+    jobs.shared_manager.clear()

@@ -231,7 +231,7 @@ def test_switching_to_another_run_resets_choices_that_no_longer_fit(run):
 def test_a_run_from_the_servers_model_cache_can_be_chosen(run):
     from cnn_core.cache import ModelCache
 
-    ModelCache().put(run)  # as a finished training of any session leaves it
+    ModelCache().put(run, who="anon-1")  # as a finished training of any session leaves it
     at = _page()
     at.sidebar.radio(key="ev_source").set_value("cache").run()
     assert not at.exception and not at.error
@@ -243,3 +243,29 @@ def test_a_run_from_the_servers_model_cache_can_be_chosen(run):
 def test_the_parameter_count_is_pytorchs_and_the_architecture_pages(shown, run):
     expected = sum(p.numel() for p in run.build().parameters())
     assert {m.label: m.value for m in shown.metric}["Parameters"] == f"{expected:,}"
+
+
+def test_two_runs_of_one_configuration_each_show_their_own_scores():
+    """A stopped run and a completed run share a configuration key; each is evaluated on its own weights."""
+    from cnn_core.train import TrainConfig, fit
+
+    ds = make_dataset(DataConfig(dataset="digits", classes=("0", "1", "2", "3"), n_per_class=40))
+    spec = preset("digits_small", ds.input_shape, ds.num_classes)
+    cfg = TrainConfig(lr=3e-3, batch_size=64, epochs=6, schedule="none", precision="fp32")
+    first_epoch = __import__("threading").Event()
+    stopped = fit(spec, ds, cfg, device="cpu", stop=first_epoch, on_epoch=lambda h: first_epoch.set())
+    completed = fit(spec, ds, cfg, device="cpu")
+    assert stopped.key == completed.key and stopped.summary["status"] == "stopped"
+    at = _page(runs=[stopped, completed])
+    for i, run in enumerate((stopped, completed, stopped)):
+        at.selectbox(key="ev_run").set_value(i % 2).run()
+        ref = evaluate(run.build(), ds)
+        shown = {m.label: m.value for m in at.metric}
+        assert shown["Accuracy on test"] == f"{accuracy_score(ref.labels, ref.preds):.1%}"
+        assert shown["Mistakes"] == str(int((ref.preds != ref.labels).sum()))
+    assert accuracy_score(*_pair(stopped, ds)) != accuracy_score(*_pair(completed, ds))  # the test can tell them apart
+
+
+def _pair(run, ds):
+    ev = evaluate(run.build(), ds)
+    return ev.labels, ev.preds

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.cache import ENV_VAR
 from cnn_core.data import DataConfig, make_dataset
 from cnn_core.spec import ModelSpec, layer, preset
-from ui.jobs import shared_manager
+from ui.jobs import shared_cache, shared_manager
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
 
@@ -19,8 +19,10 @@ def private_cache(tmp_path, monkeypatch):
     """Each test gets an empty model cache and a fresh server-wide manager."""
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "cache"))
     shared_manager.clear()
+    shared_cache.clear()
     yield
-    shared_manager.clear()
+    shared_manager.clear()  # ends its worker processes
+    shared_cache.clear()
 
 
 def tiny_page(epochs: int = 2) -> AppTest:
@@ -85,17 +87,32 @@ def test_the_same_configuration_again_comes_from_the_cache():
     assert at.session_state["active_run"] is first
 
 
-def test_stop_ends_the_run_and_keeps_the_partial_model():
+def test_live_curves_show_while_it_trains_and_stop_ends_the_run_keeping_the_partial_model():
+    import torch
+
+    rng, threads = torch.random.get_rng_state(), torch.get_num_threads()
     at = tiny_page(epochs=100)
     at.button(key="tr_train").click().run()
+    end = time.monotonic() + 120
+    while not any(c.key == "tr_live_curves" for c in at.get("plotly_chart")):  # the first epoch is drawn live
+        assert time.monotonic() < end and "train_job" in at.session_state, "no live curves while training"
+        time.sleep(0.2)
+        at.run()
     at.button(key="tr_stop").click().run()
     poll_until_finished(at)
     assert not at.exception
-    runs = at.session_state.get("runs", [])
-    if runs:  # stopped while training: the partial model is kept
-        assert runs[0].summary["status"] == "stopped" and "Stopped" in at.warning[0].value
-    else:  # stopped while still queued
-        assert "stopped before it started" in at.warning[0].value
+    [run] = at.session_state["runs"]
+    assert run.summary["status"] == "stopped" and run.summary["epochs_run"] < 100 and "Stopped" in at.warning[0].value
+    # the server process only submitted and polled: its random stream and thread count are untouched
+    assert torch.equal(torch.random.get_rng_state(), rng) and torch.get_num_threads() == threads
+
+
+def test_a_ray_cluster_that_cannot_be_reached_is_a_clear_message(monkeypatch):
+    monkeypatch.setenv("CNN_LAB_RAY_ADDRESS", "127.0.0.1:9")
+    shared_manager.clear()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert "CNN_LAB_RAY_ADDRESS=127.0.0.1:9" in at.error[0].value and not at.button
 
 
 def test_a_network_that_does_not_fit_the_dataset_explains_and_links_to_architecture():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -28,14 +26,8 @@ TSNE_MAX = 2000  # t-SNE's time grows faster than the number of images: a sample
 
 
 def run_key(run: TrainedRun) -> str:
-    """The run's cache key; for a run without one (an old checkpoint), a hash of its weights."""
-    if run.key:
-        return f"{run.key}:{run.data_config.key()}"
-    digest = hashlib.sha256(run.spec.to_json().encode() + run.data_config.to_json().encode())
-    for name, tensor in sorted(run.state_dict.items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    """What the per-run caches are keyed by: the run id (two runs of one configuration differ there) and the data."""
+    return f"{run.run_id}:{run.data_config.key()}"
 
 
 def run_label(run: TrainedRun, number: int) -> str:
@@ -48,11 +40,12 @@ def run_label(run: TrainedRun, number: int) -> str:
 
 
 def cache_label(entry: dict) -> str:
-    """E.g. 'shapes, 19 layers, 619,268 params, 10 epochs, val acc 100%'."""
+    """E.g. 'shapes, 19 layers, 619,268 params, 10 epochs, val acc 100% (stopped)'."""
     acc = entry.get("val_acc")
     acc_text = f", val acc {acc:.0%}" if isinstance(acc, (int, float)) else ""
+    status = entry.get("status") or "completed"
     return (f"{entry.get('dataset', '?')}, {entry.get('layers', '?')} layers, {entry.get('params') or 0:,} params, "
-            f"{entry.get('epochs_run', '?')} epochs{acc_text}")
+            f"{entry.get('epochs_run', '?')} epochs{acc_text}" + ("" if status == "completed" else f" ({status})"))
 
 
 def session_model(run: TrainedRun, device) -> object:

@@ -1,162 +1,192 @@
-"""Background training shared by every session of the server: a queue, a few workers and the model cache.
+"""Training jobs of every session on this server: the server only submits, polls and draws.
 
-One `TrainingManager` per process (`shared_manager()`, an st.cache_resource). At most `max_runs`
-runs train at once, the others wait in line; a key already training or queued is joined rather than
-trained twice, and a key in the model cache comes back at once. Pages poll `Job.snapshot()`.
+Each run trains on the executor (`cnn_core.executor`: worker processes, or a Ray cluster), never in this
+process. One `TrainingManager` per server (`shared_manager()`): a configuration key already training is
+joined rather than trained twice, a key in the model cache comes back at once, and every job knows which
+sessions wait for it. A session's share is released when its tab closes (a session-scoped resource's
+`on_release`); a run that nobody waits for any more is stopped after a grace period.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
 from cnn_core.cache import ModelCache, run_key
-from cnn_core.device import cpu_count
+from cnn_core.executor import RunHandle, TrainRequest, make_executor
 
-MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: simultaneous runs per server
+WHO = "who"  # session key: this session's anonymous label, stored with its runs in the registry
+ORPHAN_GRACE = 30.0  # seconds a run without sessions goes on (a reconnecting tab takes its share back)
+
+
+def _private(run):
+    """A copy of a run that one session may annotate (the weights are shared, never written)."""
+    return dataclasses.replace(run, history=[dict(h) for h in run.history], summary=dict(run.summary))
 
 
 @dataclass(eq=False)
 class Job:
-    """One training request, shared by the sessions that asked for the same key."""
+    """One configuration being trained (or found in the cache), shared by the sessions that asked for it."""
 
     key: str
-    spec: Any
-    dataset: Any
-    config: Any
-    device: str
-    state: str = "queued"  # queued → running → done | failed
+    config: Any  # the TrainConfig
+    handle: RunHandle | None = None  # None when the run came from the cache
+    owners: set[str] = field(default_factory=set)  # labels of the sessions waiting for it
+    cached_run: Any = None  # the run from the cache
     history: list[dict[str, float]] = field(default_factory=list)
     batch: tuple[int, int] = (0, 0)  # batches done in the current epoch, batches per epoch
-    run: Any = None  # the TrainedRun when done
-    error: str = ""
-    cached: bool = False  # the run came from the model cache
-    owners: int = 1  # sessions waiting for it
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    started: float = 0.0
-    position: int = 0  # place in the queue (1 = next), 0 once running
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def cached(self) -> bool:
+        return self.handle is None
+
+    @property
+    def state(self) -> str:
+        """queued → running → done | failed."""
+        return "done" if self.handle is None else self.handle.state
+
+    @property
+    def error(self) -> str:
+        return "" if self.handle is None else self.handle.error()
+
+    @property
+    def stopping(self) -> bool:
+        return self.handle is not None and self.handle.stop_requested
+
+    def result(self):
+        """The finished run, as this session's own copy."""
+        run = self.cached_run if self.handle is None else self.handle.result(timeout=0)
+        return _private(run)
 
     def snapshot(self) -> dict[str, Any]:
-        """A consistent copy of the progress, for the page to draw."""
-        history = list(self.history)
-        done_batches, per_epoch = self.batch
+        """Where the run stands, for the page to draw: a poll of the handle, no waiting."""
+        with self._lock:
+            for event in self.handle.poll() if self.handle is not None else ():
+                if event["kind"] == "batch":
+                    self.batch = (event["done"], event["total"])
+                else:
+                    self.history.append({k: v for k, v in event.items() if k != "kind"})
+                    self.batch = (0, self.batch[1])
+            history, (done_batches, per_epoch) = list(self.history), self.batch
+        state, total = self.state, self.config.epochs
+        started = self.handle.started if self.handle is not None else 0.0
         epochs_done = len(history) + (done_batches / per_epoch if per_epoch else 0)
-        elapsed = time.perf_counter() - self.started if self.started else 0.0
-        total = self.config.epochs
-        eta = elapsed / epochs_done * (total - epochs_done) if epochs_done > 0.05 and self.state == "running" else None
-        return dict(state=self.state, history=history, fraction=min(epochs_done / total, 1.0), eta=eta,
-                    elapsed=elapsed, position=self.position, run=self.run, error=self.error, cached=self.cached,
-                    stopping=self.stop_event.is_set())  # fmt: skip
+        elapsed = time.monotonic() - started if started else 0.0
+        eta = elapsed / epochs_done * (total - epochs_done) if epochs_done > 0.05 and state == "running" else None
+        position = self.handle.position if self.handle is not None else 0
+        fraction = 1.0 if state == "done" else min(epochs_done / total, 1.0)
+        return dict(state=state, history=history, fraction=fraction, eta=eta, elapsed=elapsed, position=position,
+                    error=self.error, cached=self.cached, stopping=self.stopping)  # fmt: skip
 
 
 class TrainingManager:
-    """Worker threads training queued jobs, `max_runs` at a time."""
+    """Submits runs to an executor, shares them by key, registers them in the cache when they end."""
 
-    def __init__(self, cache: ModelCache, max_runs: int = 1, threads_per_run: int | None = None):
-        import torch
-
+    def __init__(self, cache: ModelCache, executor):
         self.cache = cache
-        self.max_runs = max(1, max_runs)
-        # torch's thread count is process-wide: share the cores out so that parallel runs don't fight, and
-        # leave one to the web server (OpenMP threads that lose their core to it spin and stall the step).
-        self.threads_per_run = threads_per_run or max(1, (cpu_count() - 1) // self.max_runs)
-        torch.set_num_threads(self.threads_per_run)
-        self._pending: list[Job] = []
-        self._active: dict[str, Job] = {}  # key → queued or running job
-        self._cond = threading.Condition()
-        self._workers = [threading.Thread(target=self._work, daemon=True, name=f"cnn-lab-train-{i}")
-                         for i in range(self.max_runs)]  # fmt: skip
-        for worker in self._workers:
-            worker.start()
+        self.executor = executor
+        self._active: dict[str, Job] = {}  # key → job queued or training
+        self._lock = threading.Lock()
 
-    def submit(self, spec, dataset, config, device: str = "auto") -> Job:
-        """A job for this training: joined if the same key is under way, done at once if cached."""
+    def submit(self, spec, dataset, config, device: str = "auto", who: str = "") -> Job:
+        """This session's job for a training: joined if the key is under way, done at once if cached."""
         key = run_key(dataset.config, spec, config)
-        with self._cond:
+        with self._lock:  # lookup, cache and submit under one lock: one key never starts two runs
             job = self._active.get(key)
-            if job is not None and not job.stop_event.is_set():
-                job.owners += 1
+            if job is not None and not job.stopping:
+                job.owners.add(who)
                 return job
-        cached = self.cache.get(key)
-        job = Job(key, spec, dataset, config, device)
-        if cached is not None:
-            job.state, job.run, job.cached, job.history = "done", cached, True, list(cached.history)
-            return job
-        with self._cond:
-            self._pending.append(job)
-            self._active[key] = job
-            self._renumber()
-            self._cond.notify()
+            cached = self.cache.get(key)
+            if cached is not None:
+                return Job(key, config, owners={who}, cached_run=cached, history=list(cached.history))
+            handle = self.executor.submit(TrainRequest(dataset.config, spec, config, device, who=who))
+            job = self._active[key] = Job(key, config, handle, owners={who})
+        handle.add_done_callback(lambda h: self._finished(job))
         return job
 
-    def stop(self, job: Job) -> bool:
-        """Stop for this session; True if the job stops (False: other sessions still wait for it)."""
-        with self._cond:
-            if job.owners > 1:
-                job.owners -= 1
-                return False
-            job.stop_event.set()
-            if job in self._pending:  # never started: nothing to keep
-                self._pending.remove(job)
-                self._active.pop(job.key, None)
-                job.state, job.error = "failed", "stopped before it started"
-                self._renumber()
+    def join(self, job: Job, who: str) -> None:
+        """Count this session in again (after a reconnect, its share was released)."""
+        with self._lock:
+            if self._active.get(job.key) is job:
+                job.owners.add(who)
+
+    def stop(self, job: Job, who: str) -> bool:
+        """Stop for this session; True if the run stops (False: other sessions still wait for it)."""
+        with self._lock:
+            job.owners.discard(who)
+            if job.owners or job.handle is None:
+                return job.handle is None
+        job.handle.stop()
         return True
 
+    def release(self, who: str) -> None:
+        """A session ended: it leaves every job; a job nobody waits for stops after ORPHAN_GRACE seconds."""
+        with self._lock:
+            orphans = []
+            for job in self._active.values():
+                if who in job.owners:
+                    job.owners.discard(who)
+                    if not job.owners:
+                        orphans.append(job)
+        for job in orphans:
+            timer = threading.Timer(ORPHAN_GRACE, self._stop_if_orphaned, [job])
+            timer.daemon = True
+            timer.start()
+
     def queue_length(self) -> int:
-        with self._cond:
-            return len(self._pending)
+        with self._lock:
+            return sum(job.state == "queued" for job in self._active.values())
 
-    def _renumber(self) -> None:
-        for i, job in enumerate(self._pending):
-            job.position = i + 1
+    def shutdown(self) -> None:
+        self.executor.shutdown()
 
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending:
-                    self._cond.wait()
-                job = self._pending.pop(0)
-                job.position, job.state, job.started = 0, "running", time.perf_counter()
-                self._renumber()
-            self._train(job)
+    def _stop_if_orphaned(self, job: Job) -> None:
+        with self._lock:
+            orphaned = not job.owners and self._active.get(job.key) is job
+        if orphaned:
+            job.handle.stop()
 
-    def _train(self, job: Job) -> None:
-        from cnn_core.train import fit
-
-        def on_batch(done: int, total: int) -> None:
-            job.batch = (done, total)
-
-        def on_epoch(record: dict) -> None:
-            job.history.append(record)
-            job.batch = (0, job.batch[1])
-
-        try:
-            run = fit(job.spec, job.dataset, job.config, device=job.device, stop=job.stop_event,
-                      on_epoch=on_epoch, on_batch=on_batch)  # fmt: skip
-            if run.summary["status"] in ("completed", "early stopping"):
-                self.cache.put(run)  # stopped or diverged runs are not what this config gives
-            job.run, job.state = run, "done"
-        except Exception as exc:  # a worker must survive any bad request
-            job.error, job.state = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc), "failed"
-        finally:
-            with self._cond:
-                if self._active.get(job.key) is job:  # a stopped job may have been replaced by a new request
-                    del self._active[job.key]
-
-
-def default_max_runs() -> int:
-    """$CNN_LAB_MAX_RUNS, else one run per four cores (at least one)."""
-    value = os.environ.get(MAX_RUNS_VAR, "")
-    return int(value) if value.isdigit() and int(value) > 0 else max(1, cpu_count() // 4)
+    def _finished(self, job: Job) -> None:
+        """Register the finished run (every status; only completed and early-stopped ones are found by key)."""
+        with self._lock:
+            if self._active.get(job.key) is job:
+                del self._active[job.key]
+        if job.handle.state == "done":
+            self.cache.put(job.handle.result(timeout=0), who=job.handle.request.who)
 
 
 @st.cache_resource(show_spinner=False)
+def shared_cache() -> ModelCache:
+    """The server's model cache and run registry, shared by every session."""
+    return ModelCache()
+
+
+@st.cache_resource(show_spinner=False, on_release=TrainingManager.shutdown)
 def shared_manager() -> TrainingManager:
-    """The process-wide manager, created on first use and shared by every session."""
-    return TrainingManager(ModelCache(), default_max_runs())
+    """The server-wide manager on the executor that $CNN_LAB_RAY_ADDRESS chooses (ValueError if unreachable)."""
+    return TrainingManager(shared_cache(), make_executor())
+
+
+@dataclass(frozen=True)
+class _Ticket:
+    label: str
+    manager: TrainingManager
+
+
+@st.cache_resource(scope="session", show_spinner=False, on_release=lambda t: t.manager.release(t.label))
+def _session_ticket(label: str) -> _Ticket:
+    return _Ticket(label, shared_manager())
+
+
+def session_label() -> str:
+    """This session's anonymous label; its jobs are released when the tab closes."""
+    label = st.session_state.setdefault(WHO, f"anon-{uuid.uuid4().hex[:8]}")
+    _session_ticket(label)
+    return label
