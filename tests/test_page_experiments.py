@@ -12,6 +12,7 @@ from cnn_core.data import DataConfig
 
 PAGE = "pages/experiments.py"
 TINY = DataConfig(n_per_class=8, size=16, test_fraction=0.25, val_fraction=0.25, seed=7)
+SLOW = DataConfig(n_per_class=100, test_fraction=0.2, seed=8)
 
 
 def _texts(elements) -> list[str]:
@@ -99,8 +100,8 @@ def _finished(at) -> bool:
     return batch is not None and batch.done() and not any(b.key == "exp_stop" for b in at.button)
 
 
-def _tiny_experiment(app, epochs: int = 1):
-    at = _open(app, TINY)
+def _tiny_experiment(app, epochs: int = 1, data: DataConfig = TINY):
+    at = _open(app, data)
     at.radio(key="exp_task").set_value("current")
     at.slider(key="exp_epochs").set_value(epochs)
     at.selectbox(key="exp_exercise").set_value("loss")
@@ -130,7 +131,7 @@ def test_a_tiny_experiment_runs_end_to_end_and_a_rerun_trains_nothing(app):
 
 
 def test_stop_all_stops_every_run(app):
-    at = _tiny_experiment(app, epochs=30)
+    at = _tiny_experiment(app, epochs=30, data=SLOW)  # runs of a minute or more: stopped long before the end
     at.session_state["exp_batch"]["batch"].poll()
     at.run()
     stop = next(b for b in at.button if b.key == "exp_stop")
