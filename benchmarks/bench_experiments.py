@@ -34,18 +34,16 @@ def configs(epochs: int, seeds: int) -> list[ExperimentConfig]:
 
 
 def timed_batch(trials, ds, workers: int, registry_dir: str):
-    """(seconds, batch) for the trials on a fresh executor with `workers` runs at a time."""
+    """(seconds, batch) for the trials on a fresh executor with `workers` runs at a time, cached in `registry_dir`."""
+    from cnn_core.cache import ModelCache
     from cnn_core.executor import make_executor
-    from cnn_core.registry import RunRegistry
-
     from cnn_core.trials import TrialBatch, on_executor
 
-    os.environ["CNN_LAB_CACHE_DIR"] = registry_dir  # where the executor's workers register finished runs
-    registry = RunRegistry(registry_dir)
+    cache = ModelCache(registry_dir)
     executor = make_executor(workers)
     try:
         start = time.perf_counter()
-        batch = TrialBatch(trials, executor, ds, lookup=registry.find).wait()
+        batch = TrialBatch(trials, on_executor(executor), ds, lookup=cache.get, keep=cache.put).wait()
         seconds = time.perf_counter() - start
     finally:
         executor.shutdown()
