@@ -240,6 +240,10 @@ def percent(share: float, std: float | None = None) -> str:
     return f"{share * 100:.1f} %" + ("" if std is None else f" ± {std * 100:.1f}")
 
 
+def _loss(m: float, std: float | None) -> str:
+    return f"{m:.3f}" + ("" if std is None else f" ± {std:.3f}")
+
+
 def verdict_sentence(c: Comparison, stats: dict[str, VariantStats]) -> str:
     """One sentence, honest about noise, with the numbers."""
     a, b = stats[c.baseline], stats[c.other]
@@ -306,6 +310,26 @@ class ExperimentResult:
     @property
     def verdict(self) -> str:
         return " ".join(verdict_sentence(c, self.stats) for c in self.comparisons)
+
+    @property
+    def loss_verdict(self) -> str:
+        """The same rule on the test loss (lower is better): a loss can separate variants that accuracy does not."""
+        out = []
+        for c in self.comparisons:
+            a, b = self.stats[c.baseline], self.stats[c.other]
+            lc = compare(c.baseline, a.test_loss, c.other, b.test_loss)
+            numbers = (f"{c.other} {_loss(b.loss_mean, b.loss_std)} against {_loss(a.loss_mean, a.loss_std)} for "
+                       f"{c.baseline}")  # fmt: skip
+            if lc.spread is None:
+                out.append(f"Test loss: {numbers}.")
+            elif lc.outcome == "unclear":
+                out.append(f"Test loss: {numbers}; the gap of {abs(lc.difference):.3f} is within the spread "
+                           f"({lc.spread:.3f}).")  # fmt: skip
+            else:
+                word = "higher (worse)" if lc.outcome == "better" else "lower (better)"
+                out.append(f"Test loss: {numbers}; {word} by {abs(lc.difference):.3f}, more than the spread "
+                           f"({lc.spread:.3f}).")  # fmt: skip
+        return " ".join(out)
 
     @property
     def answer(self) -> str:

@@ -94,6 +94,13 @@ def test_experiment_result_states_the_numbers_and_the_verdict():
                        "show that deeper *always* wins."  # fmt: skip
 
 
+def test_the_test_loss_gets_the_same_rule_lower_being_better():
+    r = _result()  # losses 1 − accuracy: 0.28 ± 0.02 for the baseline, 0.24 ± 0.01 for 4 blocks
+    assert r.loss_verdict == ("Test loss: 4 blocks 0.240 ± 0.010 against 0.280 ± 0.020 for 3 blocks; lower (better) "
+                              "by 0.040, more than the spread (0.020).")  # fmt: skip
+    assert "within the spread" in _result("loss", other=(0.73, 0.71, 0.75)).loss_verdict
+
+
 def test_no_clear_difference_is_said_with_the_numbers():
     r = _result("loss", other=(0.73, 0.71, 0.75))
     assert r.verdict.startswith("No clear difference: label smoothing 0.1 scored 73.0 % ± 2.0 against "

@@ -18,6 +18,7 @@ from cnn_core.train import TrainConfig
 from ui.plots import class_colour, compact
 from ui.state import build_dataset
 
+COUNTS = ("parameters", "MACs")  # big whole numbers, shown with thousands separators
 STATE_LABELS = {"queued": "waiting", "running": "training", "done": "finished", "cached": "cached",
                 "stopped": "stopped", "failed": "failed"}  # fmt: skip
 
@@ -112,9 +113,11 @@ def draw_experiment(cfg: ExperimentConfig, result: ExperimentResult, states) -> 
     show = st.success if main.outcome != "unclear" else st.info
     show(f"**{result.answer}**")
     st.markdown(f"**Verdict.** {result.verdict}")
+    st.markdown(result.loss_verdict)
     st.caption("A difference counts only when it is larger than the seed-to-seed spread (the larger of the two "
                "variants' sample standard deviations): a smaller one could be the luck of the starting weights.")
-    st.dataframe(results_frame(result), hide_index=True, width="stretch", key="exp_results_table")
+    st.dataframe(results_frame(result), hide_index=True, width="stretch", key="exp_results_table",
+                 column_config={c: st.column_config.NumberColumn(c, format="localized") for c in COUNTS})
     left, right = st.columns(2)
     with left:
         st.plotly_chart(accuracy_figure(result), key="exp_accuracy_chart")
@@ -174,6 +177,7 @@ def draw_sweep(rows: list[dict], names: list[str], best: dict | None) -> None:
     st.dataframe(sweep_frame(rows, names), hide_index=True, width="stretch", key="sweep_table", column_config={
         "val acc": st.column_config.NumberColumn("val acc", format="percent"),
         "test acc": st.column_config.NumberColumn("test acc", format="percent"),
+        "parameters": st.column_config.NumberColumn("parameters", format="localized"),
     })  # fmt: skip
     if best is None:
         return
