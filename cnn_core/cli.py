@@ -278,8 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_summary(sub)
     _add_train(sub)
     _add_evaluate(sub)
-    from cnn_core.cli_experiments import add_experiment_commands  # noqa: E402 - its module imports this one
-
+    from cnn_core.cli_experiments import add_experiment_commands  # here: that module imports this one
     add_experiment_commands(sub)
     return parser
 

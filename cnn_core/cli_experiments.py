@@ -116,6 +116,8 @@ def _run(trials, data, args: argparse.Namespace):
         batch = TrialBatch(trials, on_executor(executor, who="cli"), ds, lookup=cache.get, keep=cache.put)
         try:
             batch.wait(on_change=None if args.json else progress)
+            if not args.json:
+                progress(batch)  # the runs that came from the cache, if nothing else changed
         except KeyboardInterrupt:
             batch.stop()
             raise

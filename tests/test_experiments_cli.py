@@ -38,3 +38,41 @@ def test_bad_input_exits_2_with_one_line(args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert message in lines[0]
+
+
+TINY = ["--task", "classic", "--n-per-class", "8", "--size", "16", "--test-fraction", "0.25", "--epochs", "1"]
+
+
+def test_a_tiny_experiment_prints_the_issues_json_and_a_rerun_trains_nothing(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("CNN_LAB_CACHE_DIR", str(tmp_path))
+    result = run_cli("experiment", "--exercise", "batchnorm", "--seeds", "2", *TINY, "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == {"exercise", "seeds", "variants", "verdict"}
+    assert out["exercise"] == "batchnorm" and out["seeds"] == 2
+    assert [v["name"] for v in out["variants"]] == ["batch norm", "no batch norm"]
+    for v in out["variants"]:
+        assert set(v) == {"name", "test_acc", "mean", "std", "params", "seconds"}
+        assert len(v["test_acc"]) == 2 and v["mean"] == pytest.approx(sum(v["test_acc"]) / 2)
+    with_bn, without = out["variants"]
+    assert with_bn["params"] - without["params"] == 2 * (32 + 64 + 128)  # BatchNorm2d's weight and bias
+
+    again = run_cli("experiment", "--exercise", "batchnorm", "--seeds", "2", *TINY)
+    assert again.returncode == 0, again.stderr
+    progress = again.stderr.strip().splitlines()
+    assert len(progress) == 4 and all(line.endswith("(cached)") for line in progress)
+    assert "verdict:" in again.stdout and "Does batch norm help?" in again.stdout
+
+
+def test_a_tiny_sweep_prints_one_row_per_trial_and_the_best(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("CNN_LAB_CACHE_DIR", str(tmp_path))
+    result = run_cli("sweep", "--param", "lr=1e-3,1e-2", "--param", "width=0.5", *TINY, "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["mode"] == "grid" and [(t["lr"], t["width"]) for t in out["trials"]] == [(1e-3, 0.5), (1e-2, 0.5)]
+    best = max(out["trials"], key=lambda t: (t["val_acc"], -t["params"], -t["trial"]))
+    assert out["best"]["trial"] == best["trial"]
