@@ -235,23 +235,22 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from cnn_core.checkpoint import save_checkpoint
     from cnn_core.data import make_dataset
-    from cnn_core.train import fit
+    from cnn_core.executor import TrainRequest, train_to_end
 
     cfg = train_config_from_args(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
-    ds = make_dataset(data_config_from_args(args))
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    data_config = data_config_from_args(args)
+    ds = make_dataset(data_config)  # here only to fit --arch to its images and classes; the worker builds its own
     spec = load_arch(args.arch, ds.input_shape, ds.num_classes)
 
     def show(h: dict) -> None:
         print(f"epoch {h['epoch']:3d}  loss {h['train_loss']:.4f}  acc {h['train_acc']:.3f}  "
-              f"val loss {h['val_loss']:.4f}  val acc {h['val_acc']:.3f}  lr {h['lr']:.2g}  {h['seconds']:.1f} s")  # fmt: skip
+              f"val loss {h['val_loss']:.4f}  val acc {h['val_acc']:.3f}  lr {h['lr']:.2g}  {h['seconds']:.1f} s",
+              flush=True)  # fmt: skip
 
-    run = fit(spec, ds, cfg, device=args.device, on_epoch=None if args.json else show)
+    request = TrainRequest(data_config, spec, cfg, args.device, args.threads or 0, who="cli")
+    run, executor = train_to_end(request, None if args.json else show)  # a worker process, or $CNN_LAB_RAY_ADDRESS
     if args.out is not None:
         try:
             save_checkpoint(run, args.out)
@@ -260,7 +259,7 @@ def _run_train(args: argparse.Namespace) -> int:
     s = run.summary
     if args.json:
         keys = ("val_acc", "val_loss", "epochs_run", "train_seconds", "device", "params", "status", "reason", "precision")
-        print(json.dumps({k: s[k] for k in keys}))
+        print(json.dumps({**{k: s[k] for k in keys}, "executor": executor, "run_id": run.run_id}))
     else:
         print(f"{s['status']}: {s['reason']}. val acc {s['val_acc']:.4f}, val loss {s['val_loss']:.4f}, "
               f"{s['epochs_run']} epoch(s) in {s['train_seconds']:.1f} s on {s['device_name']} ({s['precision']}), "

@@ -97,6 +97,10 @@ class RunHandle:
     def done(self) -> bool:
         return self._finished.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the run is done, at most `timeout` seconds; whether it is."""
+        return self._finished.wait(timeout)
+
     def result(self, timeout: float | None = None):
         """The TrainedRun; ValueError with the reason if the run failed, TimeoutError if not done in time."""
         if not self._finished.wait(timeout):
@@ -530,6 +534,34 @@ class RayExecutor:
             handle._finish(error="the executor shut down during the run")
         self._collector.join(timeout=5)
         self._ray.shutdown()
+
+
+def train_to_end(request: TrainRequest, on_epoch: Callable[[dict], None] | None = None, executor=None):
+    """Train one request on `executor` (default: make_executor's, shut down after) and wait; (run, executor name).
+
+    Epoch records go to `on_epoch` as they arrive; Ctrl-C stops the run and keeps the model trained so far.
+    """
+    own = executor is None
+    executor = make_executor(max_runs=1) if own else executor
+
+    def report() -> None:
+        for event in handle.poll():
+            if event["kind"] == "epoch" and on_epoch is not None:
+                on_epoch({k: v for k, v in event.items() if k != "kind"})
+
+    try:
+        handle = executor.submit(request)
+        try:
+            while not handle.wait(POLL_EVERY):
+                report()
+        except KeyboardInterrupt:
+            handle.stop()
+        handle.wait()
+        report()
+        return handle.result(), executor.name
+    finally:
+        if own:
+            executor.shutdown()
 
 
 def make_executor(max_runs: int | None = None) -> LocalExecutor | RayExecutor:

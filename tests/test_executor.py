@@ -1,5 +1,6 @@
 """The executor: runs in worker processes with progress, stop, failures, reproducibility; Ray on a real cluster."""
 
+import json
 import os
 import pickle
 import threading
@@ -7,10 +8,12 @@ import threading
 import pytest
 import torch
 
+from cnn_core.checkpoint import load_checkpoint
 from cnn_core.data import DataConfig, make_dataset
 from cnn_core.executor import RAY_ADDRESS_VAR, LocalExecutor, RayExecutor, TrainRequest, make_executor
 from cnn_core.spec import ModelSpec, build_model, layer, preset
 from cnn_core.train import TrainConfig, fit
+from tests.helpers import run_cli
 from tests.run_helpers import same_weights
 
 DATA = DataConfig(dataset="digits", classes=("0", "1", "2"), n_per_class=30)
@@ -188,3 +191,23 @@ def test_stop_reaches_a_run_on_a_ray_cluster(ray_executor):
     handle.stop()
     run = handle.result(timeout=60)
     assert run.summary["status"] == "stopped" and run.summary["epochs_run"] < 1000
+
+
+# ---------------------------------------------------------------- the CLI goes through the same executor
+
+
+def test_the_cli_trains_on_the_executor_and_says_which_with_the_run_id(tmp_path, monkeypatch):
+    monkeypatch.delenv(RAY_ADDRESS_VAR, raising=False)
+    out = tmp_path / "run.pt"
+    done = run_cli("train", "--dataset", "digits", "--arch", "digits_small", "--epochs", "1", "--json", "--out", out)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["executor"] == "local" and result["status"] == "completed"
+    assert load_checkpoint(out).run_id == result["run_id"] and len(result["run_id"]) == 32
+
+
+def test_the_cli_names_an_unreachable_ray_address_in_one_line(monkeypatch):
+    monkeypatch.setenv(RAY_ADDRESS_VAR, "127.0.0.1:9")
+    done = run_cli("train", "--dataset", "digits", "--arch", "digits_small", "--epochs", "1")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert f"{RAY_ADDRESS_VAR}=127.0.0.1:9" in done.stderr and done.stdout == ""
