@@ -147,8 +147,9 @@ def parallel_figure(rows: list[dict], names: list[str]) -> go.Figure:
              dict(label="test acc (%)", values=[100 * r["test_acc"] for r in done], range=[0, 100])]  # fmt: skip
     line = dict(color=[100 * r["val_acc"] for r in done], colorscale="Viridis", showscale=True,
                 colorbar=dict(title="val acc"))  # fmt: skip
-    return compact(go.Figure(go.Parcoords(dimensions=dims, line=line)), 360,
-                   title="Every finished trial: its settings and its accuracy")
+    fig = compact(go.Figure(go.Parcoords(dimensions=dims, line=line)), 400,
+                  title="Every finished trial: its settings and its accuracy")
+    return fig.update_layout(margin=dict(l=70, r=40, t=100, b=30))  # room for the axis names and ticks
 
 
 def scatter_figure(rows: list[dict], names: list[str]) -> go.Figure:
