@@ -142,6 +142,14 @@ def input_of(data: DataConfig) -> tuple[tuple[int, int, int], int]:
     return (data.channels, data.size, data.size), len(data.classes)
 
 
+def check_splits(data: DataConfig) -> None:
+    """Every run validates each epoch and is scored on the test images: both shares must be above 0."""
+    if data.val_fraction <= 0:
+        raise ValueError("every run checks itself on validation images each epoch: set a validation share above 0")
+    if data.test_fraction <= 0:
+        raise ValueError("every run is scored on the test images: set a test share above 0")
+
+
 def design_spec(design: BlockDesign, data: DataConfig) -> ModelSpec:
     """The design on this data; ValueError naming the layer when it cannot take these images."""
     from cnn_core.summary import summarize
@@ -165,8 +173,7 @@ class ExperimentConfig:
         exercise(self.exercise)
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not 1 <= self.seeds <= MAX_SEEDS:
             raise ValueError(f"seeds must be a whole number from 1 to {MAX_SEEDS}, got {self.seeds!r}")
-        if self.data.test_fraction <= 0:
-            raise ValueError("an experiment scores every run on the test images: set a test share above 0")
+        check_splits(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

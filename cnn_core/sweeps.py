@@ -11,7 +11,7 @@ from typing import Any
 
 from cnn_core.blocks import BlockDesign
 from cnn_core.data import DataConfig
-from cnn_core.experiments import HARD_SHAPES, design_spec, widen, with_blocks
+from cnn_core.experiments import HARD_SHAPES, check_splits, design_spec, widen, with_blocks
 from cnn_core.train import TrainConfig
 from cnn_core.trials import Trial
 
@@ -93,6 +93,7 @@ class SweepConfig:
             raise ValueError(f"unknown search {self.mode!r}; expected one of {', '.join(MODES)}")
         if not self.params:
             raise ValueError("choose at least one hyperparameter to sweep")
+        check_splits(self.data)
         names = [k for k, _ in self.params]
         for name in names:
             knob_type(name)

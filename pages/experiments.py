@@ -107,11 +107,11 @@ def run_button(label: str, key: str, cfg) -> None:
                  help="Train every run in the background, several at a time; runs trained before on this server "
                  "come back at once."):  # fmt: skip
         try:
-            trials = cfg.trials()
-        except ValueError as exc:
+            batch = start_batch(cfg.trials(), shared_dataset(cfg.data))
+        except ValueError as exc:  # a variant the images can't take, or an unreachable Ray cluster
             st.error(f"{exc}.")
             return
-        ss[BATCH] = {"kind": key, "config": cfg, "batch": start_batch(trials, shared_dataset(cfg.data))}
+        ss[BATCH] = {"kind": key, "config": cfg, "batch": batch}
         st.rerun()
 
 

@@ -181,7 +181,8 @@ def test_experiment_config_round_trips_through_json():
     "kwargs, message",
     [({"exercise": "gradcam"}, "unknown exercise 'gradcam'"), ({"seeds": 0}, "seeds must be"),
      ({"seeds": 11}, "seeds must be"), ({"seeds": 2.5}, "seeds must be"),
-     ({"data": DataConfig(test_fraction=0.0)}, "test share above 0")],
+     ({"data": DataConfig(test_fraction=0.0)}, "test share above 0"),
+     ({"data": DataConfig(val_fraction=0.0)}, "validation share above 0")],
 )  # fmt: skip
 def test_bad_experiments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -256,7 +257,8 @@ def test_bad_sweep_parameters_are_refused(text, message):
     [((("lr", (1e-3, 1e-2)), ("batch_size", (8, 16, 32))), {"budget": 5}, "grid has 6 combinations"),
      ((("lr", (1e-3, 1e-2)),), {"mode": "random", "budget": 3}, "has only 2"),
      ((("lr", (1e-3,)),), {"budget": 0}, "budget"), ((), {}, "at least one"),
-     ((("lr", (1e-3,)), ("lr", (1e-2,))), {}, "only once"), ((("lr", (1e-3,)),), {"mode": "bayes"}, "unknown search")],
+     ((("lr", (1e-3,)), ("lr", (1e-2,))), {}, "only once"), ((("lr", (1e-3,)),), {"mode": "bayes"}, "unknown search"),
+     ((("lr", (1e-3,)),), {"data": DataConfig(test_fraction=0.0)}, "test share above 0")],
 )  # fmt: skip
 def test_bad_sweeps_are_refused(params, kwargs, message):
     with pytest.raises(ValueError, match=message):
