@@ -161,6 +161,19 @@ def design_spec(design: BlockDesign, data: DataConfig) -> ModelSpec:
     return spec
 
 
+PARTS = {"data": DataConfig, "design": BlockDesign, "train": TrainConfig}  # the configs inside a batch's config
+
+
+def nested_from_dict(cls, data: Any):
+    """An ExperimentConfig or SweepConfig from its to_dict(): the data, design and train parts rebuilt too."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {', '.join(unknown)}")
+    return cls(**{k: PARTS[k].from_dict(v) if k in PARTS else v for k, v in data.items()})
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     exercise: str = "deeper"  # one of EXERCISES
@@ -180,8 +193,7 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
-        parts = {"data": DataConfig, "design": BlockDesign, "train": TrainConfig}
-        return cls(**{k: parts[k].from_dict(v) if k in parts else v for k, v in data.items()})
+        return nested_from_dict(cls, data)
 
     def variants(self) -> list[Variant]:
         return exercise(self.exercise).make(self.design, self.train)

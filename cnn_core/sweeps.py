@@ -11,7 +11,7 @@ from typing import Any
 
 from cnn_core.blocks import BlockDesign
 from cnn_core.data import DataConfig
-from cnn_core.experiments import HARD_SHAPES, check_splits, design_spec, widen, with_blocks
+from cnn_core.experiments import HARD_SHAPES, check_splits, design_spec, nested_from_dict, widen, with_blocks
 from cnn_core.train import TrainConfig
 from cnn_core.trials import Trial
 
@@ -110,6 +110,13 @@ class SweepConfig:
         if self.mode == "random" and self.budget > size:
             raise ValueError(f"a random search of {self.budget} runs needs at least {self.budget} combinations; "
                              f"the grid has only {size}: use the grid")  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
+        return nested_from_dict(cls, data)
 
     @property
     def grid_size(self) -> int:

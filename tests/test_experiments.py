@@ -172,9 +172,14 @@ def test_hard_shapes_take_the_colour_away_and_use_eight_classes():
     assert HARD_SHAPES.clutter > 0 and HARD_SHAPES.test_fraction > 0
 
 
-def test_experiment_config_round_trips_through_json():
+def test_experiment_and_sweep_configs_round_trip_through_json():
     cfg = ExperimentConfig(exercise="width", seeds=5, train=TrainConfig(epochs=3))
     assert ExperimentConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    sweep = SweepConfig((parse_param("lr=1e-3,1e-2"), parse_param("hflip=true")), mode="random", budget=2,
+                        design=BlockDesign(batch_norm=False))  # fmt: skip
+    assert SweepConfig.from_dict(json.loads(json.dumps(sweep.to_dict()))) == sweep
+    with pytest.raises(ValueError, match="unknown SweepConfig field"):
+        SweepConfig.from_dict({**sweep.to_dict(), "trials": 3})
 
 
 @pytest.mark.parametrize(
