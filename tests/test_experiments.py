@@ -69,6 +69,14 @@ def test_one_seed_gives_no_verdict():
     assert c.spread is None and c.outcome == "unclear"
 
 
+def test_one_seed_reports_no_std_and_no_verdict():
+    runs = lambda a: [{"test_acc": a, "test_loss": 0.5, "params": 1, "macs": 1, "seconds": 1.0}]  # noqa: E731
+    r = summarize_experiment("loss", 1, {"cross-entropy": runs(0.7), "label smoothing 0.1": runs(0.9)})
+    assert json.loads(json.dumps(r.to_dict(), allow_nan=False))["variants"][0]["std"] is None
+    assert r.verdict.startswith("No verdict with one seed")
+    assert r.answer == "Does label smoothing 0.1 help? Cannot tell with one seed: run at least two."
+
+
 def test_points_are_percentage_points():
     assert points(0.0234) == "2.3 points"
     assert points(-0.01) == "1.0 point"
