@@ -134,6 +134,9 @@ def test_stop_all_stops_every_run(app):
     at = _tiny_experiment(app, epochs=30, data=SLOW)  # runs of a minute or more: stopped long before the end
     at.session_state["exp_batch"]["batch"].poll()
     at.run()
+    live = at.dataframe[-1].value  # the runs, live
+    assert list(live["run"]) == ["cross-entropy"] * 2 + ["label smoothing 0.1"] * 2
+    assert set(live["state"]) <= {"waiting", "training"}
     stop = next(b for b in at.button if b.key == "exp_stop")
     stop.click().run()
     at = _wait(at, _finished)
