@@ -21,7 +21,9 @@ from typing import Any
 
 DB_NAME = "runs.sqlite3"
 FILES = "checkpoints"
-CACHEABLE = ("completed", "early stopping")  # runs that are what their configuration gives, so found by key
+# Runs that are what their configuration gives, so found by key ("unstable": completed, with a warning that it
+# barely learned: the same configuration would give the same again). Stopped and diverged runs are not.
+CACHEABLE = ("completed", "early stopping", "unstable")
 MAX_RUNS_VAR = "CNN_LAB_CACHE_MAX_RUNS"  # environment variable: runs kept on disk (default 500)
 DEFAULT_MAX_RUNS = 500
 STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a writer that died
@@ -31,7 +33,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,      -- names one set of weights (TrainedRun.run_id)
     key TEXT NOT NULL,            -- the configuration key: data config, spec, train config and seed
-    status TEXT NOT NULL,         -- completed, early stopping, stopped or diverged
+    status TEXT NOT NULL,         -- completed, early stopping, unstable, stopped or diverged
     saved REAL NOT NULL,          -- time.time() when registered
     dataset TEXT, val_acc REAL, val_loss REAL, epochs_run INTEGER, params INTEGER, train_seconds REAL,
     device TEXT,
@@ -194,10 +196,13 @@ class RunRegistry:
         return _Connection(db)
 
     def _mark(self, run_id: str, problem: str) -> None:
-        """Remember why a run's file can't be used (it is skipped from then on) and report it; the file stays."""
-        self._warn(problem)
+        """Remember why a run's file can't be used (it is skipped from then on) and report it; the file stays.
+
+        A run evicted meanwhile by another process has no row any more: nothing to report then."""
         with self._connect() as db:
-            db.execute("UPDATE runs SET problem = ? WHERE run_id = ?", (problem, run_id))
+            marked = db.execute("UPDATE runs SET problem = ? WHERE run_id = ?", (problem, run_id)).rowcount
+        if marked:
+            self._warn(problem)
 
     def _warn(self, message: str) -> None:
         with self._lock:

@@ -121,7 +121,8 @@ def device_ui() -> str:
     sb.caption(f"Training on **{describe_device(detect_device(choice))}** · PyTorch {torch.__version__}")
     manager = manager_or_stop()
     ex = manager.executor
-    where = f"on the Ray cluster at {ex.address}" if ex.name == "ray" else f"{ex.max_runs} model(s) at a time"
+    where = (f"on the Ray cluster at {ex.address}" if ex.name == "ray"
+             else f"{ex.max_runs} model(s) at a time with {ex.threads} CPU thread(s) each")  # fmt: skip
     sb.caption(f"This server trains {where}, each in a worker process of its own; {manager.queue_length()} waiting.")
     return choice
 

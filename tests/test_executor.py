@@ -193,6 +193,12 @@ def test_stop_reaches_a_run_on_a_ray_cluster(ray_executor):
     assert run.summary["status"] == "stopped" and run.summary["epochs_run"] < 1000
 
 
+def test_a_failing_request_on_a_ray_cluster_is_a_clear_error(ray_executor):
+    wrong = ModelSpec((3, 32, 32), 3, (layer("flatten"), layer("linear", out_features=3)))
+    with pytest.raises(ValueError, match="with_io"):
+        ray_executor.submit(TrainRequest(DATA, wrong, TrainConfig(epochs=1))).result(timeout=300)
+
+
 # ---------------------------------------------------------------- the CLI goes through the same executor
 
 
@@ -211,3 +217,4 @@ def test_the_cli_names_an_unreachable_ray_address_in_one_line(monkeypatch):
     done = run_cli("train", "--dataset", "digits", "--arch", "digits_small", "--epochs", "1")
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert f"{RAY_ADDRESS_VAR}=127.0.0.1:9" in done.stderr and done.stdout == ""
+

@@ -30,23 +30,34 @@ def seconds(value: float | None) -> str:
     return f"{value // 60} min {value % 60:02d} s" if value >= 60 else f"{value} s"
 
 
+CURVE_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+
+
 def draw_curves(history: list[dict], epochs: int, key: str) -> None:
     """Loss, accuracy and learning rate per epoch, train and validation side by side."""
+    points = tuple(tuple(h[name] for name in CURVE_FIELDS) for h in history)
+    st.plotly_chart(curves_figure(points, epochs), key=key)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def curves_figure(points: tuple[tuple[float, ...], ...], epochs: int):
+    """The curves' figure, built once per epoch for every session watching a run, not at each rerun of each."""
+    column = dict(zip(CURVE_FIELDS, zip(*points))) if points else dict.fromkeys(CURVE_FIELDS, ())
     fig = make_subplots(1, 3, subplot_titles=("Loss (lower is better)", "Accuracy", "Learning rate"),
                         horizontal_spacing=0.07)  # fmt: skip
-    x = [h["epoch"] for h in history]
+    x = list(column["epoch"])
     for col, metric in ((1, "loss"), (2, "acc")):
         for split, colour in (("train", TRAIN_COLOUR), ("val", VAL_COLOUR)):
-            fig.add_scatter(x=x, y=[h[f"{split}_{metric}"] for h in history], mode="lines+markers", row=1, col=col,
+            fig.add_scatter(x=x, y=list(column[f"{split}_{metric}"]), mode="lines+markers", row=1, col=col,
                             name="training" if split == "train" else "validation", line=dict(color=colour),
                             legendgroup=split, showlegend=col == 1)  # fmt: skip
-    fig.add_scatter(x=x, y=[h["lr"] for h in history], mode="lines+markers", row=1, col=3, name="learning rate",
+    fig.add_scatter(x=x, y=list(column["lr"]), mode="lines+markers", row=1, col=3, name="learning rate",
                     line=dict(color=LR_COLOUR, shape="hv"), showlegend=False)  # fmt: skip
     fig.update_xaxes(title_text="epoch", range=[0.5, max(epochs, 1) + 0.5])
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    st.plotly_chart(compact(fig, 300), key=key)
+    return compact(fig, 300)
 
 
 def draw_progress(snap: dict, config: TrainConfig) -> None:
@@ -107,18 +118,19 @@ def draw_runs(runs: list[TrainedRun], active: TrainedRun | None) -> None:
 def config_json(run: TrainedRun) -> str:
     """Everything needed to train the run again, as JSON."""
     return json.dumps({"data_config": run.data_config.to_dict(), "spec": run.spec.to_dict(),
-                       "train_config": run.train_config, "summary": run.summary, "key": run.key}, indent=2)  # fmt: skip
+                       "train_config": run.train_config, "summary": run.summary, "key": run.key,
+                       "run_id": run.run_id}, indent=2)  # fmt: skip
 
 
 def draw_downloads(run: TrainedRun, number: int) -> None:
     left, right = st.columns(2)
     left.download_button("Download the checkpoint (.pt)", data=lambda: checkpoint_bytes(run), on_click="ignore",
-                         file_name=f"cnn-lab-run{number}-{run.key[:8]}.pt", mime="application/octet-stream",
+                         file_name=f"cnn-lab-run{number}-{run.run_id[:8]}.pt", mime="application/octet-stream",
                          key="tr_download_ckpt",
                          help="Weights, model spec, dataset and training configs, and history, in one PyTorch file. "
                          "Load it with torch.load(path, weights_only=True).")  # fmt: skip
     right.download_button("Download the configuration (.json)", data=config_json(run), on_click="ignore",
-                          file_name=f"cnn-lab-run{number}-{run.key[:8]}.json", mime="application/json",
+                          file_name=f"cnn-lab-run{number}-{run.run_id[:8]}.json", mime="application/json",
                           key="tr_download_json",
                           help="The dataset settings, the network and the training settings: enough to train "
                           "the same model again.")  # fmt: skip
