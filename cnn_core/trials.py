@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnn_core.data import DataConfig
+from cnn_core.registry import CACHEABLE
 from cnn_core.spec import ModelSpec
 from cnn_core.train import TrainConfig
 
 FINISHED = ("done", "cached")  # states whose run is what its configuration gives
-USABLE = ("completed", "early stopping")  # run statuses that count as a result (not stopped, not diverged)
+USABLE = CACHEABLE  # run statuses that are what their configuration gives (not stopped, not diverged)
 
 
 @dataclass(frozen=True)

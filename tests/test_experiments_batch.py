@@ -128,3 +128,13 @@ def test_a_failed_run_shows_its_reason():
 def test_a_batch_needs_a_way_to_score():
     with pytest.raises(ValueError, match="score"):
         TrialBatch([], FakeExecutor(None).submit)
+
+
+def test_a_run_that_barely_learned_is_still_a_result():
+    cfg = SweepConfig((parse_param("lr=1e-3,1e-2"),), data=TINY, train=TrainConfig(epochs=1))
+    ex = FakeExecutor(lambda h: fake_run(_trial_of(batch, h), status="unstable", acc=0.25))
+    batch = TrialBatch(cfg.trials(), ex.submit, score=_scores)
+    ex.finish_all()
+    batch.poll()
+    assert [s.state for s in batch.states] == ["done", "done"]  # what those settings give: a data point
+    assert best_trial(sweep_rows(batch.states))["val_acc"] == 0.25
