@@ -13,6 +13,7 @@ pages = [
     st.Page("pages/architecture.py", title="Architecture", icon=":material/account_tree:"),
     st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
 ]
 page = st.navigation(pages)
 sidebar_server_facts()
