@@ -237,7 +237,7 @@ def test_a_run_from_the_servers_model_cache_can_be_chosen(run):
     at = _page()
     at.sidebar.radio(key="ev_source").set_value("cache").run()
     assert not at.exception and not at.error
-    choice = at.sidebar.selectbox(key="ev_cached")
+    choice = at.selectbox(key="ev_cached")
     assert any(f"val acc {run.summary['val_acc']:.0%}" in o for o in choice.options)
     assert {m.label: m.value for m in at.metric}["Val accuracy in training"] == f"{run.summary['val_acc']:.1%}"
 
@@ -325,7 +325,7 @@ def test_cached_runs_are_told_apart_by_their_differing_settings_date_owner_and_s
     cache.put(theirs, who="anon-other")
     at = _page(who="anon-me")
     at.sidebar.radio(key="ev_source").set_value("cache").run()
-    options = at.sidebar.selectbox(key="ev_cached").options
+    options = at.selectbox(key="ev_cached").options
     [mine_label] = [o for o in options if "lr 0.0123" in o]
     [their_label] = [o for o in options if "lr 0.0456" in o]
     assert mine_label != their_label

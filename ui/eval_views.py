@@ -56,9 +56,9 @@ def _setting(name: str, value) -> str:
 
 
 def cache_labels(entries: list[dict], me: str) -> list[str]:
-    """One label per registry entry that tells it from the others: when, whose ('you' for this session's label
-    `me`), the dataset, the training settings that differ between the entries, the validation accuracy, the
-    status. E.g. '25 Nov 14:02 UTC, you: shapes, lr 0.01, seed 1, val acc 81%, completed'."""
+    """One label per registry entry that tells it from the others: the dataset, the training settings that differ
+    between the entries, the validation accuracy, the status, then whose ('you' for this session's label `me`)
+    and when. E.g. 'shapes, lr 0.01, seed 1, val acc 81%, completed · you, 25 Nov 14:02 UTC'."""
     differing = differing_settings([e.get("train_config") or {} for e in entries])
     labels = []
     for e in entries:
@@ -68,7 +68,7 @@ def cache_labels(entries: list[dict], me: str) -> list[str]:
         acc = e.get("val_acc")
         parts = [e.get("dataset", "?"), *settings, f"val acc {acc:.0%}" if isinstance(acc, (int, float)) else None,
                  e.get("status") or "completed"]  # fmt: skip
-        labels.append(f"{when}, {whose}: " + ", ".join(p for p in parts if p))
+        labels.append(", ".join(p for p in parts if p) + f" · {whose}, {when}")
     return labels
 
 
@@ -79,7 +79,7 @@ def cache_details(entry: dict) -> str:
 
 
 STATUS_NOTES = {"diverged": "This run **diverged**", "stopped": "This run was **stopped** before it finished",
-                "unstable": "This run is **unstable**: it barely learned"}  # fmt: skip
+                "unstable": "This run is **unstable**, it barely learned"}  # fmt: skip
 
 
 def status_note(run: TrainedRun) -> str | None:
@@ -88,21 +88,21 @@ def status_note(run: TrainedRun) -> str | None:
     if status not in STATUS_NOTES:
         return None
     reason = run.summary.get("reason") or "no reason was recorded"
-    return (f"{STATUS_NOTES[status]} ({status}: {reason}). The scores below are those of the weights it kept, "
-            "not of a model that finished training.")
+    return (f"{STATUS_NOTES[status]}: {reason}. The scores below are those of the weights it kept, not of a "
+            "model that finished training.")
 
 
 def cached_run_ui(entries: list[dict], cache, me: str) -> TrainedRun | None:
     """A run from the server's run registry, newest first (trained by any session; `me`: this session's label)."""
     labels = cache_labels(entries, me)
-    i = st.sidebar.selectbox("Run on this server", range(len(entries)), key="ev_cached", format_func=labels.__getitem__,
+    i = st.selectbox("Run on this server", range(len(entries)), key="ev_cached", format_func=labels.__getitem__,
                              help="Every finished training on this server is kept (the oldest go when the store is "
                              "full): when, by whom ('you' is this session; others are anonymous), the settings that "
                              "differ between the runs, and how it ended.")  # fmt: skip
-    st.sidebar.caption(cache_details(entries[i]))
+    st.caption(cache_details(entries[i]))
     run = cache.get_run(entries[i]["run_id"])
     if run is None:
-        st.sidebar.warning("That run's checkpoint could not be read; it is skipped from now on.")
+        st.warning("That run's checkpoint could not be read; it is skipped from now on.")
     return run
 
 
