@@ -115,8 +115,9 @@ st.markdown(
 device = device_ui()
 run = run_source_ui()
 if run is None:
-    views.friendly_stop("No model of yours to evaluate yet. Train one on the Training page, or choose one in the sidebar: "
-                  "a run trained on this server (by you or another learner) or a checkpoint file (.pt).")
+    others = "a run trained on this server (by you or another learner) or " if shared_cache().listing(1) else ""
+    views.friendly_stop(f"No model of yours to evaluate yet. Train one on the Training page, or choose one in the "
+                        f"sidebar: {others}a checkpoint file (.pt).")
 try:
     ds = shared_dataset(run.data_config)
     check_compatible(run.spec, ds)
