@@ -15,6 +15,7 @@ pages = [
     st.Page("app_pages/architecture.py", title="Architecture", icon=":material/account_tree:"),
     st.Page("app_pages/training.py", title="Training", icon=":material/model_training:"),
     st.Page("app_pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
+    st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:"),
     st.Page("app_pages/board.py", title="Class board", icon=":material/leaderboard:"),
 ]
 page = st.navigation(pages)

@@ -1,5 +1,4 @@
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from cnn_core.checkpoint import TrainedRun, load_checkpoint
 from cnn_core.device import detect_device
@@ -8,7 +7,7 @@ from cnn_core.image_store import MissingImages  # your own images (the "images" 
 from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
 from ui import eval_views as views
 from ui.device import sidebar_device
-from ui.jobs import shared_cache
+from ui.jobs import WHO, shared_cache
 from ui.lesson import intro
 from ui.my_images import ask_for_images  # your own images (the "images" work)
 from ui.state import shared_dataset
@@ -26,14 +25,18 @@ def device_ui():
 
 
 def run_source_ui() -> TrainedRun | None:
-    """The run to evaluate: the active one, one of this session's, or an uploaded checkpoint."""
+    """The run to evaluate: the active one, one of this session's, a server run, or an uploaded checkpoint.
+
+    A session with no run of its own starts on nothing: another learner's run is only ever chosen."""
     active, runs = st.session_state.get("active_run"), st.session_state.get("runs") or []
     cached = shared_cache().listing()
     options = [s for s, ok in (("active", active is not None), ("session", bool(runs)), ("cache", bool(cached)),
                                ("upload", True)) if ok]  # fmt: skip
     source = st.sidebar.radio("Model to evaluate", options, format_func=SOURCES.get, key="ev_source",
+                              index=None if options[0] == "cache" else 0,
                               help="The Training page makes its latest model the active one. Earlier runs of this "
-                              "session, or a checkpoint you downloaded before, can be evaluated too.")  # fmt: skip
+                              "session, runs trained on this server, or a checkpoint you downloaded before can be "
+                              "evaluated too.")  # fmt: skip
     if source == "active":
         return active
     if source == "session":
@@ -42,7 +45,9 @@ def run_source_ui() -> TrainedRun | None:
                                  help="The runs trained in this browser session, oldest first.")  # fmt: skip
         return runs[i]
     if source == "cache":
-        return cached_run_ui(cached)
+        return views.cached_run_ui(cached, shared_cache(), st.session_state.get(WHO, ""))
+    if source is None:
+        return None
     file = st.sidebar.file_uploader("Checkpoint (.pt)", type=["pt"], key="ev_checkpoint",
                                     help="A checkpoint downloaded from the Training page: the weights, the "
                                     "network and the dataset settings in one file.")  # fmt: skip
@@ -57,35 +62,15 @@ def run_source_ui() -> TrainedRun | None:
     return held[1] if held else None
 
 
-def cached_run_ui(entries: list[dict]) -> TrainedRun | None:
-    """A run from the server's run registry, newest first (trained by any session)."""
-    i = st.sidebar.selectbox("Cached run", range(len(entries)), key="ev_cached",
-                             format_func=lambda i: views.cache_label(entries[i]),
-                             help="Every finished training on this server is kept (the oldest go when the store "
-                             "is full); pick one to inspect it.")  # fmt: skip
-    run = shared_cache().get_run(entries[i]["run_id"])
-    if run is None:
-        st.sidebar.warning("That run's checkpoint could not be read; it is skipped from now on.")
-    return run
-
-
-def friendly_stop(message: str) -> None:
-    st.info(message)
-    try:
-        st.page_link("app_pages/training.py", label="Go to the Training page", icon=":material/model_training:")
-    except StreamlitAPIException:  # the router does not list the Training page (yet)
-        st.caption("Open the **Training** page from the menu on the left.")
-    st.stop()
-
-
 def image_ui(ev: Evaluation) -> int:
-    """Which held-out image the feature maps and Grad-CAM look at (a position in the evaluated split)."""
+    """Which held-out image the feature maps and Grad-CAM look at: its position in the evaluated split, the one
+    numbering of the page (captions, mistakes, Grad-CAM, embedding)."""
     n = len(ev.labels)
-    pos = st.sidebar.number_input(f"Image to look inside (0 to {n - 1})", 0, n - 1, 0, key="ev_image_pos",
-                                  help=f"A position among the {n} {ev.split} images. The Feature maps and "
-                                  "Grad-CAM tabs show what the network does with it.")  # fmt: skip
+    pos = st.sidebar.number_input(f"{ev.split_name.capitalize()} image to look inside (0 to {n - 1})", 0, n - 1, 0,
+                                  key="ev_image_pos", help=f"One of the {n} {ev.split_name} images, numbered as in the "
+                                  "Mistakes tab. The Feature maps and Grad-CAM tabs show what the network does with it.")
     true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
-    st.sidebar.caption(f"Image #{ev.indices[pos]}: a **{true}**, predicted **{pred}** ({ev.confidence[pos]:.0%})")
+    st.sidebar.caption(f"{ev.name(pos).capitalize()}: a **{true}**, predicted **{pred}** ({ev.confidence[pos]:.0%})")
     return int(pos)
 
 
@@ -131,8 +116,9 @@ intro(
 device = device_ui()
 run = run_source_ui()
 if run is None:
-    friendly_stop("No trained model to evaluate yet. Train one on the Training page, or upload a checkpoint (.pt) "
-                  "in the sidebar.")
+    others = "a run trained on this server (by you or another learner) or " if shared_cache().listing(1) else ""
+    views.friendly_stop(f"No model of yours to evaluate yet. Train one on the Training page, or choose one in the "
+                        f"sidebar: {others}a checkpoint file (.pt).")
 try:
     ds = shared_dataset(run.data_config)
     check_compatible(run.spec, ds)
@@ -145,6 +131,8 @@ except MissingImages as exc:  # your own images, not in this session: ask for th
 except (ValueError, RuntimeError) as exc:
     st.error(f"This model can't be evaluated: {exc}. Choose another model in the sidebar, or train again.")
     st.stop()
+if note := views.status_note(run):
+    st.warning(note)
 if ev.notice:
     st.warning(ev.notice[0].upper() + ev.notice[1:] + ".")
 rep = report(ev.labels, ev.preds, ev.classes)
@@ -192,7 +180,7 @@ with tabs[4]:
         target = int(ev.preds[pos]) if target < 0 else target
         cam, sal = views.explanation(key, image_id, target, layer, model, image)
         true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
-        title = f"image #{ev.indices[pos]}: a {true}, predicted {pred}; explaining {ev.classes[target]}"
+        title = f"{ev.name(pos)}: a {true}, predicted {pred}; explaining {ev.classes[target]}"
         views.draw_explanation(image, cam, sal, title, key="ev_cam_chart")
         views.draw_probabilities(ev.probs[pos], ev.classes, key="ev_cam_probs")
 with tabs[5]:

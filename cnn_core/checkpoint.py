@@ -7,6 +7,7 @@ import io
 import os
 import tempfile
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ class TrainedRun:
     @classmethod
     def from_payload(cls, payload: Any) -> TrainedRun:
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise ValueError(f"not a CNN Lab checkpoint (expected format {FORMAT})")
+            raise ValueError("it is not a CNN Lab checkpoint (it lacks the network and the dataset settings): "
+                             "choose the .pt file that the Training page downloads")
         try:
             spec = ModelSpec.from_dict(payload["spec"])
             return cls(
@@ -73,8 +75,8 @@ class TrainedRun:
                 key=str(payload.get("key", "")),
                 run_id=str(payload.get("run_id") or _weights_digest(payload["state_dict"])),
             )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"checkpoint is incomplete or damaged ({exc})") from None
+        except (KeyError, TypeError):
+            raise ValueError(f"the checkpoint has parts missing (an edited or older file?): {AGAIN}") from None
 
 
 def _named_keys(spec: ModelSpec, state_dict: dict[str, Any]) -> dict[str, Any]:
@@ -132,14 +134,42 @@ def load_checkpoint(source: str | Path | bytes, verify: bool = True) -> TrainedR
             payload = torch.load(stream, map_location="cpu", weights_only=True)
     except MemoryError:  # the machine's trouble, not the file's
         raise
-    except Exception as exc:  # OSError, EOFError, pickle and zip errors: they vary by torch version
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise ValueError(f"cannot read the checkpoint (damaged, or not a CNN Lab .pt file): {first}") from None
+    except OSError as exc:  # the file itself could not be opened: say which way
+        raise ValueError(f"cannot read the checkpoint file: {exc.strerror or exc}") from None
+    except Exception:  # EOFError, pickle and zip errors, worded differently by each torch version: not shown
+        raise ValueError(unreadable(source if isinstance(source, bytes) else Path(source).read_bytes())) from None
     run = TrainedRun.from_payload(payload)
     if not verify:
         return run
     try:
         build_model(run.spec).load_state_dict(run.state_dict)
-    except (RuntimeError, ValueError) as exc:
-        raise ValueError(f"checkpoint weights do not fit its own model spec: {str(exc).splitlines()[0]}") from None
+    except (RuntimeError, ValueError):
+        raise ValueError(f"its weights do not fit its own network (an edited file?): {AGAIN}") from None
     return run
+
+
+AGAIN = "download the checkpoint again from the Training page"
+PICKLE_PROTOCOL_2 = b"\x80\x02"  # how a checkpoint in PyTorch's legacy (pre-zip) format begins
+
+
+def unreadable(data: bytes) -> str:
+    """Why `torch.load(weights_only=True)` refused these bytes, in plain words (torch's message says how it
+    failed inside, differently in each version), and what to do."""
+    if not data:
+        return f"the file is empty: {AGAIN}"
+    if data.startswith(b"PK\x03\x04"):  # a zip archive, as torch.save writes since PyTorch 1.6
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names, damaged = archive.namelist(), archive.testzip() is not None
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+            return f"the file is cut short or damaged (an interrupted download?): {AGAIN}"
+        if not any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return "it is a zip archive, not a checkpoint: choose the .pt file that the Training page downloads"
+        if damaged:
+            return f"the file is damaged (its contents fail their checksum): {AGAIN}"
+        return ("it holds program code as well as weights (a whole model saved with torch.save(model), or a "
+                "file from another program), which the app never runs, for safety: use a checkpoint from the "
+                "Training page")  # fmt: skip
+    if data.startswith(PICKLE_PROTOCOL_2) and len(data) > 64:
+        return f"it is in an old PyTorch file format that the app can't open safely: {AGAIN}"
+    return "it is not a PyTorch checkpoint: choose the .pt file that the Training page downloads"

@@ -196,8 +196,18 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- train
 
 
-def _add_train(sub) -> None:
+def add_data_options(p: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    """DataConfig's options beside TrainConfig's: shared names take a data- prefix (--data-seed); and --path."""
     from cnn_core.data import DataConfig
+    from cnn_core.train_config import TrainConfig
+
+    shared = {f.name for f in dataclasses.fields(DataConfig)} & {f.name for f in dataclasses.fields(TrainConfig)}
+    add_config_options(p, DataConfig, "data.", rename={name: f"data_{name}" for name in shared}, defaults=defaults,
+                       skip=("digest",))  # fmt: skip
+    p.add_argument("--path", type=Path, help=PATH_HELP)
+
+
+def _add_train(sub) -> None:
     from cnn_core.train_config import CLASSIC_SPLIT, TrainConfig
 
     p = sub.add_parser("train", help="train a model on a dataset (defaults: the classic recipe)")
@@ -209,10 +219,7 @@ def _add_train(sub) -> None:
     p.add_argument("--out", type=Path, help="write the checkpoint (.pt) here")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     add_config_options(p, TrainConfig, "train.")
-    shared = {f.name for f in dataclasses.fields(DataConfig)} & {f.name for f in dataclasses.fields(TrainConfig)}
-    add_config_options(p, DataConfig, "data.", rename={name: f"data_{name}" for name in shared}, defaults=CLASSIC_SPLIT,
-                       skip=("digest",))
-    p.add_argument("--path", type=Path, help=PATH_HELP)
+    add_data_options(p, defaults=CLASSIC_SPLIT)
     p.set_defaults(run=_run_train)
 
 
@@ -273,6 +280,15 @@ def _print_run(run, executor: str, args: argparse.Namespace) -> None:
 # Each subcommand is a function `add(sub)` that adds its parser and sets `run`; another module's
 # subcommands (e.g. experiments) join by appending theirs here.
 SUBCOMMANDS: list[Callable[[Any], None]] = [_add_data, _add_summary, _add_train, _add_evaluate]
+
+
+def _add_experiments(sub) -> None:
+    from cnn_core.cli_experiments import add_experiment_commands  # imported here: that module imports this one
+
+    add_experiment_commands(sub)
+
+
+SUBCOMMANDS.append(_add_experiments)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from cnn_core.data import ImageDataset
 from cnn_core.spec import ModelSpec, check_fits
 
 EMBEDDINGS = ("pca", "tsne")
+SPLIT_NAMES = {"test": "test", "val": "validation"}
 
 
 @dataclass
@@ -30,6 +31,14 @@ class Evaluation:
     @property
     def preds(self) -> np.ndarray:
         return self.probs.argmax(axis=1)
+
+    @property
+    def split_name(self) -> str:
+        return SPLIT_NAMES[self.split]
+
+    def name(self, position: int | str) -> str:
+        """How the page numbers an image: its position in the evaluated split, e.g. 'test image 17'."""
+        return f"{self.split_name} image {position}"
 
     @property
     def confidence(self) -> np.ndarray:
@@ -61,6 +70,7 @@ class Report:
 @dataclass(frozen=True)
 class Mistake:
     index: int  # into the dataset's images
+    position: int  # in the evaluated split: the number the page shows ("test image 17")
     true: int  # class index
     predicted: int  # class index
     confidence: float  # the probability of the (wrong) predicted class
@@ -142,7 +152,7 @@ def mistakes(ev: Evaluation, limit: int | None = None) -> list[Mistake]:
     preds, conf = ev.preds, ev.confidence
     wrong = np.flatnonzero(preds != ev.labels)
     wrong = wrong[np.argsort(-conf[wrong], kind="stable")][:limit]
-    return [Mistake(int(ev.indices[i]), int(ev.labels[i]), int(preds[i]), float(conf[i])) for i in wrong]
+    return [Mistake(int(ev.indices[i]), int(i), int(ev.labels[i]), int(preds[i]), float(conf[i])) for i in wrong]
 
 
 def embed(features: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:

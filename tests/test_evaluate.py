@@ -162,6 +162,12 @@ def test_mistakes_of_a_trained_model_name_dataset_images(digits):
     assert all(a.confidence >= b.confidence for a, b in zip(wrong, wrong[1:]))
 
 
+def test_a_mistake_carries_its_position_in_the_evaluated_split_the_numbering_the_page_shows(digits):
+    _, ds, _, ev = digits
+    for m in mistakes(ev):
+        assert ev.indices[m.position] == m.index and ev.labels[m.position] == m.true
+
+
 # ---------------------------------------------------------------- compatibility and embedding
 
 
@@ -224,4 +230,4 @@ def test_cli_evaluate_reports_a_bad_checkpoint_in_one_line(tmp_path, capsys):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     assert main(["evaluate", "--checkpoint", str(tmp_path / "bad.pt")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot read the checkpoint") and err.count("\n") == 1
+    assert err.startswith("error: it is not a PyTorch checkpoint") and err.count("\n") == 1

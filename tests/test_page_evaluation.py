@@ -69,7 +69,7 @@ def _png(side: int = 20) -> bytes:
 def test_without_a_model_the_page_asks_for_one_and_points_to_training():
     at = _page()
     assert not at.exception and not at.error
-    assert "No trained model to evaluate yet" in _texts(at.info)
+    assert "No model of yours to evaluate yet" in _texts(at.info)
     assert "Training" in _texts(at.caption)  # the link's stand-in while the router lacks the Training page
 
 
@@ -129,13 +129,13 @@ def test_the_gallery_shows_the_most_confident_mistakes_with_true_and_predicted_c
     assert len(captions) == min(12, wrong)
     top = int(np.argmax(np.where(reference.preds != reference.labels, reference.confidence, -1)))
     true, pred = reference.classes[reference.labels[top]], reference.classes[reference.preds[top]]
-    assert captions[0] == f"#{reference.indices[top]}: a **{true}**  \nsaid **{pred}** ({reference.confidence[top]:.0%} sure)"
+    assert captions[0] == f"test image {top}: a **{true}**  \nsaid **{pred}** ({reference.confidence[top]:.0%} sure)"
 
 
 def test_grad_cam_follows_the_chosen_image_class_and_layer(shown, reference):
     shown.number_input(key="ev_image_pos").set_value(5).run()
     title = _charts(shown)["ev_cam_chart"]["layout"]["title"]["text"]
-    assert f"image #{reference.indices[5]}" in title
+    assert "test image 5: " in title
     assert f"explaining {reference.classes[reference.preds[5]]}" in title
     shown.selectbox(key="ev_cam_class").set_value(7).run()
     assert "explaining 7" in _charts(shown)["ev_cam_chart"]["layout"]["title"]["text"]
@@ -237,7 +237,7 @@ def test_a_run_from_the_servers_model_cache_can_be_chosen(run):
     at = _page()
     at.sidebar.radio(key="ev_source").set_value("cache").run()
     assert not at.exception and not at.error
-    choice = at.sidebar.selectbox(key="ev_cached")
+    choice = at.selectbox(key="ev_cached")
     assert any(f"val acc {run.summary['val_acc']:.0%}" in o for o in choice.options)
     assert {m.label: m.value for m in at.metric}["Val accuracy in training"] == f"{run.summary['val_acc']:.1%}"
 
@@ -280,3 +280,127 @@ def test_two_runs_of_one_configuration_each_show_their_own_scores():
 def _pair(run, ds):
     ev = evaluate(run.build(), ds)
     return ev.labels, ev.preds
+
+
+# ---------------------------------------------------------------- issue 11: what a learner meets
+
+
+def _main_order(at: AppTest) -> list[str]:
+    """The main area's element types, top to bottom (blocks flattened)."""
+    out = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            out.append(child.type)
+            walk(child)
+
+    walk(at.main)
+    return out
+
+
+def test_a_fresh_session_does_not_open_on_another_learners_cached_run():
+    from cnn_core.cache import ModelCache
+
+    shapes = trained_run(DataConfig(dataset="shapes", n_per_class=30, size=16), "tinyvgg", epochs=1)
+    ModelCache().put(shapes, who="anon-someone")  # another learner's run, on another dataset
+    at = _page()
+    assert not at.exception and not at.error
+    assert not at.metric  # nothing evaluated
+    assert at.sidebar.radio(key="ev_source").value is None
+    notes = _texts(at.info)
+    assert "No model of yours" in notes and "another learner" in notes and "checkpoint" in notes
+    at.sidebar.radio(key="ev_source").set_value("cache").run()  # choosing one is still possible
+    assert not at.exception and at.metric
+
+
+def test_cached_runs_are_told_apart_by_their_differing_settings_date_owner_and_status(run):
+    from cnn_core.cache import ModelCache
+    from cnn_core.checkpoint import new_run_id
+
+    mine = dataclasses.replace(run, run_id=new_run_id(), train_config={**run.train_config, "lr": 0.0123})
+    theirs = dataclasses.replace(run, run_id=new_run_id(), train_config={**run.train_config, "lr": 0.0456},
+                                 summary={**run.summary, "status": "stopped"})  # fmt: skip
+    cache = ModelCache()
+    cache.put(mine, who="anon-me")
+    cache.put(theirs, who="anon-other")
+    at = _page(who="anon-me")
+    at.sidebar.radio(key="ev_source").set_value("cache").run()
+    options = at.selectbox(key="ev_cached").options
+    [mine_label] = [o for o in options if "lr 0.0123" in o]
+    [their_label] = [o for o in options if "lr 0.0456" in o]
+    assert mine_label != their_label
+    assert "you" in mine_label and "anon-other" in their_label and "you" not in their_label
+    assert "stopped" in their_label and "completed" in mine_label
+    assert "UTC" in mine_label  # when it was trained
+    assert "momentum" not in mine_label  # a setting every listed run shares is left out
+
+
+def _not_a_checkpoint_zip() -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("photos/cat.png", _png())
+    return buf.getvalue()
+
+
+def _whole_model_pickle(run) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(run.build(), buf)  # a whole nn.Module: loading it needs weights_only=False
+    return buf.getvalue()
+
+
+DAMAGED = {
+    "truncated": (lambda run: checkpoint_bytes(run)[:5000], "cut short"),
+    "random": (lambda run: np.random.default_rng(1).bytes(4000), "not a PyTorch checkpoint"),
+    "zip": (lambda run: _not_a_checkpoint_zip(), "zip archive"),
+    "pickle": (_whole_model_pickle, "program code"),
+}
+TORCH_WORDS = ("pop from empty list", "Weights only", "weights_only", "PyTorch 2.6", "PytorchStreamReader",
+               "central directory", "load key", "Unpickl", "torch.load", "Error", "hasRecord", "seek")  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED))
+def test_a_damaged_checkpoint_gets_one_plain_sentence_and_none_of_torchs_message(run, case):
+    make, expected = DAMAGED[case]
+    at = _page()
+    at.sidebar.radio(key="ev_source").set_value("upload").run()  # the server's cache may hold runs of other tests
+    at.file_uploader(key="ev_checkpoint").set_value((f"{case}.pt", make(run), "application/octet-stream")).run()
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    sentence = error.split("can't be used: ", 1)[1]
+    assert expected in sentence and "Training page" in sentence  # what is wrong, and what to do
+    assert not [w for w in TORCH_WORDS if w in sentence], sentence
+    assert sentence.endswith(".") and sentence.count(". ") == 0  # one sentence
+
+
+def test_one_numbering_image_position_in_the_split_everywhere(shown, reference):
+    shown.number_input(key="ev_image_pos").set_value(0).run()
+    caption = [c.value for c in shown.sidebar.caption if "predicted" in c.value][0]
+    assert caption.startswith("Test image 0:") and f"#{reference.indices[0]}" not in caption
+    assert "test image 0:" in _charts(shown)["ev_cam_chart"]["layout"]["title"]["text"]
+    assert shown.sidebar.number_input(key="ev_image_pos").label.startswith("Test image to look inside")
+    gallery = [c.value for c in shown.caption if "\nsaid **" in c.value]
+    top = int(np.argmax(np.where(reference.preds != reference.labels, reference.confidence, -1)))
+    assert gallery[0].startswith(f"test image {top}: a **")
+    hover = json.dumps(_charts(shown)["ev_embedding_chart"]["data"][0]["hovertemplate"])
+    assert "test image" in hover
+
+
+@pytest.mark.parametrize("status", ["diverged", "stopped", "unstable"])
+def test_a_run_that_did_not_finish_well_is_named_before_the_scores(run, status):
+    reason = {"diverged": "the loss diverged (it became NaN or infinite): try a smaller learning rate",
+              "stopped": "stopped by the user after epoch 2",
+              "unstable": "validation accuracy 10.0% is at chance level"}[status]  # fmt: skip
+    at = _page(active_run=dataclasses.replace(run, summary={**run.summary, "status": status, "reason": reason}))
+    assert not at.exception
+    warning = _texts(at.warning)
+    assert status in warning and reason in warning
+    order = _main_order(at)
+    assert order.index("warning") < order.index("metric")  # before the scores
+
+
+def test_a_completed_run_gets_no_status_warning(shown):
+    assert not shown.warning

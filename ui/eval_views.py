@@ -1,12 +1,15 @@
-"""The Evaluation page's caches and charts: each draw_* function only renders."""
+"""The Evaluation page's run pickers, caches and charts: each draw_* function only renders."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+from streamlit.errors import StreamlitAPIException
 
 from cnn_core import evaluate as ev_core
 from cnn_core import interpret
@@ -40,13 +43,76 @@ def run_label(run: TrainedRun, number: int) -> str:
     return f"Run {number}: {convs} conv layer{'s' * (convs != 1)} on {run.data_config.dataset} ({classes}){acc_text}"
 
 
-def cache_label(entry: dict) -> str:
-    """E.g. 'shapes, 19 layers, 619,268 params, 10 epochs, val acc 100% (stopped)'."""
-    acc = entry.get("val_acc")
-    acc_text = f", val acc {acc:.0%}" if isinstance(acc, (int, float)) else ""
-    status = entry.get("status") or "completed"
-    return (f"{entry.get('dataset', '?')}, {entry.get('layers', '?')} layers, {entry.get('params') or 0:,} params, "
-            f"{entry.get('epochs_run', '?')} epochs{acc_text}" + ("" if status == "completed" else f" ({status})"))
+def differing_settings(configs: list[dict]) -> list[str]:
+    """The training settings whose values are not the same in every one of these configs, in their order."""
+    names = dict.fromkeys(name for config in configs for name in config)
+    return [n for n in names if len({repr(config.get(n)) for config in configs}) > 1]
+
+
+def _setting(name: str, value) -> str:
+    """E.g. 'lr 0.003', 'optimizer sgd', 'hflip on'."""
+    text = ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else value
+    return f"{name.replace('_', ' ')} {text}"
+
+
+def cache_labels(entries: list[dict], me: str) -> list[str]:
+    """One label per registry entry that tells it from the others: the dataset, the training settings that differ
+    between the entries, the validation accuracy, the status, then whose ('you' for this session's label `me`)
+    and when. E.g. 'shapes, lr 0.01, seed 1, val acc 81%, completed · you, 25 Nov 14:02 UTC'."""
+    differing = differing_settings([e.get("train_config") or {} for e in entries])
+    labels = []
+    for e in entries:
+        when = datetime.fromtimestamp(e["saved"], timezone.utc).strftime("%d %b %H:%M UTC")
+        whose = "you" if me and e.get("who") == me else (e.get("who") or "unknown")
+        settings = [_setting(n, (e.get("train_config") or {}).get(n)) for n in differing]
+        acc = e.get("val_acc")
+        parts = [e.get("dataset", "?"), *settings, f"val acc {acc:.0%}" if isinstance(acc, (int, float)) else None,
+                 e.get("status") or "completed"]  # fmt: skip
+        labels.append(", ".join(p for p in parts if p) + f" · {whose}, {when}")
+    return labels
+
+
+def cache_details(entry: dict) -> str:
+    """The chosen registry entry's network and length, e.g. '19 layers, 619,268 parameters, 10 epochs run'."""
+    return (f"{entry.get('layers', '?')} layers, {entry.get('params') or 0:,} parameters, "
+            f"{entry.get('epochs_run', '?')} epochs run")
+
+
+STATUS_NOTES = {"diverged": "This run **diverged**", "stopped": "This run was **stopped** before it finished",
+                "unstable": "This run is **unstable**, it barely learned"}  # fmt: skip
+
+
+def status_note(run: TrainedRun) -> str | None:
+    """A warning for a run that did not end well (diverged, stopped, unstable), naming why; None otherwise."""
+    status = run.summary.get("status", "completed")
+    if status not in STATUS_NOTES:
+        return None
+    reason = run.summary.get("reason") or "no reason was recorded"
+    return (f"{STATUS_NOTES[status]}: {reason}. The scores below are those of the weights it kept, not of a "
+            "model that finished training.")
+
+
+def cached_run_ui(entries: list[dict], cache, me: str) -> TrainedRun | None:
+    """A run from the server's run registry, newest first (trained by any session; `me`: this session's label)."""
+    labels = cache_labels(entries, me)
+    i = st.selectbox("Run on this server", range(len(entries)), key="ev_cached", format_func=labels.__getitem__,
+                             help="Every finished training on this server is kept (the oldest go when the store is "
+                             "full): when, by whom ('you' is this session; others are anonymous), the settings that "
+                             "differ between the runs, and how it ended.")  # fmt: skip
+    st.caption(cache_details(entries[i]))
+    run = cache.get_run(entries[i]["run_id"])
+    if run is None:
+        st.warning("That run's checkpoint could not be read; it is skipped from now on.")
+    return run
+
+
+def friendly_stop(message: str) -> None:
+    st.info(message)
+    try:
+        st.page_link("app_pages/training.py", label="Go to the Training page", icon=":material/model_training:")
+    except StreamlitAPIException:  # the router does not list the Training page (yet)
+        st.caption("Open the **Training** page from the menu on the left.")
+    st.stop()
 
 
 def session_model(run: TrainedRun, device) -> object:
@@ -198,7 +264,7 @@ def draw_mistakes(ds: ImageDataset, ev: Evaluation, limit: int) -> None:
     for start in range(0, len(wrong), per_row):
         for col, m in zip(st.columns(per_row), wrong[start : start + per_row]):
             col.image(to_display(ds.images[m.index], scale), width=96 if scale * ds.input_shape[1] >= 96 else "content")
-            col.caption(f"#{m.index}: a **{ev.classes[m.true]}**  \nsaid **{ev.classes[m.predicted]}** "
+            col.caption(f"{ev.name(m.position)}: a **{ev.classes[m.true]}**  \nsaid **{ev.classes[m.predicted]}** "
                         f"({m.confidence:.0%} sure)")
 
 
@@ -269,7 +335,7 @@ def draw_embedding(ev: Evaluation, coords: np.ndarray, positions: np.ndarray, me
     st.caption("Each dot is one held-out image, placed by the features the last layer reads. Well-separated "
                "clusters mean the classes are easy to tell apart at that point; crosses are mistakes."
                + (f" Showing a random {len(positions):,} of the {len(ev.labels):,} images." if sampled else ""))
-    labels, preds, indices = ev.labels[positions], ev.preds[positions], ev.indices[positions]
+    labels, preds = ev.labels[positions], ev.preds[positions]
     fig = go.Figure()
     for k, name in enumerate(ev.classes):
         for wrong in (False, True):
@@ -279,8 +345,8 @@ def draw_embedding(ev: Evaluation, coords: np.ndarray, positions: np.ndarray, me
             fig.add_scatter(x=coords[sel, 0], y=coords[sel, 1], mode="markers", name=name + (" (mistake)" * wrong),
                             legendgroup=name,
                             marker=dict(color=class_colour(k), symbol="x" if wrong else "circle", size=9 if wrong else 6),
-                            customdata=np.column_stack([indices[sel], [ev.classes[p] for p in preds[sel]]]),
-                            hovertemplate="#%{customdata[0]}: " + name
+                            customdata=np.column_stack([positions[sel], [ev.classes[p] for p in preds[sel]]]),
+                            hovertemplate=ev.name("%{customdata[0]}") + ": " + name
                             + ", predicted %{customdata[1]}<extra></extra>")
     axis = "PCA" if method == "pca" else "t-SNE"
     fig.update_layout(xaxis_title=f"{axis} 1", yaxis_title=f"{axis} 2", legend_title="true class")
