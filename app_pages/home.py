@@ -22,7 +22,7 @@ steps = [
      "curves live."),
     ("app_pages/evaluation.py", "5. Evaluation", "score the trained model on unseen images, see its mistakes, filters, "
      "feature maps and Grad-CAM."),
-    ("pages/experiments.py", "6. Experiments", "answer the notebook's exercises (deeper? stride or pooling? "
+    ("app_pages/experiments.py", "6. Experiments", "answer the notebook's exercises (deeper? stride or pooling? "
      "augmentation?) over several seeds, with a verdict that respects noise, and sweep hyperparameters."),
 ]
 for path, label, what in steps:
