@@ -17,8 +17,8 @@ import random
 import socket
 import sys
 import threading
-import types
 import time
+import types
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
