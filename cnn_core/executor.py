@@ -9,13 +9,16 @@ Nothing about a run changes the state of the process that submits it (threads, r
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
 import random
 import socket
+import sys
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -220,6 +223,23 @@ def _run_from_bytes(data: bytes):
 # ---------------------------------------------------------------- the local process pool
 
 
+_START_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _bare_main():
+    """A spawned process first runs its parent's `__main__` file again (to find pickled functions). In the app,
+    Streamlit's `__main__` is a page script: a worker would run a page, without a session, before training.
+    The worker needs nothing from it, so it starts under an empty `__main__`, restored at once."""
+    with _START_LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = main
+
+
 class _Slot:
     """One worker process and the run it is training."""
 
@@ -228,7 +248,8 @@ class _Slot:
         self.stop_token = ctx.Value("q", 0, lock=False)  # the token of the run to stop: shared memory, no messages
         self.process = ctx.Process(target=_worker_loop, args=(child, self.stop_token), daemon=True,
                                    name=f"cnn-lab-worker-{index}")  # fmt: skip
-        self.process.start()
+        with _bare_main():
+            self.process.start()
         child.close()
         self.handle: RunHandle | None = None
         self.token = 0

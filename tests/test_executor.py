@@ -135,6 +135,24 @@ def test_a_worker_that_dies_fails_its_run_and_is_replaced():
         ex.shutdown()
 
 
+def test_workers_start_without_running_the_servers_main_script(tmp_path, monkeypatch):
+    """In the app, __main__ is a page script (Streamlit's fake module); a worker must not run it again."""
+    import sys
+    import types
+
+    page = tmp_path / "page.py"
+    page.write_text("raise SystemExit('a worker ran the page script')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    ex = LocalExecutor(max_runs=1, threads=1)
+    try:
+        run = ex.submit(request(epochs=1)).result(timeout=120)
+    finally:
+        ex.shutdown()
+    assert run.summary["epochs_run"] == 1 and sys.modules["__main__"] is fake
+
+
 def test_done_callbacks_run_once_when_the_run_ends(executor):
     seen = []
     handle = executor.submit(request(epochs=1))

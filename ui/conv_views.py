@@ -13,7 +13,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from cnn_core.ops import ConvStep, output_length
-from ui.plots import CHANNEL_NAMES, compact, heatmap, to_display
+from ui.plots import CHANNEL_NAMES, compact, heatmap, tile, to_display
 
 WINDOW_COLOUR = "#00e5ff"
 
@@ -192,7 +192,7 @@ def draw_channel_sums(contributions: np.ndarray, names: tuple[str, ...]) -> None
 def draw_gallery(maps: dict[str, np.ndarray], scale: int) -> None:
     """Every preset's feature map as a small picture."""
     names = list(maps)
-    st.image([to_display(map_to_rgb(maps[n]), scale) for n in names], caption=names)
+    st.image([tile(map_to_rgb(maps[n]), scale) for n in names], caption=names)
 
 
 def draw_pooling(before: np.ndarray, after: np.ndarray, kind: str) -> None:

@@ -19,7 +19,7 @@ from cnn_core.evaluate import Evaluation
 from cnn_core.shapes import infer_shapes, shape_text
 from cnn_core.summary import summarize
 from ui import curves
-from ui.plots import class_colour, compact, display_scale, to_display
+from ui.plots import class_colour, compact, display_scale, tile, to_display
 
 MODEL = "eval_model"  # session key: ((run key, device), the built model), so reruns don't rebuild it
 OVERLAY_SCALE = "Jet"
@@ -263,7 +263,7 @@ def draw_mistakes(ds: ImageDataset, ev: Evaluation, limit: int) -> None:
     scale = display_scale(ds.input_shape[1], 96)
     for start in range(0, len(wrong), per_row):
         for col, m in zip(st.columns(per_row), wrong[start : start + per_row]):
-            col.image(to_display(ds.images[m.index], scale), width=96 if scale * ds.input_shape[1] >= 96 else "content")
+            col.image(tile(ds.images[m.index], scale))  # a transparent margin: rounded corners clip no pixel
             col.caption(f"{ev.name(m.position)}: a **{ev.classes[m.true]}**  \nsaid **{ev.classes[m.predicted]}** "
                         f"({m.confidence:.0%} sure)")
 
@@ -294,8 +294,8 @@ def draw_feature_maps(run: TrainedRun, blocks: list[int], maps: list[np.ndarray]
         c, h, w = fmap.shape
         st.markdown(f"**Block {b + 1}** ({describe_layer(run, index)}): showing {len(order)} of {c} maps of {h}×{w}")
         left, right = st.columns([1, 5])
-        left.image(_rgb(image), caption=f"the input, {image.shape[1]}×{image.shape[2]}",
-                   width=min(160, display_scale(image.shape[1], 160) * image.shape[1]))
+        left.image(tile(image, display_scale(image.shape[1], 128)),
+                   caption=f"the input, {image.shape[1]}×{image.shape[2]}")
         cols = min(len(order), 8)
         fig = _tile_heatmap(fmap[order], [f"channel {k}" for k in order], cols, signed=fmap.min() < 0,
                             height=60 + 110 * -(-len(order) // cols))  # fmt: skip
