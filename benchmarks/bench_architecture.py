@@ -16,7 +16,7 @@ from cnn_core.blocks import BlockDesign  # noqa: E402
 from cnn_core.codegen import generate_code  # noqa: E402
 from cnn_core.summary import summarize  # noqa: E402
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "architecture.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "architecture.py")
 
 
 

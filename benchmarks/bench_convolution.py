@@ -22,7 +22,7 @@ from cnn_core import ops  # noqa: E402
 from cnn_core.images import sample_image  # noqa: E402
 from cnn_core.kernels import preset  # noqa: E402
 
-PAGE = str(ROOT / "pages" / "convolution.py")
+PAGE = str(ROOT / "app_pages" / "convolution.py")
 TABS = ("Convolution", "Step by step", "Channels", "All kernels", "Pooling")
 
 

@@ -22,6 +22,6 @@ if __name__ == "__main__":
     make_dataset(DataConfig(dataset="digits"))  # import scikit-learn once, outside the timings
     for name, config in CASES.items():
         print(f"{name:60s} {median_seconds(lambda c=config: make_dataset(c)) * 1000:8.1f} ms")
-    first, rerun = page_rerun_seconds("pages/dataset.py")
+    first, rerun = page_rerun_seconds("app_pages/dataset.py")
     print(f"{'Dataset page: first render (default shapes)':60s} {first * 1000:8.1f} ms")
     print(f"{'Dataset page: rerun (median)':60s} {rerun * 1000:8.1f} ms")

@@ -41,7 +41,7 @@ def main() -> None:
     print(f"PCA embedding: {timed(lambda: embed(ev.features, 'pca')) * 1000:.1f} ms")
     print(f"t-SNE embedding: {timed(lambda: embed(ev.features, 'tsne'), repeat=1):.2f} s")
 
-    at = AppTest.from_file(str(ROOT / "pages" / "evaluation.py"), default_timeout=300)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "evaluation.py"), default_timeout=300)
     at.session_state["active_run"] = run
     start = time.perf_counter()
     at.run()

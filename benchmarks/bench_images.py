@@ -76,5 +76,5 @@ if __name__ == "__main__":
         at.file_uploader(key="ds_zip").set_value(("pets.zip", data, "application/zip")).run()
         assert at.metric[0].value == f"{n:,}", at.metric
 
-    first, rerun = page_rerun_seconds("pages/dataset.py", setup=upload)
+    first, rerun = page_rerun_seconds("app_pages/dataset.py", setup=upload)
     print(f"{'Dataset page rerun with these images (median)':52s} {rerun * 1000:7.0f} ms")

@@ -214,7 +214,7 @@ def reruns_while_training(reruns: int, epochs: int, n_per_class: int) -> None:
     print(f"\n3. Page reruns, {reruns} each (AppTest, in this process), idle and while a run trains in a worker")
     ex = LocalExecutor(max_runs=1)
     ex.submit(classic_request(1, 20, seed=99)).result()
-    for page in ("pages/architecture.py", "pages/dataset.py"):
+    for page in ("app_pages/architecture.py", "app_pages/dataset.py"):
         idle = rerun_times(page, reruns)
         handle = ex.submit(classic_request(max(epochs, 200), n_per_class, seed=len(page)))
         while handle.state != "running" or not handle.poll():

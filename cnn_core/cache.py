@@ -87,6 +87,15 @@ class ModelCache:
         except OSError as exc:
             self._warn(f"could not write the model cache in {self.folder}: {exc.strerror or exc}")
 
+    def forget(self, run_ids: list[str]) -> int:
+        """Remove runs from memory and from the registry (the class board's clear); how many were registered."""
+        with self._lock:
+            for run_id in run_ids:
+                run = self._memory.pop(run_id, None)
+                if run is not None and self._by_key.get(run.key) == run_id:
+                    del self._by_key[run.key]
+        return self.registry.remove(run_ids)
+
     def listing(self, limit: int = 200) -> list[dict[str, Any]]:
         """One dict per run on disk (run_id, key, status, dataset, params, val_acc, …), newest first."""
         return self._disk(lambda: self.registry.listing(limit)) or []

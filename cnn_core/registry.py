@@ -50,7 +50,7 @@ COLUMNS = ("run_id", "key", "status", "saved", "dataset", "val_acc", "val_loss",
            "train_seconds", "device", "who", "layers", "input", "num_classes", "data_config", "spec",
            "train_config", "summary", "bytes")  # fmt: skip
 LISTED = ("run_id", "key", "status", "saved", "dataset", "val_acc", "val_loss", "epochs_run", "params",
-          "train_seconds", "device", "who", "layers", "input", "num_classes", "train_config")  # fmt: skip
+          "train_seconds", "device", "who", "layers", "input", "num_classes", "data_config", "train_config")  # fmt: skip
 
 
 def default_max_runs() -> int:
@@ -109,6 +109,17 @@ class RunRegistry:
             except OSError:
                 pass
 
+    def remove(self, run_ids: list[str]) -> int:
+        """Unregister these runs and delete their checkpoints (the class board's clear); how many were registered."""
+        ids = [r for r in run_ids if RUN_ID.match(r)]
+        if not ids or not self._exists():
+            return 0
+        with self._connect() as db:
+            gone = db.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in ids]).rowcount
+        for run_id in ids:  # rows first, as in eviction: a reader never finds a row without its file
+            self._path(run_id).unlink(missing_ok=True)
+        return gone
+
     # ---------------------------------------------------------------- reading
 
     def find(self, key: str):
@@ -165,8 +176,8 @@ class RunRegistry:
             if not self._path(entry["run_id"]).exists():
                 self._mark(entry["run_id"], f"the checkpoint {entry['run_id']}.pt is missing")
                 continue
-            entry["input"] = json.loads(entry["input"])
-            entry["train_config"] = json.loads(entry["train_config"])
+            for name in ("input", "data_config", "train_config"):
+                entry[name] = json.loads(entry[name])
             entries.append(entry)
         return entries
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def app():
-    """A factory: `app("pages/dataset.py")` runs the router and switches to that page."""
+    """A factory: `app("app_pages/dataset.py")` runs the router and switches to that page."""
     from streamlit.testing.v1 import AppTest
 
     def open_page(page: str | None = None, timeout: float = 60):

@@ -29,7 +29,7 @@ sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 def page_paths() -> list[str]:
     """The URL path of every page the router lists ('' for the default page)."""
     router = (ROOT / "streamlit_app.py").read_text()
-    found = re.findall(r'st\.Page\("pages/(\w+)\.py"[^)]*?(default=True)?\)', router)
+    found = re.findall(r'st\.Page\("app_pages/(\w+)\.py"[^)]*?(default=True)?\)', router)
     return ["" if default else name for name, default in found]
 
 
@@ -92,7 +92,7 @@ def wait_until_idle(page, timeout_s: float = 90) -> None:
 
 
 def test_a_deep_link_to_a_page_on_a_fresh_server_gets_the_routers_navigation(server, browser):
-    # Runs first, while no session has run the router yet (see ui/__init__.py).
+    # Runs first, while no session has run the router yet (tests/test_routing.py does every page, each on a cold server).
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/dataset")
     wait_until_idle(page)

@@ -21,9 +21,9 @@ CASES = {
     "home page, the first visit after a cold start": (
         f"from streamlit.testing.v1 import AppTest\n"
         f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=60).run(); assert not at.exception"),
-    "dataset page": open_page("pages/dataset.py"),
-    "convolution page": open_page("pages/convolution.py"),
-    "architecture page": open_page("pages/architecture.py"),
+    "dataset page": open_page("app_pages/dataset.py"),
+    "convolution page": open_page("app_pages/convolution.py"),
+    "architecture page": open_page("app_pages/architecture.py"),
     "summary and codegen": "from cnn_core.codegen import generate_code; from cnn_core.presets import network\n"
                            "from cnn_core.summary import summarize\n"
                            "generate_code(network('simple_cnn')); summarize(network('tinyvgg'))",

@@ -11,11 +11,11 @@ from cnn_core.presets import network
 from cnn_core.summary import summarize
 from tests.helpers import open_page
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "architecture.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "architecture.py")
 
 
 def _app(**state) -> AppTest:
-    return open_page("pages/architecture.py", 60, **state)
+    return open_page("app_pages/architecture.py", 60, **state)
 
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)

@@ -16,7 +16,7 @@ from cnn_core.images import pick_channels, sample_image
 from cnn_core.kernels import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "convolution.py")
+PAGE = str(ROOT / "app_pages" / "convolution.py")
 
 
 @pytest.fixture

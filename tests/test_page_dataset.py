@@ -16,7 +16,7 @@ def test_home_explains_the_app_and_links_the_pages(app):
 
 
 def test_dataset_page_shows_the_classic_task_by_default(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     assert not at.exception and not at.error
     m = metrics(at)
     assert m["Images"] == "1,000" and m["Image shape"] == "3×32×32" and m["Classes"] == "4"
@@ -39,7 +39,7 @@ def test_dataset_page_shows_the_classic_task_by_default(app):
     ],
 )
 def test_each_sidebar_knob_changes_the_dataset(app, key, value, expect):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.session_state[key] = value
     at.run()
     assert not at.exception and not at.error
@@ -53,7 +53,7 @@ def test_each_sidebar_knob_changes_the_dataset(app, key, value, expect):
      ("ds_clutter", 4), ("ds_color_mode", "random"), ("ds_seed", 7)],
 )  # fmt: skip
 def test_difficulty_knobs_make_a_new_dataset(app, key, value):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     before = at.session_state["dataset"]
     at.session_state[key] = value
     at.run()
@@ -64,7 +64,7 @@ def test_difficulty_knobs_make_a_new_dataset(app, key, value):
 
 
 def test_switching_to_digits_uses_the_digit_defaults(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.sidebar.selectbox(key="ds_dataset").set_value("digits").run()
     assert not at.exception and not at.error
     m = metrics(at)
@@ -74,7 +74,7 @@ def test_switching_to_digits_uses_the_digit_defaults(app):
 
 
 def test_a_bad_choice_shows_an_error_and_keeps_the_last_dataset(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.sidebar.multiselect(key="ds_classes").set_value(["ring"]).run()
     assert not at.exception
     assert "at least two classes" in at.error[0].value
@@ -83,7 +83,7 @@ def test_a_bad_choice_shows_an_error_and_keeps_the_last_dataset(app):
 
 
 def test_channels_view_follows_the_chosen_image(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.number_input(key="ds_channel_image").set_value(300).run()
     assert not at.exception
     captions = [c for image in at.get("image") for c in image.captions]
@@ -91,10 +91,10 @@ def test_channels_view_follows_the_chosen_image(app):
 
 
 def test_settings_survive_a_visit_to_another_page(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.sidebar.slider(key="ds_size").set_value(40).run()
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/dataset.py").run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/dataset.py").run()
     assert metrics(at)["Image shape"] == "3×40×40"
 
 
@@ -108,7 +108,7 @@ def chart_spec(at, key: str) -> dict:
 
 
 def test_clearing_every_class_asks_for_two_instead_of_the_defaults(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.sidebar.multiselect(key="ds_classes").set_value([]).run()
     assert not at.exception
     assert "choose at least two classes" in at.error[0].value.lower()
@@ -116,7 +116,7 @@ def test_clearing_every_class_asks_for_two_instead_of_the_defaults(app):
 
 
 def test_too_few_images_per_class_for_the_split_is_said_on_the_dataset_page(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     assert not at.warning
     at.sidebar.number_input(key="ds_n_per_class").set_value(2).run()
     assert not at.exception and not at.error
@@ -127,20 +127,20 @@ def test_too_few_images_per_class_for_the_split_is_said_on_the_dataset_page(app)
 
 
 def test_every_count_uses_the_same_number_format(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.sidebar.selectbox(key="ds_dataset").set_value("digits").run()
     m = metrics(at)
     assert m["Images"] == "1,797" and m["Train"] == "1,259"
 
 
 def test_the_pixel_histogram_labels_its_log_axis_at_powers_of_ten(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     axis = chart_spec(at, "ds_hist_chart")["layout"]["yaxis"]
     assert axis["type"] == "log" and axis["dtick"] == 1 and axis["tickformat"] == ",d"
 
 
 def test_one_channel_is_called_grey(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.sidebar.selectbox(key="ds_dataset").set_value("digits").run()
     titles = [a["text"] for a in chart_spec(at, "ds_channels_chart")["layout"]["annotations"]]
     assert titles == ["grey channel"]

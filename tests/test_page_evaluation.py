@@ -19,11 +19,11 @@ from cnn_core.spec import build_model
 from tests.eval_helpers import trained_run
 from tests.helpers import open_page
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "evaluation.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "evaluation.py")
 
 
 def _page(**state) -> AppTest:
-    return open_page("pages/evaluation.py", 120, **state)
+    return open_page("app_pages/evaluation.py", 120, **state)
 
 def _charts(at: AppTest) -> dict[str, dict]:
     """Each Plotly chart's figure, by widget key."""
@@ -74,11 +74,11 @@ def test_without_a_model_the_page_asks_for_one_and_points_to_training():
 
 
 def test_through_a_router_with_a_training_page_the_page_links_to_it(tmp_path):
-    (tmp_path / "pages").mkdir()
-    shutil.copy(PAGE, tmp_path / "pages" / "evaluation.py")
-    (tmp_path / "pages" / "training.py").write_text("import streamlit as st\nst.title('Training')\n")
-    (tmp_path / "app.py").write_text("import streamlit as st\nst.navigation([st.Page('pages/evaluation.py'), "
-                                     "st.Page('pages/training.py')]).run()\n")  # fmt: skip
+    (tmp_path / "app_pages").mkdir()
+    shutil.copy(PAGE, tmp_path / "app_pages" / "evaluation.py")
+    (tmp_path / "app_pages" / "training.py").write_text("import streamlit as st\nst.title('Training')\n")
+    (tmp_path / "app.py").write_text("import streamlit as st\nst.navigation([st.Page('app_pages/evaluation.py'), "
+                                     "st.Page('app_pages/training.py')]).run()\n")  # fmt: skip
     at = AppTest.from_file(str(tmp_path / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert [link.value for link in at.get("page_link")] == ["Go to the Training page"]

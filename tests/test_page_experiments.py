@@ -10,7 +10,7 @@ import pytest
 from cnn_core.blocks import BlockDesign
 from cnn_core.data import DataConfig
 
-PAGE = "pages/experiments.py"
+PAGE = "app_pages/experiments.py"
 TINY = DataConfig(n_per_class=8, size=16, test_fraction=0.25, val_fraction=0.25, seed=7)
 SLOW = DataConfig(n_per_class=100, test_fraction=0.2, seed=8)
 
@@ -165,6 +165,6 @@ def test_a_tiny_sweep_finds_the_best_and_sends_it_to_the_other_pages(app):
                                                                              s.run.summary["params"]))  # fmt: skip
     assert at.session_state["model_spec"] == best.trial.spec
     assert at.session_state["train_values"]["lr"] == 1e-3
-    at.switch_page("pages/architecture.py").run()
+    at.switch_page("app_pages/architecture.py").run()
     assert not at.exception
     assert at.slider(key="arch_num_blocks").value == sum(lay.type == "conv2d" for lay in best.trial.spec.layers)

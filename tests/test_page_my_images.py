@@ -13,7 +13,7 @@ def metrics(at) -> dict[str, str]:
 
 
 def my_images(app, source: str):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.sidebar.selectbox(key="ds_dataset").set_value("folder").run()
     at.radio(key="ds_my_source").set_value(source).run()
     return at
@@ -24,7 +24,7 @@ def upload_zip(at, data: bytes, name: str = "photos.zip"):
 
 
 def test_before_any_images_the_page_says_what_to_do_and_keeps_the_last_dataset(app):
-    at = app("pages/dataset.py")
+    at = app("app_pages/dataset.py")
     at.sidebar.selectbox(key="ds_dataset").set_value("folder").run()
     assert not at.exception and not at.error
     assert "Bring at least two classes" in at.info[0].value
@@ -102,7 +102,7 @@ def test_upload_a_zip_train_a_tiny_run_and_evaluate_it_then_another_session_asks
     data = example_zip()
     at = upload_zip(my_images(app, "zip"), data, "faces.zip")
     at.sidebar.slider(key="ds_size").set_value(16).run()
-    at.switch_page("pages/training.py").run()
+    at.switch_page("app_pages/training.py").run()
     assert not at.exception and not at.error
     assert "SimpleCNN" in at.caption[0].value  # no Architecture visit: the default network for your images
     at.slider(key="tr_epochs").set_value(1).run()
@@ -111,14 +111,14 @@ def test_upload_a_zip_train_a_tiny_run_and_evaluate_it_then_another_session_asks
     assert not at.exception and not at.error
     run = at.session_state["active_run"]
     assert run.data_config.dataset == "folder" and run.spec.input == (3, 16, 16)
-    at.switch_page("pages/evaluation.py").run()
+    at.switch_page("app_pages/evaluation.py").run()
     assert not at.exception and not at.error
     assert metrics(at)["Images evaluated"] == "8"  # 15 % of 24 faces, per class
 
     # A new session with the checkpoint: the images are not its own, so the page asks for them.
     path = tmp_path / "faces.pt"
     save_checkpoint(run, path)
-    other = app("pages/evaluation.py")
+    other = app("app_pages/evaluation.py")
     other.sidebar.radio(key="ev_source").set_value("upload").run()
     other.sidebar.file_uploader(key="ev_checkpoint").set_value(("faces.pt", path.read_bytes(), "application/octet-stream"))
     other.run()
@@ -135,7 +135,7 @@ def test_your_images_stay_chosen_after_a_visit_to_another_page(app):
     at = my_images(app, "example")
     at.button(key="ds_use_example").click().run()
     at.sidebar.slider(key="ds_size").set_value(20).run()
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/dataset.py").run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/dataset.py").run()
     assert not at.exception and not at.error
     assert metrics(at)["Image shape"] == "3×20×20" and at.session_state["data_config"].dataset == "folder"

@@ -13,7 +13,7 @@ from cnn_core.presets import network
 from cnn_core.spec import ModelSpec
 from ui.jobs import shared_cache, shared_manager
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "training.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "training.py")
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,9 @@
 import pytest
 
 PAGES = {  # page → (a widget's kind and key, a value other than its default)
-    "pages/dataset.py": ("slider", "ds_size", 48),
-    "pages/convolution.py": ("number_input", "conv_stride", 3),
-    "pages/architecture.py": ("slider", "arch_num_blocks", 4),
+    "app_pages/dataset.py": ("slider", "ds_size", 48),
+    "app_pages/convolution.py": ("number_input", "conv_stride", 3),
+    "app_pages/architecture.py": ("slider", "arch_num_blocks", 4),
 }
 
 

@@ -13,6 +13,7 @@ from cnn_core.shapes import shape_text
 from cnn_core.spec import ModelSpec
 from cnn_core.summary import Summary
 from ui.arch_views import spec_from_table, table_column_config, table_frame
+from ui.lesson import NETWORK_STATE as LESSON_NETWORK
 from ui.state import seed_widget
 
 MODEL_SPEC = "model_spec"  # session key read by the Training page
@@ -97,7 +98,8 @@ def start(ds) -> tuple:
         ss.arch_preset = _first_network(ds.config)
         ss.arch_mode = "blocks"
         _seed_design(BlockDesign())
-        _use_spec(network(ss.arch_preset, *io))
+        linked = ss.get(LESSON_NETWORK)  # a lesson link's block design (a linked preset comes as ?arch=)
+        _use_spec(linked.to_spec(*io) if isinstance(linked, BlockDesign) else network(ss.arch_preset, *io))
     for key, value in ss.get("arch_saved", {}).items():
         seed_widget(key, value)
     if ss.get("arch_io", io) != io:

@@ -109,7 +109,7 @@ def cached_run_ui(entries: list[dict], cache, me: str) -> TrainedRun | None:
 def friendly_stop(message: str) -> None:
     st.info(message)
     try:
-        st.page_link("pages/training.py", label="Go to the Training page", icon=":material/model_training:")
+        st.page_link("app_pages/training.py", label="Go to the Training page", icon=":material/model_training:")
     except StreamlitAPIException:  # the router does not list the Training page (yet)
         st.caption("Open the **Training** page from the menu on the left.")
     st.stop()

@@ -95,8 +95,9 @@ class TrainingManager:
         self._active: dict[str, Job] = {}  # key → job queued or training
         self._lock = threading.Lock()
 
-    def submit(self, spec, dataset, config, device: str = "auto", who: str = "") -> Job:
-        """This session's job for a training: joined if the key is under way, done at once if cached."""
+    def submit(self, spec, dataset, config, device: str = "auto", who: str = "", name: str = "") -> Job:
+        """This session's job for a training: joined if the key is under way, done at once if cached. `who` is the
+        session's unique label (it owns the job); `name`, the class board's name for the run (default: `who`)."""
         key = run_key(dataset.config, spec, config)
         with self._lock:  # lookup, cache and submit under one lock: one key never starts two runs
             job = self._active.get(key)
@@ -106,7 +107,7 @@ class TrainingManager:
             cached = self.cache.get(key)
             if cached is not None:
                 return Job(key, config, owners={who}, cached_run=cached, history=list(cached.history))
-            handle = self.executor.submit(TrainRequest(dataset.config, spec, config, device, who=who))
+            handle = self.executor.submit(TrainRequest(dataset.config, spec, config, device, who=name or who))
             job = self._active[key] = Job(key, config, handle, owners={who})
         handle.add_done_callback(lambda h: self._finished(job))
         return job

@@ -8,6 +8,7 @@ from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
 from ui import eval_views as views
 from ui.device import sidebar_device
 from ui.jobs import WHO, shared_cache
+from ui.lesson import intro
 from ui.my_images import ask_for_images  # your own images (the "images" work)
 from ui.state import shared_dataset
 
@@ -107,7 +108,7 @@ def filter_ui(run: TrainedRun) -> tuple[int, int | None, bool]:
 
 
 st.title("Evaluation")
-st.markdown(
+intro(
     "A network is only as good as its answers on images it **never trained on**. This page scores the model "
     "on the held-out test images, shows where it fails, and opens it up: its filters, what each block sees, "
     "and which pixels decided its answer."

@@ -6,6 +6,7 @@ from cnn_core.shapes import shape_text
 from cnn_core.summary import summarize
 from ui import arch_editor as editor
 from ui.arch_views import draw_cost_chart, draw_formulas, draw_shape_flow, draw_summary_table, draw_totals
+from ui.lesson import intro
 from ui.reset import reset_button
 from ui.state import current_dataset
 
@@ -18,7 +19,7 @@ def reference_count() -> int:
 
 st.title("Architecture")
 reset_button("arch_", also=("model_spec",))
-st.markdown(
+intro(
     "Design a CNN and see, as you change it, what every layer does to the image: its **shape**, how many "
     "**parameters** it learns, how much arithmetic (**MACs**, multiply-accumulates) it costs and how much of the "
     "image each output can see (its **receptive field**). If the design breaks, the table shows where and why."

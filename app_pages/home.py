@@ -1,7 +1,9 @@
 import streamlit as st
 
+from ui.lesson import intro
+
 st.title("CNN Lab")
-st.markdown(
+intro(
     """
 A convolutional neural network (CNN) learns small filters that slide over an image, and stacks
 them so that later layers see larger and more abstract patterns. This lab lets you take one apart
@@ -11,16 +13,16 @@ Follow the pages in order, or jump to the one you need:
 """
 )
 steps = [
-    ("pages/dataset.py", "1. Dataset", "make synthetic shapes (and make them hard), or load real handwritten digits."),
-    ("pages/convolution.py", "2. Convolution", "slide a kernel over an image and see every product and sum, "
+    ("app_pages/dataset.py", "1. Dataset", "make synthetic shapes (and make them hard), or load real handwritten digits."),
+    ("app_pages/convolution.py", "2. Convolution", "slide a kernel over an image and see every product and sum, "
      "then pool the result."),
-    ("pages/architecture.py", "3. Architecture", "design a CNN by blocks or layer by layer and see every layer's shape, "
+    ("app_pages/architecture.py", "3. Architecture", "design a CNN by blocks or layer by layer and see every layer's shape, "
      "parameters, cost and receptive field, and where a design breaks."),
-    ("pages/training.py", "4. Training", "train the network in the background and watch its loss and accuracy "
+    ("app_pages/training.py", "4. Training", "train the network in the background and watch its loss and accuracy "
      "curves live."),
-    ("pages/evaluation.py", "5. Evaluation", "score the trained model on unseen images, see its mistakes, filters, "
+    ("app_pages/evaluation.py", "5. Evaluation", "score the trained model on unseen images, see its mistakes, filters, "
      "feature maps and Grad-CAM."),
-    ("pages/experiments.py", "6. Experiments", "answer the notebook's exercises (deeper? stride or pooling? "
+    ("app_pages/experiments.py", "6. Experiments", "answer the notebook's exercises (deeper? stride or pooling? "
      "augmentation?) over several seeds, with a verdict that respects noise, and sweep hyperparameters."),
 ]
 for path, label, what in steps:

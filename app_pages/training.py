@@ -8,7 +8,9 @@ from cnn_core.presets import NETWORKS, default_for, default_rule, network
 from cnn_core.shapes import infer_shapes, shape_text
 from cnn_core.summary import summarize
 from cnn_core.train import TrainConfig
+from ui.board_views import board_name
 from ui.jobs import session_label, shared_manager
+from ui.lesson import intro
 from ui.reset import reset_button
 from ui.state import current_dataset, seed_widget
 from ui.train_views import (
@@ -103,9 +105,10 @@ def live_job(config: TrainConfig) -> None:
 
 st.title("Training")
 reset_button("tr_", also=(SAVED, "tr_defaults_for"))
-st.markdown("Training shows the network labelled images, measures how wrong it is (the **loss**) and nudges every "
-            "weight to make it a little less wrong. Watch the loss fall and the **validation accuracy** (on images "
-            "it never trains on) rise. Pick the settings below, or just press **Train**.")  # fmt: skip
+intro(
+    "Training shows the network labelled images, measures how wrong it is (the **loss**) and nudges every "
+    "weight to make it a little less wrong. Watch the loss fall and the **validation accuracy** (on images "
+    "it never trains on) rise. Pick the settings below, or just press **Train**.")  # fmt: skip
 ds = current_dataset()
 device = device_ui()
 spec, source = model_for(ds)
@@ -114,7 +117,7 @@ try:
 except SpecError as exc:
     st.error(f"Your network doesn't fit this dataset ({ds.config.dataset}, "
              f"{shape_text(ds.input_shape)} images, {ds.num_classes} classes): {exc}")  # fmt: skip
-    link("pages/architecture.py", "Architecture: fix the network")
+    link("app_pages/architecture.py", "Architecture: fix the network")
     st.stop()
 st.caption(f"Model: {source}, {len(spec.layers)} layers, for {ds.num_classes} classes of "
            f"{shape_text(ds.input_shape)} images. Dataset: {ds.config.dataset}, "
@@ -137,7 +140,7 @@ if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_trai
              "trained before on this server, the result comes back at once."):  # fmt: skip
     st.session_state.pop("tr_error", None)
     st.session_state[JOB_DATA] = ds.config.key()
-    st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label())
+    st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label(), name=board_name())
     st.rerun()  # redraw with the Train button disabled
 if JOB in st.session_state:
     shared_manager().join(st.session_state[JOB], session_label())  # back after a reconnect: count this tab again
@@ -165,4 +168,4 @@ if runs:
     draw_comparison(runs)
     draw_downloads(chosen, number)
     st.divider()
-    link("pages/evaluation.py", "Evaluation: see how the active model does on the test images")
+    link("app_pages/evaluation.py", "Evaluation: see how the active model does on the test images")

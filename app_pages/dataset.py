@@ -5,6 +5,7 @@ from cnn_core.data import DataConfig
 from cnn_core.data_stats import split_warnings
 from cnn_core.image_set import ImageSet, folder_config
 from ui import data_views as views
+from ui.lesson import intro
 from ui.my_images import images_zip, my_images_ui
 from ui.reset import reset_button
 from ui.state import DATA_CONFIG, build_dataset, seed_widget
@@ -111,7 +112,7 @@ def make_config(values: dict, images: ImageSet | None) -> DataConfig:
 
 st.title("Dataset")
 reset_button("ds_", also=(DATA_CONFIG, "dataset"))
-st.markdown(
+intro(
     "A CNN learns from examples. Here you make them: **synthetic shapes** whose difficulty you control, "
     "**real handwritten digits**, or **your own images**. Change the settings on the left; everything below updates."
 )

@@ -6,6 +6,7 @@ from cnn_core.sweeps import MAX_TRIALS, SweepConfig, apply, best_trial, sweep_ro
 from cnn_core.train import OPTIMIZERS, SCHEDULES, TrainConfig
 from ui.experiment_runs import start_batch
 from ui.experiment_views import draw_experiment, draw_progress, draw_sweep, send_to_pages
+from ui.lesson import intro
 from ui.state import current_dataset, shared_dataset
 from ui.train_views import link
 
@@ -155,11 +156,11 @@ def results(entry: dict) -> None:
         design, train = apply(cfg.design, cfg.train, {n: best[n] for n in names})
         send_to_pages(design, train, cfg.data)
         st.success("Sent: the Architecture page now shows this network and the Training page these settings.")
-        link("pages/training.py", "Training: train it")
+        link("app_pages/training.py", "Training: train it")
 
 
 st.title("Experiments")
-st.markdown(
+intro(
     "Does a design choice really help? One run cannot tell: train the same network twice with other random "
     "starting weights and the accuracy moves. Here every **exercise** from the notebook trains each variant over "
     "several **seeds**, and a difference counts only when it is larger than that seed-to-seed spread. A "

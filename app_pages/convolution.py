@@ -16,6 +16,7 @@ from ui.conv_views import (
     draw_window,
     image_figure,
 )
+from ui.lesson import intro
 from ui.plots import CHANNEL_NAMES, display_scale
 from ui.reset import reset_button
 from ui.state import current_dataset
@@ -138,7 +139,7 @@ def step_ui(output: np.ndarray) -> tuple[int, int]:
 
 st.title("Convolution and pooling")
 reset_button("conv_")
-st.markdown(
+intro(
     "A **convolution** slides a small grid of numbers, the **kernel**, over the image. At each position it "
     "multiplies the pixels under the kernel by the kernel's numbers and adds the products up: one number of the "
     "output, the **feature map**. A kernel that subtracts left from right lights up vertical edges; one that "

@@ -1,0 +1,95 @@
+"""The class board through AppTest: runs registered by several processes under several names, grouped by lesson;
+students cannot clear it, the teacher can with the passphrase."""
+
+import multiprocessing
+import random
+
+import pytest
+
+from cnn_core.board import PASSPHRASE_VAR, lesson_of
+from cnn_core.cache import ENV_VAR
+from cnn_core.data import DataConfig
+from cnn_core.registry import RunRegistry
+from tests.run_helpers import DATA, make_run, put_many
+from ui.jobs import shared_cache
+
+BOARD = "app_pages/board.py"
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    shared_cache.clear()  # the server's cache object reads $CNN_LAB_CACHE_DIR when it is made
+    """A registry filled by two writer processes (writer-0, writer-100) and this one (a run of another lesson)."""
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    monkeypatch.delenv(PASSPHRASE_VAR, raising=False)
+    ctx = multiprocessing.get_context("spawn")
+    writers = [ctx.Process(target=put_many, args=(str(tmp_path), first, 2)) for first in (0, 100)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+        assert w.exitcode == 0
+    other = make_run(7)
+    other.data_config = DataConfig(dataset="digits", classes=("3", "4"), n_per_class=20)
+    reg = RunRegistry(tmp_path)
+    reg.put(other, who="Quiet Owl 12")
+    yield reg
+    shared_cache.clear()
+
+
+def board(app, **state):
+    at = app()
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.switch_page(BOARD).run()
+
+
+def names_on_board(at) -> set[str]:
+    return set(at.dataframe[0].value["name"])
+
+
+def test_the_board_lists_runs_from_several_processes_and_names_grouped_by_lesson(app, registry):
+    at = board(app, data_config=DATA)
+    assert not at.exception
+    assert at.selectbox(key="board_lesson").value == DataConfig.from_dict(DATA.to_dict()).key()
+    assert len(at.selectbox(key="board_lesson").options) == 2
+    assert names_on_board(at) == {"writer-0", "writer-100"}
+    frame = at.dataframe[0].value
+    assert list(frame["rank"]) == [1, 2, 3, 4] and frame["test accuracy"].between(0, 1).all()
+    at.selectbox(key="board_lesson").set_value(lesson_of(registry.listing()[0])).run()
+    assert names_on_board(at) == {"Quiet Owl 12"}
+
+
+def test_a_student_gets_an_anonymous_name_and_may_change_it(app, registry):
+    at = board(app)
+    name = at.text_input(key="board_who").value
+    assert len(name.split()) == 3 and at.session_state["board_name"] == name
+    at.text_input(key="board_who").set_value("  Ada  ").run()
+    assert at.session_state["board_name"] == "Ada"
+    at.text_input(key="board_who").set_value("   ").run()
+    assert at.session_state["board_name"] == "Ada" and "choose a name" in at.sidebar.error[0].value
+
+
+def test_without_a_passphrase_on_the_server_nobody_can_clear(app, registry):
+    at = board(app, data_config=DATA)
+    assert not at.get("form") and "switched off" in " ".join(c.value for c in at.caption)
+    assert len(registry.listing()) == 5
+
+
+def test_a_student_with_the_wrong_passphrase_cannot_clear_and_the_teacher_can(app, registry, monkeypatch):
+    monkeypatch.setenv(PASSPHRASE_VAR, "correct horse")
+    at = board(app, data_config=DATA)
+    for guess in ("", "correct", "correct horse ", str(random.random())):
+        at.text_input(key="board_passphrase").set_value(guess)
+        _submit(at)
+        assert "not the teacher's passphrase" in at.error[0].value
+        assert len(registry.listing()) == 5
+    at.text_input(key="board_passphrase").set_value("correct horse")
+    _submit(at)
+    assert "Cleared 4 runs" in at.success[0].value
+    left = registry.listing()
+    assert [e["who"] for e in left] == ["Quiet Owl 12"]  # the other lesson stays
+
+
+def _submit(at) -> None:
+    next(b for b in at.button if b.label.startswith("Clear this lesson")).click().run()
