@@ -90,7 +90,7 @@ def collect_finished() -> None:
     st.session_state["tr_active"] = runs.index(run) + 1
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)  # a redraw a second per viewer: the curves change once an epoch
 def live_job(config: TrainConfig) -> None:
     job = st.session_state.get(JOB)
     if job is None or job.state in ("done", "failed"):
