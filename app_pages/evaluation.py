@@ -10,6 +10,7 @@ from ui.device import sidebar_device
 from ui.jobs import WHO, shared_cache
 from ui.lesson import intro
 from ui.my_images import ask_for_images  # your own images (the "images" work)
+from ui.reset import reset_button
 from ui.state import shared_dataset
 
 UPLOADED = "eval_uploaded"  # session key: (upload id, TrainedRun) of the last checkpoint that loaded
@@ -108,6 +109,7 @@ def filter_ui(run: TrainedRun) -> tuple[int, int | None, bool]:
 
 
 st.title("Evaluation")
+reset_button("ev_")
 intro(
     "A network is only as good as its answers on images it **never trained on**. This page scores the model "
     "on the held-out test images, shows where it fails, and opens it up: its filters, what each block sees, "

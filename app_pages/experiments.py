@@ -7,6 +7,7 @@ from cnn_core.train import OPTIMIZERS, SCHEDULES, TrainConfig
 from ui.experiment_runs import start_batch
 from ui.experiment_views import draw_experiment, draw_progress, draw_sweep, send_to_pages
 from ui.lesson import intro
+from ui.reset import reset_button
 from ui.state import current_dataset, shared_dataset
 from ui.train_views import link
 
@@ -160,6 +161,7 @@ def results(entry: dict) -> None:
 
 
 st.title("Experiments")
+reset_button(("exp_", "sweep_"), keep=(BATCH,))
 intro(
     "Does a design choice really help? One run cannot tell: train the same network twice with other random "
     "starting weights and the accuracy moves. Here every **exercise** from the notebook trains each variant over "

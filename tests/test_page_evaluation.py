@@ -176,6 +176,7 @@ def test_a_run_of_this_session_can_be_chosen(run):
 
 def test_an_uploaded_checkpoint_is_evaluated_and_a_bad_one_is_refused_without_losing_it(run, reference):
     at = _page()
+    at.radio(key="ev_source").set_value("upload").run()  # whatever runs the server holds already
     at.file_uploader(key="ev_checkpoint").set_value(("model.pt", checkpoint_bytes(run), "application/octet-stream"))
     at.run()
     accuracy = f"{accuracy_score(reference.labels, reference.preds):.1%}"
