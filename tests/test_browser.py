@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks._server import app_server
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,28 +39,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    env = {**os.environ, "CNN_LAB_CACHE_DIR": tempfile.mkdtemp(prefix="cnn-lab-cache-")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not become healthy: {proc.stderr.read().decode()[-2000:]}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with app_server(timeout=60) as (url, _, _):  # a fresh `streamlit run` on a free loopback port, its own cache
+        yield url
 
 
 @pytest.fixture(scope="module")

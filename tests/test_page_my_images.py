@@ -1,11 +1,10 @@
 """Your own images through the app: the Dataset page's three ways in, then training and evaluation on them."""
 
-import time
 
 from cnn_core.checkpoint import save_checkpoint
 from cnn_core.example_images import example_zip
 from tests.image_files import BLUE, RED, layout, picture, two_classes, zip_of
-from tests.test_page_training import private_cache  # noqa: F401 - autouse: an empty cache and a fresh manager
+from tests.test_page_training import poll_until_finished, private_cache  # noqa: F401 - private_cache: autouse
 
 
 def metrics(at) -> dict[str, str]:
@@ -89,15 +88,6 @@ def test_class_by_class_uploads_and_camera_pictures(app):
     assert at.session_state["dataset"].labels.tolist().count(1) == 4
 
 
-def poll_until_finished(at, limit: float = 120.0):
-    end = time.monotonic() + limit
-    while "train_job" in at.session_state:
-        assert time.monotonic() < end, "the run did not finish"
-        time.sleep(0.2)
-        at.run()
-    return at
-
-
 def test_upload_a_zip_train_a_tiny_run_and_evaluate_it_then_another_session_asks_for_the_images(app, tmp_path):
     data = example_zip()
     at = upload_zip(my_images(app, "zip"), data, "faces.zip")
@@ -107,7 +97,7 @@ def test_upload_a_zip_train_a_tiny_run_and_evaluate_it_then_another_session_asks
     assert "SimpleCNN" in at.caption[0].value  # no Architecture visit: the default network for your images
     at.slider(key="tr_epochs").set_value(1).run()
     at.button(key="tr_train").click().run()
-    poll_until_finished(at)
+    poll_until_finished(at, limit=120)
     assert not at.exception and not at.error
     run = at.session_state["active_run"]
     assert run.data_config.dataset == "folder" and run.spec.input == (3, 16, 16)
