@@ -5,6 +5,9 @@ with the spawn method; `RayExecutor`: each run a Ray task on the cluster at `$CN
 the run happens in a process of its own, which sets its torch threads and its seeds (fit seeds from the
 config), rebuilds the dataset from its config, sends progress events back and returns the checkpoint's bytes.
 Nothing about a run changes the state of the process that submits it (threads, random streams).
+
+About 590 lines: the request, the handle, the worker loop and both back ends share one protocol (events,
+stop, result) that reads best in one place; splitting it would spread that protocol over files.
 """
 
 from __future__ import annotations

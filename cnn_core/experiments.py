@@ -5,6 +5,9 @@ exercise names (a fourth block, the downsampling, an augmentation, the loss…).
 same data and split with the same budget, once per training seed; the seeds change the initial weights, the
 shuffling, dropout and augmentation, never the data. A difference between two variants counts only when it
 is larger than the seed-to-seed spread.
+
+About 400 lines: the six exercises, their statistics and the verdict text belong together; sweeps.py and
+trials.py hold the search and the batch of runs.
 """
 
 from __future__ import annotations

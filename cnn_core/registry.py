@@ -5,6 +5,8 @@ its own and renamed into place before its row is inserted, so a row always names
 in other processes (listings are queries) never see half a run. A file that is missing or can't be read is
 reported in `warnings` and skipped, never deleted: only evicted runs (the folder keeps the newest `max_runs`
 and at most `max_bytes` of checkpoints) and stale temporary files (definitely not checkpoints) are removed.
+
+About 270 lines: the schema, the atomic write, eviction and reporting are one table's life cycle.
 """
 
 from __future__ import annotations
