@@ -95,7 +95,8 @@ class Student:
         page.on("pageerror", lambda exc: self.errors.append(f"student {self.number}: page error: {exc}"))
         try:
             query = urlencode({**self.lesson, **({"train_seed": 100 + self.number} if self.own_seed else {})}, safe=",")
-            await self.ready_after(page, "Dataset", lambda: page.goto(f"{self.url}/{lesson_page}?{query}", timeout=self.timeout_ms))
+            link = f"{self.url}/{lesson_page}?{query}"
+            await self.ready_after(page, "Dataset", lambda: page.goto(link, timeout=self.timeout_ms))
             for label, path in PAGES:
                 await self.visit(page, label, path)
             if walk_only:

@@ -20,17 +20,17 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _server import app_server  # noqa: E402
 
 
 def classic_request(epochs: int, n_per_class: int = 250, seed: int = 0):
@@ -94,31 +94,6 @@ def app_against_cli(epochs: int, n_per_class: int) -> None:
 # ---------------------------------------------------------------- 2 and 4. watchers on a real server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(cache: str, epochs_env: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "CNN_LAB_CACHE_DIR": cache, **epochs_env}
-    env.pop("CNN_LAB_RAY_ADDRESS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the Streamlit server did not start")
-
-
 def children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -134,8 +109,8 @@ def watched_run(watchers: int, epochs: int, timeout: float) -> dict:
     from cnn_core.registry import RunRegistry
 
     cache = tempfile.mkdtemp(prefix="cnn-lab-bench-cache-")
-    server, url = start_server(cache, {})
-    try:
+    # the app's own local process pool, even where a Ray cluster is configured for the CLI
+    with app_server(env={"CNN_LAB_CACHE_DIR": cache, "CNN_LAB_RAY_ADDRESS": ""}) as (url, server, _):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             pages = []
@@ -162,9 +137,6 @@ def watched_run(watchers: int, epochs: int, timeout: float) -> dict:
         workers = children(server.pid)
         return dict(watchers=watchers, train_seconds=entry["train_seconds"], wall=wall, epochs=entry["epochs_run"],
                     server_mb=peak_rss_mb(server.pid), worker_mb=max((peak_rss_mb(w) for w in workers), default=0))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def set_epochs(page, epochs: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -29,12 +28,6 @@ def page_paths() -> list[str]:
     router = (ROOT / "streamlit_app.py").read_text()
     found = re.findall(r'st\.Page\("app_pages/(\w+)\.py"[^)]*?(default=True)?\)', router)
     return ["" if default else name for name, default in found]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
