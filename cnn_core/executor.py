@@ -268,7 +268,8 @@ class LocalExecutor:
 
         # What the container may use ($CNN_LAB_MAX_RUNS, else sized to its cores and memory): cnn_core.resources.
         self.max_runs = max(1, max_runs or server_plan().max_runs)
-        self.threads = threads or max(1, int(read_limits().cpus) // self.max_runs)  # torch threads per run
+        # torch threads per run: every core by default (the CLI); the app passes its plan, which spares a core
+        self.threads = threads or max(1, int(read_limits().cpus) // self.max_runs)
         self._ctx = multiprocessing.get_context("spawn")
         self._slots: list[_Slot] = []  # started on first use
         self._pending: deque[tuple[int, RunHandle]] = deque()
@@ -584,7 +585,10 @@ def train_to_end(request: TrainRequest, on_epoch: Callable[[dict], None] | None 
             executor.shutdown()
 
 
-def make_executor(max_runs: int | None = None) -> LocalExecutor | RayExecutor:
-    """A RayExecutor if $CNN_LAB_RAY_ADDRESS is set (ValueError if it can't be reached), else a LocalExecutor."""
+def make_executor(max_runs: int | None = None, threads: int | None = None) -> LocalExecutor | RayExecutor:
+    """A RayExecutor if $CNN_LAB_RAY_ADDRESS is set (ValueError if it can't be reached), else a LocalExecutor.
+
+    `threads` sizes the local workers only: a cluster's nodes don't run the web server.
+    """
     address = os.environ.get(RAY_ADDRESS_VAR, "").strip()
-    return RayExecutor(address) if address else LocalExecutor(max_runs)
+    return RayExecutor(address) if address else LocalExecutor(max_runs, threads)

@@ -23,6 +23,7 @@ RUN_WORKSPACE = 320 * MB  # one classic-recipe run beyond torch (measured: 234â€
 DATASET_ENTRY = 256 * MB  # the largest dataset the app builds (cnn_core.data caps it)
 HEADROOM = 0.85  # use at most this share of the limit: the kernel, Python's arenas and spikes need the rest
 MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: overrides the number of simultaneous runs
+SERVER_CORES = 1  # cores left to the web server: training threads get the others (at least one)
 NO_LIMIT = 1 << 60  # cgroup v1 reports "no limit" as a number near 2**63
 
 
@@ -152,7 +153,12 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None) -> Pla
     """Workers, threads and dataset cache that fit the limits, with the reason in one sentence.
 
     Memory first: the server (with torch), then one worker per run, each paying torch's import again,
-    then what is left for shared datasets. CPU next: one run per two cores, every core busy.
+    then what is left for shared datasets. CPU next: one core is left to the web server (and, on a laptop,
+    the browser watching it), the rest trains, one run per two of them.
+
+    Why the spare core: a run's torch threads meet at a barrier after every operation, so one thread that
+    the server's reruns preempt stalls them all. On 2 cores, a 2-thread run watched by 5 sessions took
+    4x its unwatched time; a 1-thread run 1.1x (benchmarks/bench_runtime.py, README "Training runtime").
     """
     torch_rss = TORCH_RSS[build]
     server = SERVER_BASE + torch_rss
@@ -160,14 +166,15 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None) -> Pla
     budget = int(limits.memory * HEADROOM)
     by_memory = max(1, (budget - server - DATASET_ENTRY) // worker)
     cores = max(1, int(limits.cpus))
-    by_cpu = max(1, cores // 2)
+    training_cores = max(1, cores - SERVER_CORES)
+    by_cpu = max(1, training_cores // 2)
     chosen = max_runs if max_runs else min(by_memory, by_cpu)
     left = budget - server - chosen * worker
     entries = max(1, min(4, left // DATASET_ENTRY))
-    threads = max(1, cores // chosen)
+    threads = max(1, training_cores // chosen)
     limit_word = "memory" if by_memory < by_cpu else "cores"
     why = (f"{MAX_RUNS_VAR}={max_runs}" if max_runs else
-           f"limited by {limit_word}: {cores} core{'s' * (cores != 1)} allow {by_cpu}, "
+           f"limited by {limit_word}: {cores} core{'s' * (cores != 1)} ({training_cores} for training) allow {by_cpu}, "
            f"{limits.memory / 1e9:.1f} GB allow {by_memory}")  # fmt: skip
     reason = (f"{chosen} run{'s' * (chosen != 1)} at a time ({why}); each worker about "
               f"{worker / 1e9:.2f} GB with the {build} build of PyTorch, the server about {server / 1e9:.2f} GB.")

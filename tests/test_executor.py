@@ -13,6 +13,7 @@ from cnn_core.data import DataConfig, make_dataset
 from cnn_core.executor import RAY_ADDRESS_VAR, LocalExecutor, RayExecutor, TrainRequest, make_executor
 from cnn_core.layers import layer
 from cnn_core.presets import network
+from cnn_core.resources import read_limits
 from cnn_core.spec import ModelSpec, build_model
 from cnn_core.train import TrainConfig, fit
 from tests.helpers import run_cli
@@ -168,6 +169,9 @@ def test_make_executor_is_local_by_default_and_names_an_unreachable_ray_address(
     ex = make_executor(max_runs=3)
     assert ex.name == "local" and ex.max_runs == 3
     ex.shutdown()
+    alone, sized = make_executor(max_runs=1), make_executor(max_runs=1, threads=1)
+    assert alone.threads == int(read_limits().cpus) and sized.threads == 1  # the CLI: every core; the app: its plan
+    alone.shutdown(), sized.shutdown()
     monkeypatch.setenv(RAY_ADDRESS_VAR, "127.0.0.1:9")  # the discard port: nothing listens
     with pytest.raises(ValueError, match=f"{RAY_ADDRESS_VAR}=127.0.0.1:9"):
         make_executor()

@@ -22,8 +22,9 @@ class FakeExecutor:
 
     name, max_runs = "local", 1
 
-    def __init__(self):
+    def __init__(self, max_runs=None, threads=None):
         self.handles: list[RunHandle] = []
+        self.sized = (max_runs, threads)
 
     def submit(self, request):
         time.sleep(0.02)  # widens the window in which a racing second submission would slip through
@@ -167,3 +168,16 @@ def test_a_session_s_label_is_released_when_its_session_resources_are(monkeypatc
     at.run()
     assert released == [label]
     jobs.shared_manager.clear()
+
+
+def test_the_app_s_executor_is_sized_by_the_server_plan_which_spares_a_core_for_the_web_server(monkeypatch):
+    from cnn_core.resources import Limits, plan
+
+    two_cores = plan(Limits(cpus=2, memory=8 * 1024**3, cpu_source="", memory_source=""), "cpu")
+    monkeypatch.setattr(jobs, "server_plan", lambda: two_cores)
+    monkeypatch.setattr(jobs, "make_executor", FakeExecutor)
+    jobs.shared_manager.clear()
+    try:
+        assert jobs.shared_manager().executor.sized == (1, 1)
+    finally:
+        jobs.shared_manager.clear()

@@ -89,8 +89,9 @@ def test_this_machine_reads_without_error():
 def test_community_cloud_with_the_cuda_build_trains_one_run_and_fits_in_memory():
     cloud = Limits(cpus=2, memory=int(2.7 * GB), cpu_source="", memory_source="")
     p = plan(cloud, "cuda")
-    assert p.max_runs == 1 and p.threads_per_run == 2
+    assert p.max_runs == 1 and p.threads_per_run == 1  # the other core serves the pages
     assert p.server_bytes + p.worker_bytes <= cloud.memory * resources.HEADROOM
+    assert "2 cores (1 for training)" in p.reason
 
 
 def test_a_tiny_limit_still_allows_one_run_and_one_dataset_and_says_so():
@@ -107,9 +108,9 @@ def test_memory_limits_runs_before_cores_do():
     assert "limited by memory" in p.reason
 
 
-def test_cores_limit_runs_on_a_big_machine_and_every_core_is_used():
+def test_cores_limit_runs_on_a_big_machine_and_every_core_but_the_server_s_is_used():
     p = plan(Limits(cpus=16, memory=64 * GB, cpu_source="", memory_source=""), "cpu")
-    assert p.max_runs == 8 and p.threads_per_run == 2 and p.dataset_entries == 4
+    assert p.max_runs == 7 and p.threads_per_run == 2 and p.dataset_entries == 4
     assert "limited by cores" in p.reason
 
 
@@ -159,3 +160,8 @@ def test_a_bad_max_runs_variable_is_a_clear_message_in_the_sidebar(app, monkeypa
         assert any(resources.MAX_RUNS_VAR in e.value for e in at.sidebar.error)
     finally:
         server_facts.clear()
+
+
+def test_one_run_on_a_four_core_machine_trains_on_three_of_them():
+    p = plan(Limits(cpus=4, memory=64 * GB, cpu_source="", memory_source=""), "cpu")
+    assert p.max_runs == 1 and p.threads_per_run == 3

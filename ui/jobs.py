@@ -20,6 +20,7 @@ import streamlit as st
 
 from cnn_core.cache import ModelCache, run_key
 from cnn_core.executor import RunHandle, TrainRequest, make_executor
+from cnn_core.resources import server_plan
 
 WHO = "who"  # session key: this session's anonymous label, stored with its runs in the registry
 ORPHAN_GRACE = 30.0  # seconds a run without sessions goes on (a reconnecting tab takes its share back)
@@ -171,8 +172,10 @@ def shared_cache() -> ModelCache:
 
 @st.cache_resource(show_spinner=False, on_release=TrainingManager.shutdown)
 def shared_manager() -> TrainingManager:
-    """The server-wide manager on the executor that $CNN_LAB_RAY_ADDRESS chooses (ValueError if unreachable)."""
-    return TrainingManager(shared_cache(), make_executor())
+    """The server-wide manager on the executor that $CNN_LAB_RAY_ADDRESS chooses (ValueError if unreachable),
+    sized by the server's plan: its runs leave a core to the web server (cnn_core.resources.plan)."""
+    plan = server_plan()
+    return TrainingManager(shared_cache(), make_executor(plan.max_runs, plan.threads_per_run))
 
 
 @dataclass(frozen=True)

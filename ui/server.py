@@ -21,5 +21,7 @@ def sidebar_server_facts() -> None:
         st.caption(f"**{limits.cpus:g} cores** ({limits.cpu_source}) and **{limits.memory / 1e9:.1f} GB** "
                    f"({limits.memory_source}).")
         st.caption(plan.reason)
-        st.caption(f"Each run uses {plan.threads_per_run} thread{'s' * (plan.threads_per_run != 1)}; the server keeps "
+        spare = " and one core stays with the web server, so that pages and live views don't stall a run" * (
+            limits.cpus >= 2)
+        st.caption(f"Each run uses {plan.threads_per_run} thread{'s' * (plan.threads_per_run != 1)}{spare}; the server keeps "
                    f"up to {plan.dataset_entries} dataset{'s' * (plan.dataset_entries != 1)} in memory for everyone.")
