@@ -8,7 +8,10 @@
    `--epochs`) through the executor as the server submits it (a warm worker process), against
    `python -m cnn_core train` (which now uses the same executor) and against `fit` in the process itself.
 2. Watchers: a real Streamlit server; 0, 1, 5 and 10 Chromium sessions press Train on the Training page with
-   the same configuration (so they join one run) and watch it live; the run's training time from the registry.
+   the same configuration (so they join one run) and watch it live; the run's training time from the registry,
+   and the CPU seconds of the server, the worker and the browsers meanwhile. The browsers run twice: at idle CPU
+   priority (SCHED_IDLE: they use only what the server leaves, as browsers on the learners' own computers would)
+   and at normal priority, competing with the server for its 2 cores.
 3. Page reruns of Architecture and Dataset (AppTest, p50 and p95 over `--reruns`), idle and while a run trains.
 4. Peak memory (VmHWM) of the Streamlit server and of its worker process during the watched runs.
 5. Ray: the same small run through a warm RayExecutor and a warm LocalExecutor; wall time minus training time.
@@ -30,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _server import app_server  # noqa: E402
+from _server import CHROMIUM, CHROMIUM_ARGS, app_server, tree_pids  # noqa: E402
 
 
 def classic_request(epochs: int, n_per_class: int = 250, seed: int = 0):
@@ -59,21 +62,29 @@ def pct(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------- 1. app path against the CLI
 
 
+def app_executor():
+    """A process pool sized as the app sizes its own (cnn_core.resources.server_plan: a core left to the server)."""
+    from cnn_core.executor import LocalExecutor
+    from cnn_core.resources import server_plan
+
+    plan = server_plan()
+    return LocalExecutor(plan.max_runs, plan.threads_per_run)
+
+
 def app_against_cli(epochs: int, n_per_class: int) -> None:
     from cnn_core.data import make_dataset
-    from cnn_core.executor import LocalExecutor
     from cnn_core.train import fit
 
     print(f"\n1. The classic recipe, {epochs} epochs, {n_per_class} images per class")
-    ex = LocalExecutor(max_runs=1)
+    ex = app_executor()
     ex.submit(classic_request(1, 20, seed=99)).result()  # warm: the worker process is up, torch imported
     start = time.perf_counter()
     run = ex.submit(classic_request(epochs, n_per_class)).result()
     app_wall = time.perf_counter() - start
     worker_peak = peak_rss_mb(ex._slots[0].process.pid)
     ex.shutdown()
-    print(f"   app path (executor, warm worker):  {app_wall:6.1f} s wall, {run.summary['train_seconds']:6.1f} s training;"
-          f" worker peak {worker_peak:.0f} MB")
+    print(f"   app path (executor, warm worker):  {app_wall:6.1f} s wall, {run.summary['train_seconds']:6.1f} s training "
+          f"({ex.threads} thread(s), the server's plan); worker peak {worker_peak:.0f} MB")
     cmd = [sys.executable, "-m", "cnn_core", "train", "--dataset", "shapes", "--arch", "simple_cnn",
            "--epochs", str(epochs), "--n-per-class", str(n_per_class), "--json"]  # fmt: skip
     start = time.perf_counter()
@@ -81,7 +92,7 @@ def app_against_cli(epochs: int, n_per_class: int) -> None:
     cli_wall = time.perf_counter() - start
     cli = json.loads(done.stdout)
     print(f"   CLI (python -m cnn_core train):    {cli_wall:6.1f} s wall, {cli['train_seconds']:6.1f} s training "
-          f"(executor {cli['executor']})")
+          f"(executor {cli['executor']}, every core)")
     req = classic_request(epochs, n_per_class)
     start = time.perf_counter()
     here = fit(req.spec, make_dataset(req.data_config), req.config, device="cpu")
@@ -101,18 +112,60 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def watched_run(watchers: int, epochs: int, timeout: float) -> dict:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[int, tuple[str, float]]:
+    """Every process's name and CPU time so far (user + system), from /proc."""
+    seen = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            seen[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / TICK)
+    return seen
+
+
+def cpu_by_group(before: dict, after: dict, server: int) -> dict[str, float]:
+    """CPU seconds spent between two `cpu_seconds` readings by the server, its workers and the browsers."""
+    tree = set(tree_pids(server))
+    groups = {"server": 0.0, "worker": 0.0, "browsers": 0.0}
+    for pid, (name, seconds) in after.items():
+        used = seconds - before.get(pid, (name, 0.0))[1]
+        group = "server" if pid == server else "worker" if pid in tree else "browsers" if "chrom" in name else None
+        if group:
+            groups[group] += used
+    return groups
+
+
+def idle_priority_chromium() -> str:
+    """A launcher that starts Chromium at idle CPU priority (SCHED_IDLE, inherited by all its processes): the
+    browsers render only on CPU time that the server and its workers leave free, standing in for the
+    learners' own computers, which is where browsers run on a real deployment."""
+    path = Path(tempfile.mkdtemp(prefix="cnn-lab-bench-")) / "chromium-idle"
+    path.write_text(f"#!{sys.executable}\nimport os, sys\n"
+                    "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+                    f"os.execv({CHROMIUM!r}, [{CHROMIUM!r}, *sys.argv[1:]])\n")  # fmt: skip
+    path.chmod(0o755)
+    return str(path)
+
+
+def watched_run(watchers: int, epochs: int, timeout: float, browsers: str = "normal") -> dict:
     """One run of the Training page's default configuration with `watchers` sessions on the page (0: one
-    session presses Train and leaves for the Home page)."""
+    session presses Train and leaves for the Home page). `browsers`: "normal" CPU priority, or "idle"."""
     from playwright.sync_api import sync_playwright
 
     from cnn_core.registry import RunRegistry
 
     cache = tempfile.mkdtemp(prefix="cnn-lab-bench-cache-")
+    executable = idle_priority_chromium() if browsers == "idle" else CHROMIUM
     # the app's own local process pool, even where a Ray cluster is configured for the CLI
     with app_server(env={"CNN_LAB_CACHE_DIR": cache, "CNN_LAB_RAY_ADDRESS": ""}) as (url, server, _):
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             pages = []
             for _ in range(max(watchers, 1)):
                 page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -122,6 +175,7 @@ def watched_run(watchers: int, epochs: int, timeout: float) -> dict:
             for page in pages:
                 if epochs:
                     set_epochs(page, epochs)
+            before = cpu_seconds()
             start = time.perf_counter()
             for page in pages:
                 page.get_by_role("button", name=re.compile(r"Train$")).click()
@@ -132,11 +186,13 @@ def watched_run(watchers: int, epochs: int, timeout: float) -> dict:
             while not registry.listing() and time.perf_counter() - start < timeout:
                 time.sleep(0.25)
             wall = time.perf_counter() - start
+            cpu = cpu_by_group(before, cpu_seconds(), server.pid)
             browser.close()
         [entry] = registry.listing()
         workers = children(server.pid)
         return dict(watchers=watchers, train_seconds=entry["train_seconds"], wall=wall, epochs=entry["epochs_run"],
-                    server_mb=peak_rss_mb(server.pid), worker_mb=max((peak_rss_mb(w) for w in workers), default=0))
+                    cpu=cpu, server_mb=peak_rss_mb(server.pid),
+                    worker_mb=max((peak_rss_mb(w) for w in workers), default=0))  # fmt: skip
 
 
 def set_epochs(page, epochs: int) -> None:
@@ -150,16 +206,23 @@ def set_epochs(page, epochs: int) -> None:
     page.wait_for_timeout(800)
 
 
-def watchers_table(counts: list[int], epochs: int) -> None:
-    print(f"\n2/4. The Training page's default run ({epochs or 'default'} epochs) with Chromium sessions watching it")
-    rows = []
-    for n in counts:
-        r = watched_run(n, epochs, timeout=1800)
-        rows.append(r)
-        base = rows[0]["train_seconds"]
-        print(f"   {n:2d} watchers: {r['train_seconds']:6.1f} s training ({r['train_seconds'] / base:.2f}x of "
-              f"{counts[0]} watchers), {r['wall']:6.1f} s to the registry; peak memory: server {r['server_mb']:.0f} MB,"
-              f" worker {r['worker_mb']:.0f} MB")  # fmt: skip
+def watchers_table(counts: list[int], epochs: int, priorities: list[str]) -> None:
+    from cnn_core.resources import server_plan
+
+    print(f"\n2/4. The Training page's default run ({epochs or 'default'} epochs) with Chromium sessions watching it "
+          f"({server_plan().threads_per_run} training thread(s), the server's plan)")
+    for browsers in priorities:
+        print(f"   browsers at {browsers} CPU priority on the server's own {os.cpu_count()} cores"
+              + (" (standing in for the learners' computers)" if browsers == "idle" else " (the harshest case)"))
+        rows = []
+        for n in counts:
+            r = watched_run(n, epochs, timeout=1800, browsers=browsers)
+            rows.append(r)
+            base, cpu = rows[0]["train_seconds"], r["cpu"]
+            print(f"   {n:2d} watchers: {r['train_seconds']:6.1f} s training ({r['train_seconds'] / base:.2f}x of "
+                  f"{counts[0]} watchers), {r['wall']:5.1f} s to the registry; CPU seconds meanwhile: server "
+                  f"{cpu['server']:4.1f}, worker {cpu['worker']:4.1f}, browsers {cpu['browsers']:5.1f}; peak memory: "
+                  f"server {r['server_mb']:.0f} MB, worker {r['worker_mb']:.0f} MB")  # fmt: skip
 
 
 # ---------------------------------------------------------------- 3. page reruns while a run trains
@@ -181,10 +244,8 @@ def rerun_times(page: str, reruns: int) -> list[float]:
 
 
 def reruns_while_training(reruns: int, epochs: int, n_per_class: int) -> None:
-    from cnn_core.executor import LocalExecutor
-
     print(f"\n3. Page reruns, {reruns} each (AppTest, in this process), idle and while a run trains in a worker")
-    ex = LocalExecutor(max_runs=1)
+    ex = app_executor()
     ex.submit(classic_request(1, 20, seed=99)).result()
     for page in ("app_pages/architecture.py", "app_pages/dataset.py"):
         idle = rerun_times(page, reruns)
@@ -225,6 +286,8 @@ def main() -> None:
     p.add_argument("--small", action="store_true", help="tiny sizes: 2 epochs, 40 images per class, 0/1/2 watchers")
     p.add_argument("--epochs", type=int, default=30, help="epochs of the classic recipe (part 1)")
     p.add_argument("--watchers", default="0,1,5,10", help="comma-separated numbers of watching sessions")
+    p.add_argument("--browsers", default="idle,normal",
+                   help="CPU priorities of the watching browsers, comma-separated: idle, normal")
     p.add_argument("--watch-epochs", type=int, default=0, help="epochs of the watched run (0: the page's default)")
     p.add_argument("--reruns", type=int, default=30)
     p.add_argument("--ray-address", default=os.environ.get("CNN_LAB_TEST_RAY_ADDRESS", ""))
@@ -239,7 +302,7 @@ def main() -> None:
     if "1" in parts:
         app_against_cli(epochs, n_per_class)
     if "2" in parts:
-        watchers_table(counts, args.watch_epochs)
+        watchers_table(counts, args.watch_epochs, args.browsers.split(","))
     if "3" in parts:
         reruns_while_training(args.reruns, epochs, n_per_class)
     if "5" in parts:

@@ -1,12 +1,13 @@
 """Where training runs: an executor takes a `TrainRequest` and gives back a `RunHandle` at once.
 
-Two back ends behind one interface. `LocalExecutor`: a pool of `$CNN_LAB_MAX_RUNS` worker processes started
-with the spawn method; `RayExecutor`: each run a Ray task on the cluster at `$CNN_LAB_RAY_ADDRESS`. Either way
-the run happens in a process of its own, which sets its torch threads and its seeds (fit seeds from the
-config), rebuilds the dataset from its config, sends progress events back and returns the checkpoint's bytes.
-Nothing about a run changes the state of the process that submits it (threads, random streams).
+Two back ends behind one interface. `LocalExecutor`: a pool of `$CNN_LAB_MAX_RUNS` worker processes, each a
+fresh interpreter (`python -m cnn_core.worker`) that runs nothing of its parent; `RayExecutor`: each run a
+Ray task on the cluster at `$CNN_LAB_RAY_ADDRESS`. Either way the run happens in a process of its own, which
+sets its torch threads and its seeds (fit seeds from the config), rebuilds the dataset from its config, sends
+progress events back and returns the checkpoint's bytes. Nothing about a run changes the state of the process
+that submits it (threads, random streams).
 
-About 590 lines: the request, the handle, the worker loop and both back ends share one protocol (events,
+About 600 lines: the request, the handle, the worker loop and both back ends share one protocol (events,
 stop, result) that reads best in one place; splitting it would spread that protocol over files.
 """
 
@@ -14,20 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing
+import json
 import os
 import random
 import socket
+import subprocess
 import sys
 import threading
 import time
-import types
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import count
-from multiprocessing.connection import wait
+from multiprocessing.connection import Client, wait
 from pathlib import Path
 from typing import Any
 
@@ -191,24 +192,40 @@ def train_request(request: TrainRequest, *, stop: Callable[[], bool], emit: Call
     return checkpoint_bytes(run)
 
 
-def _worker_loop(conn, stop_token) -> None:
-    """A local worker process: train the requests that arrive, one at a time, until told to quit."""
+def worker_loop(conn) -> None:
+    """A local worker process (`cnn_core.worker`): train the requests that arrive, one at a time, until told to
+    quit. While a run trains, the messages that arrive are ("stop", token) or None (quit, which stops it too)."""
     import torch  # noqa: F401 - imported while idle, so that the first run starts at once
 
-    while True:
+    quit_after = False
+    while not quit_after:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             return
         if message is None:
             return
+        if message[0] == "stop":  # for a run that had already ended
+            continue
         token, request = message
+        stopped = False
+
+        def stop(token: int = token) -> bool:
+            nonlocal stopped, quit_after
+            try:
+                while conn.poll():
+                    news = conn.recv()
+                    stopped = stopped or news is None or news == ("stop", token)
+                    quit_after = quit_after or news is None
+            except (EOFError, OSError):  # the executor is gone: stop, then end
+                stopped = quit_after = True
+            return stopped
 
         def emit(event: dict, token: int = token) -> None:
             conn.send((token, "event", event))
 
         try:
-            data = train_request(request, stop=lambda token=token: stop_token.value == token, emit=emit)
+            data = train_request(request, stop=stop, emit=emit)
         except BaseException as exc:  # noqa: BLE001 - reported to the submitter; the worker lives on
             conn.send((token, "error", describe_error(exc)))
             if isinstance(exc, KeyboardInterrupt):
@@ -226,36 +243,42 @@ def _run_from_bytes(data: bytes):
 # ---------------------------------------------------------------- the local process pool
 
 
-_START_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _bare_main():
-    """A spawned process first runs its parent's `__main__` file again (to find pickled functions). In the app,
-    Streamlit's `__main__` is a page script: a worker would run a page, without a session, before training.
-    The worker needs nothing from it, so it starts under an empty `__main__`, restored at once."""
-    with _START_LOCK:
-        main = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            sys.modules["__main__"] = main
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the folder that holds cnn_core, for the workers' imports
 
 
 class _Slot:
-    """One worker process and the run it is training."""
+    """One worker process (`python -m cnn_core.worker`, a fresh interpreter) and the run it is training."""
 
-    def __init__(self, ctx, index: int):
-        self.conn, child = ctx.Pipe()
-        self.stop_token = ctx.Value("q", 0, lock=False)  # the token of the run to stop: shared memory, no messages
-        self.process = ctx.Process(target=_worker_loop, args=(child, self.stop_token), daemon=True,
-                                   name=f"cnn-lab-worker-{index}")  # fmt: skip
-        with _bare_main():
-            self.process.start()
-        child.close()
+    def __init__(self) -> None:
+        key = os.urandom(32)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
+                                                                          os.environ.get("PYTHONPATH")]))}  # fmt: skip
+        self.process = subprocess.Popen([sys.executable, "-m", "cnn_core.worker"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=env)  # fmt: skip
+        with self.process.stdin, self.process.stdout:
+            self.process.stdin.write(key.hex().encode() + b"\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        if not line:
+            raise ValueError(f"a training worker could not start (exit code {self.process.wait()}); "
+                             "its error output is in the server's log")  # fmt: skip
+        self.conn = Client(json.loads(line), authkey=key)
         self.handle: RunHandle | None = None
         self.token = 0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def end(self) -> None:
+        """Ask the worker to quit, then make sure it has (a run in progress stops first)."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.conn.close()
 
 
 class LocalExecutor:
@@ -270,7 +293,6 @@ class LocalExecutor:
         self.max_runs = max(1, max_runs or server_plan().max_runs)
         # torch threads per run: every core by default (the CLI); the app passes its plan, which spares a core
         self.threads = threads or max(1, int(read_limits().cpus) // self.max_runs)
-        self._ctx = multiprocessing.get_context("spawn")
         self._slots: list[_Slot] = []  # started on first use
         self._pending: deque[tuple[int, RunHandle]] = deque()
         self._lock = threading.Lock()
@@ -286,7 +308,7 @@ class LocalExecutor:
         handle = RunHandle(request, self._stop)
         with self._lock:
             if not self._slots:
-                self._slots = [_Slot(self._ctx, i) for i in range(self.max_runs)]
+                self._slots = [_Slot() for _ in range(self.max_runs)]
             self._pending.append((next(self._tokens), handle))
             self._start_pending()
             if self._collector is None:
@@ -307,20 +329,9 @@ class LocalExecutor:
             self._pending.clear()
             slots, self._slots = self._slots, []
         for slot in slots:
-            if slot.handle is not None:
-                slot.stop_token.value = slot.token
-        for slot in slots:
-            try:
-                slot.conn.send(None)
-            except OSError:
-                pass
-            slot.process.join(timeout=5)
-            if slot.process.is_alive():
-                slot.process.terminate()
-                slot.process.join(timeout=5)
+            slot.end()
             if slot.handle is not None and not slot.handle.done():
                 slot.handle._finish(error="the executor shut down during the run")
-            slot.conn.close()
         if self._collector is not None and self._collector is not threading.current_thread():
             self._collector.join(timeout=5)
 
@@ -334,7 +345,8 @@ class LocalExecutor:
                     return
             for slot in self._slots:
                 if slot.handle is handle:
-                    slot.stop_token.value = slot.token
+                    with contextlib.suppress(OSError):  # a dead worker: its run fails anyway
+                        slot.conn.send(("stop", slot.token))
 
     def _renumber(self) -> None:
         for i, (_, handle) in enumerate(self._pending, 1):
@@ -358,13 +370,13 @@ class LocalExecutor:
             if not busy:
                 time.sleep(POLL_EVERY)
                 continue
-            ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=POLL_EVERY)
+            ready = wait([s.conn for s in busy], timeout=POLL_EVERY)  # a worker that dies closes its end: EOF
             for slot in busy:
-                if slot.conn in ready or slot.process.sentinel in ready:
+                if slot.conn in ready:
                     self._read(slot)
 
     def _read(self, slot: _Slot) -> None:
-        events, outcome = [], None
+        events, outcome, gone = [], None, False
         try:
             while outcome is None and slot.conn.poll():
                 token, kind, payload = slot.conn.recv()
@@ -375,13 +387,18 @@ class LocalExecutor:
                 else:
                     outcome = (kind, payload)
         except (EOFError, OSError):
-            pass
+            gone = True
         handle = slot.handle
         if handle is None:
             return
         handle._push(events)
-        if outcome is None and not slot.process.is_alive():
-            outcome = ("error", f"the worker process died (exit code {slot.process.exitcode}); the run is lost")
+        if outcome is None and gone:
+            try:
+                code = slot.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # its connection broke, yet it lives: end it, the run is lost anyway
+                slot.process.kill()
+                code = slot.process.wait(timeout=10)
+            outcome = ("error", f"the worker process died (exit code {code}); the run is lost")
         if outcome is None:
             return
         kind, payload = outcome
@@ -394,10 +411,9 @@ class LocalExecutor:
             run, error = None, payload
         with self._lock:
             slot.handle = None
-            if not slot.process.is_alive() and not self._closed:
-                index = self._slots.index(slot)
+            if not slot.alive() and not self._closed:
                 slot.conn.close()
-                self._slots[index] = _Slot(self._ctx, index)
+                self._slots[self._slots.index(slot)] = _Slot()
             if not self._closed:
                 self._start_pending()
         handle._finish(run, error)

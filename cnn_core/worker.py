@@ -1,0 +1,38 @@
+"""A local training worker: `python -m cnn_core.worker`, started by `cnn_core.executor.LocalExecutor`.
+
+A fresh interpreter, not a fork or a multiprocessing child: it runs nothing of the process that starts it
+(in the app, Streamlit's `__main__` is a page script). The handshake, before torch is imported:
+1. the parent writes a random key (hex) and a line break to this process's stdin;
+2. this process listens on a fresh local address (a Unix socket, or a named pipe on Windows) with that key
+   and writes the address as one JSON line to stdout;
+3. the parent connects; from then on both ends exchange pickled messages (`executor.worker_loop`), and this
+   process's stdout is its stderr, so that nothing else ever reaches the handshake's pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from multiprocessing.connection import Listener
+
+
+def main() -> None:
+    key = bytes.fromhex(sys.stdin.readline().strip())
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops the run, which keeps its model
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with Listener(authkey=key) as listener:
+        sys.stdout.write(json.dumps(listener.address) + "\n")
+        sys.stdout.flush()
+        conn = listener.accept()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    from cnn_core.executor import worker_loop
+
+    worker_loop(conn)
+
+
+if __name__ == "__main__":
+    main()
