@@ -32,8 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
 from _server import CHROMIUM, CHROMIUM_ARGS, app_server, tree_pids  # noqa: E402
+
+from cnn_core.resources import THREADS_VAR  # noqa: E402 - no torch
 
 
 def classic_request(epochs: int, n_per_class: int = 250, seed: int = 0):
@@ -153,7 +154,7 @@ def idle_priority_chromium() -> str:
     return str(path)
 
 
-def watched_run(watchers: int, epochs: int, timeout: float, browsers: str = "normal") -> dict:
+def watched_run(watchers: int, epochs: int, timeout: float, browsers: str = "normal", threads: int = 0) -> dict:
     """One run of the Training page's default configuration with `watchers` sessions on the page (0: one
     session presses Train and leaves for the Home page). `browsers`: "normal" CPU priority, or "idle"."""
     from playwright.sync_api import sync_playwright
@@ -163,7 +164,8 @@ def watched_run(watchers: int, epochs: int, timeout: float, browsers: str = "nor
     cache = tempfile.mkdtemp(prefix="cnn-lab-bench-cache-")
     executable = idle_priority_chromium() if browsers == "idle" else CHROMIUM
     # the app's own local process pool, even where a Ray cluster is configured for the CLI
-    with app_server(env={"CNN_LAB_CACHE_DIR": cache, "CNN_LAB_RAY_ADDRESS": ""}) as (url, server, _):
+    env = {"CNN_LAB_CACHE_DIR": cache, "CNN_LAB_RAY_ADDRESS": "", THREADS_VAR: str(threads or "")}
+    with app_server(env=env) as (url, server, _):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             pages = []
@@ -206,17 +208,19 @@ def set_epochs(page, epochs: int) -> None:
     page.wait_for_timeout(800)
 
 
-def watchers_table(counts: list[int], epochs: int, priorities: list[str]) -> None:
+def watchers_table(counts: list[int], epochs: int, priorities: list[str], threads: int = 0) -> None:
     from cnn_core.resources import server_plan
 
+    how = f"{threads} training thread(s), set by {THREADS_VAR}" if threads else \
+        f"{server_plan().threads_per_run} training thread(s), the server's plan"
     print(f"\n2/4. The Training page's default run ({epochs or 'default'} epochs) with Chromium sessions watching it "
-          f"({server_plan().threads_per_run} training thread(s), the server's plan)")
+          f"({how})")
     for browsers in priorities:
         print(f"   browsers at {browsers} CPU priority on the server's own {os.cpu_count()} cores"
               + (" (standing in for the learners' computers)" if browsers == "idle" else " (the harshest case)"))
         rows = []
         for n in counts:
-            r = watched_run(n, epochs, timeout=1800, browsers=browsers)
+            r = watched_run(n, epochs, timeout=1800, browsers=browsers, threads=threads)
             rows.append(r)
             base, cpu = rows[0]["train_seconds"], r["cpu"]
             print(f"   {n:2d} watchers: {r['train_seconds']:6.1f} s training ({r['train_seconds'] / base:.2f}x of "
@@ -288,6 +292,8 @@ def main() -> None:
     p.add_argument("--watchers", default="0,1,5,10", help="comma-separated numbers of watching sessions")
     p.add_argument("--browsers", default="idle,normal",
                    help="CPU priorities of the watching browsers, comma-separated: idle, normal")
+    p.add_argument("--threads", type=int, default=0,
+                   help=f"torch threads of the watched run (sets {THREADS_VAR}; 0: the server's plan)")
     p.add_argument("--watch-epochs", type=int, default=0, help="epochs of the watched run (0: the page's default)")
     p.add_argument("--reruns", type=int, default=30)
     p.add_argument("--ray-address", default=os.environ.get("CNN_LAB_TEST_RAY_ADDRESS", ""))
@@ -302,7 +308,7 @@ def main() -> None:
     if "1" in parts:
         app_against_cli(epochs, n_per_class)
     if "2" in parts:
-        watchers_table(counts, args.watch_epochs, args.browsers.split(","))
+        watchers_table(counts, args.watch_epochs, args.browsers.split(","), args.threads)
     if "3" in parts:
         reruns_while_training(args.reruns, epochs, n_per_class)
     if "5" in parts:

@@ -23,6 +23,7 @@ RUN_WORKSPACE = 320 * MB  # one classic-recipe run beyond torch (measured: 234â€
 DATASET_ENTRY = 256 * MB  # the largest dataset the app builds (cnn_core.data caps it)
 HEADROOM = 0.85  # use at most this share of the limit: the kernel, Python's arenas and spikes need the rest
 MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: overrides the number of simultaneous runs
+THREADS_VAR = "CNN_LAB_THREADS"  # environment variable: overrides the torch threads of each run
 SERVER_CORES = 1  # cores left to the web server: training threads get the others (at least one)
 NO_LIMIT = 1 << 60  # cgroup v1 reports "no limit" as a number near 2**63
 
@@ -149,7 +150,7 @@ def torch_build() -> str:
     return "cuda" if any(lib.glob("libtorch_cuda*")) else "cpu"
 
 
-def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None) -> Plan:
+def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, threads: int | None = None) -> Plan:
     """Workers, threads and dataset cache that fit the limits, with the reason in one sentence.
 
     Memory first: the server (with torch), then one worker per run, each paying torch's import again,
@@ -171,7 +172,7 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None) -> Pla
     chosen = max_runs if max_runs else min(by_memory, by_cpu)
     left = budget - server - chosen * worker
     entries = max(1, min(4, left // DATASET_ENTRY))
-    threads = max(1, training_cores // chosen)
+    threads = threads or max(1, training_cores // chosen)
     limit_word = "memory" if by_memory < by_cpu else "cores"
     why = (f"{MAX_RUNS_VAR}={max_runs}" if max_runs else
            f"limited by {limit_word}: {cores} core{'s' * (cores != 1)} ({training_cores} for training) allow {by_cpu}, "
@@ -185,16 +186,21 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None) -> Pla
                 worker_bytes=worker, torch_build=build, reason=reason)  # fmt: skip
 
 
-def env_max_runs() -> int | None:
-    """$CNN_LAB_MAX_RUNS as a positive int, else None; ValueError naming the variable if it is not one."""
-    value = os.environ.get(MAX_RUNS_VAR, "").strip()
+def env_count(name: str) -> int | None:
+    """The environment variable `name` as a positive int, else None; ValueError naming it if it is not one."""
+    value = os.environ.get(name, "").strip()
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{MAX_RUNS_VAR} must be a whole number of at least 1, got {value!r}")
+        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
     return int(value)
 
 
+def env_max_runs() -> int | None:
+    """$CNN_LAB_MAX_RUNS as a positive int, else None; ValueError naming the variable if it is not one."""
+    return env_count(MAX_RUNS_VAR)
+
+
 def server_plan() -> Plan:
-    """The plan for this process: its limits, its PyTorch build and $CNN_LAB_MAX_RUNS."""
-    return plan(read_limits(), torch_build(), env_max_runs())
+    """The plan for this process: its limits, its PyTorch build, $CNN_LAB_MAX_RUNS and $CNN_LAB_THREADS."""
+    return plan(read_limits(), torch_build(), env_max_runs(), env_count(THREADS_VAR))

@@ -130,6 +130,15 @@ def test_max_runs_variable_overrides_and_is_validated(monkeypatch):
             resources.env_max_runs()
 
 
+def test_threads_variable_overrides_the_spare_core_and_is_validated(monkeypatch):
+    two_cores = Limits(cpus=2, memory=8 * GB, cpu_source="", memory_source="")
+    monkeypatch.setenv(resources.THREADS_VAR, "2")
+    assert plan(two_cores, "cpu", threads=resources.env_count(resources.THREADS_VAR)).threads_per_run == 2
+    monkeypatch.setenv(resources.THREADS_VAR, "many")
+    with pytest.raises(ValueError, match=resources.THREADS_VAR):
+        resources.server_plan()
+
+
 def test_torch_build_is_read_without_importing_torch():
     import subprocess
     import sys

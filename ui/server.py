@@ -22,6 +22,6 @@ def sidebar_server_facts() -> None:
                    f"({limits.memory_source}).")
         st.caption(plan.reason)
         spare = " and one core stays with the web server, so that pages and live views don't stall a run" * (
-            limits.cpus >= 2)
+            limits.cpus - plan.max_runs * plan.threads_per_run >= 1)
         st.caption(f"Each run uses {plan.threads_per_run} thread{'s' * (plan.threads_per_run != 1)}{spare}; the server keeps "
                    f"up to {plan.dataset_entries} dataset{'s' * (plan.dataset_entries != 1)} in memory for everyone.")
