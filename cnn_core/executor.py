@@ -225,13 +225,14 @@ def worker_loop(conn) -> None:
             conn.send((token, "event", event))
 
         try:
-            data = train_request(request, stop=stop, emit=emit)
+            outcome = (token, "result", train_request(request, stop=stop, emit=emit))
         except BaseException as exc:  # noqa: BLE001 - reported to the submitter; the worker lives on
-            conn.send((token, "error", describe_error(exc)))
-            if isinstance(exc, KeyboardInterrupt):
-                return
-        else:
-            conn.send((token, "result", data))
+            outcome = (token, "error", describe_error(exc))
+            quit_after = quit_after or isinstance(exc, KeyboardInterrupt)
+        try:
+            conn.send(outcome)
+        except OSError:  # the executor is gone: nobody to tell
+            return
 
 
 def _run_from_bytes(data: bytes):
@@ -282,7 +283,7 @@ class _Slot:
 
 
 class LocalExecutor:
-    """A pool of spawn worker processes, `max_runs` runs at a time; the others wait in line."""
+    """A pool of worker processes (`cnn_core.worker`), `max_runs` runs at a time; the others wait in line."""
 
     name = "local"
 

@@ -158,8 +158,8 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, thread
     the browser watching it), the rest trains, one run per two of them.
 
     Why the spare core: a run's torch threads meet at a barrier after every operation, so one thread that
-    the server's reruns preempt stalls them all. On 2 cores, a 2-thread run watched by 5 sessions took
-    4x its unwatched time; a 1-thread run 1.1x (benchmarks/bench_runtime.py, README "Training runtime").
+    the server or a browser preempts stalls them all. On 2 cores, a 2-thread run watched by 5 sessions took
+    6.3x its unwatched time, a 1-thread run 1.1-1.2x (benchmarks/bench_runtime.py, README "Speed").
     """
     torch_rss = TORCH_RSS[build]
     server = SERVER_BASE + torch_rss
