@@ -37,9 +37,9 @@ def device_ui() -> str:
     choice = sb.selectbox("Device", ["auto", *available_devices()], key="tr_device",
                           help="Where the maths runs: a CUDA GPU, Apple's MPS, or the CPU. auto takes the fastest.")
     st.session_state["train_device"] = choice
-    sb.caption(f"Training on **{describe_device(detect_device(choice))}** · PyTorch {torch.__version__}")
     manager = manager_or_stop()
     ex = manager.executor
+    sb.caption(f"Training on **{describe_device(detect_device(choice), ex.threads)}** · PyTorch {torch.__version__}")
     where = (f"on the Ray cluster at {ex.address}" if ex.name == "ray"
              else f"{ex.max_runs} model(s) at a time with {ex.threads} CPU thread(s) each")  # fmt: skip
     sb.caption(f"This server trains {where}, each in a worker process of its own; {manager.queue_length()} waiting.")

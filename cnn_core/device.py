@@ -37,8 +37,9 @@ def available_devices() -> list[str]:
     return names + ["cpu"]
 
 
-def describe_device(device=None) -> str:
-    """E.g. 'CUDA: NVIDIA H100 80GB HBM3', 'Apple MPS' or 'CPU (2 threads)'."""
+def describe_device(device=None, threads: int | None = None) -> str:
+    """E.g. 'CUDA: NVIDIA H100 80GB HBM3', 'Apple MPS' or 'CPU (2 threads)': this process's threads, unless
+    `threads` says how many a run elsewhere (a worker process) uses."""
     import torch
 
     device = device or detect_device()
@@ -46,7 +47,7 @@ def describe_device(device=None) -> str:
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "Apple MPS"
-    threads = torch.get_num_threads()
+    threads = threads or torch.get_num_threads()
     return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 

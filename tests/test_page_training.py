@@ -61,6 +61,16 @@ def test_first_visit_shows_defaults_the_device_and_a_train_button():
     assert all(w.help for w in [*at.slider, *at.selectbox, *at.select_slider, *at.number_input, *at.checkbox])
 
 
+def test_the_sidebar_names_the_threads_a_run_gets_not_the_web_server_s(monkeypatch):
+    import torch
+
+    monkeypatch.setenv("CNN_LAB_THREADS", "3")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    device = next(c.value for c in at.sidebar.caption if "PyTorch" in c.value)
+    assert "CPU (3 threads)" in device and torch.get_num_threads() != 3
+    assert any("with 3 CPU thread(s) each" in c.value for c in at.sidebar.caption)
+
+
 def test_trains_a_tiny_run_to_completion_and_makes_it_active():
     at = tiny_page(epochs=2)
     at.button(key="tr_train").click().run()
