@@ -9,7 +9,7 @@ from cnn_core.shapes import infer_shapes, shape_text
 from cnn_core.summary import summarize
 from cnn_core.train import TrainConfig
 from ui.board_views import board_name
-from ui.jobs import session_label, shared_manager
+from ui.jobs import live_interval, session_label, shared_manager
 from ui.lesson import intro
 from ui.reset import reset_button
 from ui.state import current_dataset, seed_widget
@@ -28,6 +28,7 @@ from ui.train_widgets import SAVED, hyperparameters_ui, seed_train_widgets
 
 JOB = "train_job"  # session key: the Job this session is waiting for
 JOB_DATA = "train_job_data"  # session key: the key of the dataset that job trains on
+LIVE_EVERY = "train_live_every"  # session key: seconds between two redraws of the live view (ui.jobs.live_interval)
 
 
 def device_ui() -> str:
@@ -90,11 +91,13 @@ def collect_finished() -> None:
     st.session_state["tr_active"] = runs.index(run) + 1
 
 
-@st.fragment(run_every=1.0)  # a redraw a second per viewer: the curves change once an epoch
 def live_job(config: TrainConfig) -> None:
+    """The run's progress, redrawn every LIVE_EVERY seconds (a fragment: the rest of the page stays as it is)."""
     job = st.session_state.get(JOB)
     if job is None or job.state in ("done", "failed"):
         st.rerun()  # the whole page shows the result
+    if live_interval(shared_manager().watchers()) != st.session_state.get(LIVE_EVERY):
+        st.rerun()  # the class grew or shrank: the page starts this view again at the new pace
     draw_progress(job.snapshot(), config)
     if st.button("Stop", key="tr_stop", icon=":material/stop:", help="Stop now and keep the model trained so far."):
         if not shared_manager().stop(job, session_label()):
@@ -144,7 +147,8 @@ if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_trai
     st.rerun()  # redraw with the Train button disabled
 if JOB in st.session_state:
     shared_manager().join(st.session_state[JOB], session_label())  # back after a reconnect: count this tab again
-    live_job(st.session_state[JOB].config)
+    every = st.session_state[LIVE_EVERY] = live_interval(shared_manager().watchers())
+    st.fragment(live_job, run_every=every)(st.session_state[JOB].config)
 error, kind, dataset_key = st.session_state.get("tr_error", ("", "", ""))
 if error and dataset_key == ds.config.key():
     st.warning(f"Training {error}.") if kind == "stopped" else st.error(f"Training failed: {error}")

@@ -181,3 +181,18 @@ def test_the_app_s_executor_is_sized_by_the_server_plan_which_spares_a_core_for_
         assert jobs.shared_manager().executor.sized == (1, 1)
     finally:
         jobs.shared_manager.clear()
+
+
+def test_live_views_slow_down_in_steps_as_more_sessions_watch_so_the_server_redraws_about_five_a_second():
+    assert [jobs.live_interval(n) for n in (0, 1, 5, 6, 10, 11, 25, 100)] == [1, 1, 1, 2, 2, 5, 5, 5]
+    for n in (1, 5, 10, 25):
+        assert n / jobs.live_interval(n) <= jobs.LIVE_REDRAWS
+
+
+def test_watchers_count_every_session_waiting_for_every_run(manager, ds, spec):
+    manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    manager.submit(spec, ds, TrainConfig(epochs=2), who="b")  # joins a's run
+    manager.submit(spec, ds, TrainConfig(epochs=3), who="c")  # another run
+    assert manager.watchers() == 3
+    manager.release("b")
+    assert manager.watchers() == 2

@@ -179,6 +179,7 @@ def test_live_curves_show_while_it_trains_and_stop_ends_the_run_keeping_the_part
         assert time.monotonic() < end and "train_job" in at.session_state, "no live curves while training"
         time.sleep(0.2)
         at.run()
+    assert at.session_state["train_live_every"] == 1.0  # one session watches: a redraw a second
     at.button(key="tr_stop").click().run()
     poll_until_finished(at)
     assert not at.exception
@@ -186,6 +187,22 @@ def test_live_curves_show_while_it_trains_and_stop_ends_the_run_keeping_the_part
     assert run.summary["status"] == "stopped" and run.summary["epochs_run"] < 100 and "Stopped" in at.warning[0].value
     # the server process only submitted and polled: its random stream and thread count are untouched
     assert torch.equal(torch.random.get_rng_state(), rng) and torch.get_num_threads() == threads
+
+
+def test_a_live_view_redraws_less_often_while_a_class_watches(monkeypatch):
+    from ui.jobs import TrainingManager
+
+    watching = [12]
+    monkeypatch.setattr(TrainingManager, "watchers", lambda self: watching[0])
+    at = tiny_page(epochs=100)
+    at.button(key="tr_train").click().run()
+    assert at.session_state["train_live_every"] == 5.0  # 12 sessions: each view every 5 s
+    watching[0] = 1
+    at.run()  # the class left: once a second again
+    assert at.session_state["train_live_every"] == 1.0
+    at.button(key="tr_stop").click().run()
+    poll_until_finished(at)
+    assert not at.exception
 
 
 def test_a_ray_cluster_that_cannot_be_reached_is_a_clear_message(monkeypatch):

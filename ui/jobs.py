@@ -24,6 +24,16 @@ from cnn_core.resources import server_plan
 
 WHO = "who"  # session key: this session's anonymous label, stored with its runs in the registry
 ORPHAN_GRACE = 30.0  # seconds a run without sessions goes on (a reconnecting tab takes its share back)
+LIVE_REDRAWS = 5  # live views the server redraws a second, all sessions together (about 15 ms each)
+LIVE_STEPS = (1.0, 2.0, 5.0)  # the seconds one live view may wait between two redraws
+
+
+def live_interval(watchers: int) -> float:
+    """Seconds between two redraws of one session's live Training view: once a second while few watch, less
+    often as a class gathers, so that the server redraws about LIVE_REDRAWS views a second however many watch
+    (a few steps, not a smooth curve: a change of pace redraws the whole page once)."""
+    wanted = watchers / LIVE_REDRAWS
+    return next((step for step in LIVE_STEPS if step >= wanted), LIVE_STEPS[-1])
 
 
 def _private(run):
@@ -141,6 +151,11 @@ class TrainingManager:
             timer = threading.Timer(ORPHAN_GRACE, self._stop_if_orphaned, [job])
             timer.daemon = True
             timer.start()
+
+    def watchers(self) -> int:
+        """Sessions waiting for a run of this server (each has a live view of it on its Training page)."""
+        with self._lock:
+            return sum(len(job.owners) for job in self._active.values())
 
     def queue_length(self) -> int:
         with self._lock:
