@@ -10,8 +10,8 @@
 2. Watchers: a real Streamlit server; 0, 1, 5 and 10 Chromium sessions press Train on the Training page with
    the same configuration (so they join one run) and watch it live; the run's training time from the registry,
    and the CPU seconds of the server, the worker and the browsers meanwhile. The browsers run twice: at idle CPU
-   priority (SCHED_IDLE: they use only what the server leaves, as browsers on the learners' own computers would)
-   and at normal priority, competing with the server for its 2 cores.
+   priority (SCHED_IDLE, with the Playwright driver that clicks for them: they use only what the server leaves,
+   as browsers on the learners' own computers would) and at normal priority, competing for the server's cores.
 3. Page reruns of Architecture and Dataset (AppTest, p50 and p95 over `--reruns`), idle and while a run trains.
 4. Peak memory (VmHWM) of the Streamlit server and of its worker process during the watched runs.
 5. Ray: the same small run through a warm RayExecutor and a warm LocalExecutor; wall time minus training time.
@@ -28,12 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from _server import CHROMIUM, CHROMIUM_ARGS, app_server, tree_pids  # noqa: E402
 
+from cnn_core.registry import RunRegistry  # noqa: E402
 from cnn_core.resources import THREADS_VAR  # noqa: E402 - no torch
 
 
@@ -142,70 +144,73 @@ def cpu_by_group(before: dict, after: dict, server: int) -> dict[str, float]:
     return groups
 
 
-def idle_priority_chromium() -> str:
-    """A launcher that starts Chromium at idle CPU priority (SCHED_IDLE, inherited by all its processes): the
-    browsers render only on CPU time that the server and its workers leave free, standing in for the
-    learners' own computers, which is where browsers run on a real deployment."""
-    path = Path(tempfile.mkdtemp(prefix="cnn-lab-bench-")) / "chromium-idle"
-    path.write_text(f"#!{sys.executable}\nimport os, sys\n"
-                    "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
-                    f"os.execv({CHROMIUM!r}, [{CHROMIUM!r}, *sys.argv[1:]])\n")  # fmt: skip
-    path.chmod(0o755)
-    return str(path)
-
-
 def watched_run(watchers: int, epochs: int, timeout: float, browsers: str = "normal", threads: int = 0) -> dict:
     """One run of the Training page's default configuration with `watchers` sessions on the page (0: one
     session presses Train and leaves for the Home page). `browsers`: "normal" CPU priority, or "idle"."""
-    from playwright.sync_api import sync_playwright
-
-    from cnn_core.registry import RunRegistry
-
     cache = tempfile.mkdtemp(prefix="cnn-lab-bench-cache-")
-    executable = idle_priority_chromium() if browsers == "idle" else CHROMIUM
     # the app's own local process pool, even where a Ray cluster is configured for the CLI
     env = {"CNN_LAB_CACHE_DIR": cache, "CNN_LAB_RAY_ADDRESS": "", THREADS_VAR: str(threads or "")}
     with app_server(env=env) as (url, server, _):
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            pages = []
-            for _ in range(max(watchers, 1)):
-                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-                page.goto(f"{url}/training", timeout=120_000)
-                page.get_by_role("slider", name="Epochs").wait_for(timeout=120_000)
-                pages.append(page)
-            for page in pages:
-                if epochs:
-                    set_epochs(page, epochs)
-            before = cpu_seconds()
-            start = time.perf_counter()
-            for page in pages:
-                page.get_by_role("button", name=re.compile(r"Train$")).click()
-            if watchers == 0:
-                pages[0].wait_for_timeout(1500)  # the submission reaches the server
-                pages[0].goto(f"{url}/", timeout=120_000)
-            registry = RunRegistry(cache)
-            while not registry.listing() and time.perf_counter() - start < timeout:
-                time.sleep(0.25)
-            wall = time.perf_counter() - start
-            cpu = cpu_by_group(before, cpu_seconds(), server.pid)
-            browser.close()
-        [entry] = registry.listing()
+        with ThreadPoolExecutor(1) as learners:  # a thread of its own: its CPU priority is the learners'
+            wall, cpu = learners.submit(watch, url, server.pid, cache, watchers, epochs, timeout, browsers).result()
+        [entry] = RunRegistry(cache).listing()
         workers = children(server.pid)
         return dict(watchers=watchers, train_seconds=entry["train_seconds"], wall=wall, epochs=entry["epochs_run"],
                     cpu=cpu, server_mb=peak_rss_mb(server.pid),
                     worker_mb=max((peak_rss_mb(w) for w in workers), default=0))  # fmt: skip
 
 
+def watch(url: str, server: int, cache: str, watchers: int, epochs: int, timeout: float, browsers: str):
+    """The learners' side: Chromium sessions press Train and watch until the run is registered; (wall, CPU).
+
+    With browsers="idle", this thread takes idle CPU priority (SCHED_IDLE) before starting Playwright, so the
+    Playwright driver, Chromium and every process they start inherit it: they run only on CPU time that the
+    server and its worker leave free, standing in for the learners' own computers, which is where browsers
+    (and the hands that click) are on a real deployment."""
+    from playwright.sync_api import sync_playwright
+
+    if browsers == "idle":
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread only (Linux)
+    registry = RunRegistry(cache)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = []
+        for _ in range(max(watchers, 1)):
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(f"{url}/training", timeout=120_000)
+            page.get_by_role("slider", name="Epochs").wait_for(timeout=120_000)
+            pages.append(page)
+        for page in pages:
+            if epochs:
+                set_epochs(page, epochs)
+        before = cpu_seconds()
+        start = time.perf_counter()
+        for page in pages:
+            page.get_by_role("button", name=re.compile(r"Train$")).click()
+        if watchers == 0:
+            pages[0].wait_for_timeout(1500)  # the submission reaches the server
+            pages[0].goto(f"{url}/", timeout=120_000)
+        while not registry.listing() and time.perf_counter() - start < timeout:
+            time.sleep(0.25)
+        wall = time.perf_counter() - start
+        cpu = cpu_by_group(before, cpu_seconds(), server)
+        browser.close()
+    return wall, cpu
+
+
 def set_epochs(page, epochs: int) -> None:
-    """Move the Epochs slider with the keyboard to `epochs`."""
+    """Move the Epochs slider with the keyboard to `epochs`, one step per rerun (a key pressed during a rerun can
+    be undone by it), and check that it got there: sessions that differ would not share one run."""
     slider = page.get_by_role("slider", name="Epochs")
-    slider.focus()
-    now = int(slider.input_value())
-    key = "ArrowRight" if epochs > now else "ArrowLeft"
-    for _ in range(abs(epochs - now)):
-        page.keyboard.press(key)
-    page.wait_for_timeout(800)
+    for _ in range(300):
+        now = int(slider.input_value())
+        if now == epochs:
+            return
+        slider.focus()
+        page.keyboard.press("ArrowRight" if epochs > now else "ArrowLeft")
+        page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+        page.wait_for_timeout(100)
+    raise RuntimeError(f"the Epochs slider did not reach {epochs}")
 
 
 def watchers_table(counts: list[int], epochs: int, priorities: list[str], threads: int = 0) -> None:
@@ -223,7 +228,8 @@ def watchers_table(counts: list[int], epochs: int, priorities: list[str], thread
             r = watched_run(n, epochs, timeout=1800, browsers=browsers, threads=threads)
             rows.append(r)
             base, cpu = rows[0]["train_seconds"], r["cpu"]
-            print(f"   {n:2d} watchers: {r['train_seconds']:6.1f} s training ({r['train_seconds'] / base:.2f}x of "
+            print(f"   {n:2d} watchers: {r['train_seconds']:6.1f} s training, {r['epochs']} epochs "
+                  f"({r['train_seconds'] / base:.2f}x of "
                   f"{counts[0]} watchers), {r['wall']:5.1f} s to the registry; CPU seconds meanwhile: server "
                   f"{cpu['server']:4.1f}, worker {cpu['worker']:4.1f}, browsers {cpu['browsers']:5.1f}; peak memory: "
                   f"server {r['server_mb']:.0f} MB, worker {r['worker_mb']:.0f} MB")  # fmt: skip
