@@ -49,7 +49,7 @@ def curves_figure(histories: dict[str, list[dict]], epochs: int | None = None, l
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _shared_figure(points: tuple, epochs: int | None, log_loss: bool) -> go.Figure:
     """The figure for these points, built once for every session watching the same run, not at each rerun of each
-    (a live view reruns once a second per viewer; building the figure cost about 25 ms each time)."""
+    (a live view reruns up to once a second per viewer; building the figure cost about 25 ms each time)."""
     histories = {name: [dict(zip(FIELDS, row)) for row in rows] for name, rows in points}
     return curves_figure(histories, epochs, log_loss)
 
