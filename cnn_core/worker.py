@@ -15,17 +15,24 @@ import json
 import os
 import signal
 import sys
+import threading
 from multiprocessing.connection import Listener
+
+CONNECT_WITHIN = 60.0  # seconds the server has to connect, else this process ends
 
 
 def main() -> None:
     key = bytes.fromhex(sys.stdin.readline().strip())
     # Ctrl-C in a terminal reaches the whole process group: the parent stops the run, which keeps its model
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    give_up = threading.Timer(CONNECT_WITHIN, os._exit, [3])  # a server that dies before connecting leaves no worker
+    give_up.daemon = True
+    give_up.start()
     with Listener(authkey=key) as listener:
         sys.stdout.write(json.dumps(listener.address) + "\n")
         sys.stdout.flush()
         conn = listener.accept()
+    give_up.cancel()
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 

@@ -154,6 +154,18 @@ def test_workers_start_without_running_the_servers_main_script(tmp_path, monkeyp
     assert run.summary["epochs_run"] == 1 and sys.modules["__main__"] is fake
 
 
+def test_a_worker_whose_server_never_connects_ends_by_itself():
+    import subprocess
+    import sys
+
+    code = "import cnn_core.worker as w; w.CONNECT_WITHIN = 0.5; w.main()"
+    worker = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    worker.stdin.write(b"00" * 32 + b"\n")
+    worker.stdin.flush()
+    assert worker.stdout.readline()  # it listens and says where; nobody connects
+    assert worker.wait(timeout=30) == 3
+
+
 def test_done_callbacks_run_once_when_the_run_ends(executor):
     seen = []
     handle = executor.submit(request(epochs=1))
