@@ -228,7 +228,6 @@ def worker_loop(conn) -> None:
             outcome = (token, "result", train_request(request, stop=stop, emit=emit))
         except BaseException as exc:  # noqa: BLE001 - reported to the submitter; the worker lives on
             outcome = (token, "error", describe_error(exc))
-            quit_after = quit_after or isinstance(exc, KeyboardInterrupt)
         try:
             conn.send(outcome)
         except OSError:  # the executor is gone: nobody to tell

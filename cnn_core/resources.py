@@ -196,11 +196,6 @@ def env_count(name: str) -> int | None:
     return int(value)
 
 
-def env_max_runs() -> int | None:
-    """$CNN_LAB_MAX_RUNS as a positive int, else None; ValueError naming the variable if it is not one."""
-    return env_count(MAX_RUNS_VAR)
-
-
 def server_plan() -> Plan:
     """The plan for this process: its limits, its PyTorch build, $CNN_LAB_MAX_RUNS and $CNN_LAB_THREADS."""
-    return plan(read_limits(), torch_build(), env_max_runs(), env_count(THREADS_VAR))
+    return plan(read_limits(), torch_build(), env_count(MAX_RUNS_VAR), env_count(THREADS_VAR))

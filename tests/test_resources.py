@@ -12,6 +12,11 @@ from cnn_core.resources import MB, Limits, plan, read_limits
 GB = 1024**3
 
 
+def limits_of(cpus: float, memory: int) -> Limits:
+    """Limits as a container would have them, wherever they came from."""
+    return Limits(cpus=cpus, memory=memory, cpu_source="", memory_source="")
+
+
 def write(root: Path, relative: str, text: str) -> None:
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +92,7 @@ def test_this_machine_reads_without_error():
 
 
 def test_community_cloud_with_the_cuda_build_trains_one_run_and_fits_in_memory():
-    cloud = Limits(cpus=2, memory=int(2.7 * GB), cpu_source="", memory_source="")
+    cloud = limits_of(2, int(2.7 * GB))
     p = plan(cloud, "cuda")
     assert p.max_runs == 1 and p.threads_per_run == 1  # the other core serves the pages
     assert p.server_bytes + p.worker_bytes <= cloud.memory * resources.HEADROOM
@@ -95,13 +100,13 @@ def test_community_cloud_with_the_cuda_build_trains_one_run_and_fits_in_memory()
 
 
 def test_a_tiny_limit_still_allows_one_run_and_one_dataset_and_says_so():
-    p = plan(Limits(cpus=1, memory=512 * MB, cpu_source="", memory_source=""), "cuda")
+    p = plan(limits_of(1, 512 * MB), "cuda")
     assert p.max_runs == 1 and p.dataset_entries == 1 and p.threads_per_run == 1
     assert "tight" in p.reason
 
 
 def test_memory_limits_runs_before_cores_do():
-    big_cpu_small_memory = Limits(cpus=16, memory=4 * GB, cpu_source="", memory_source="")
+    big_cpu_small_memory = limits_of(16, 4 * GB)
     p = plan(big_cpu_small_memory, "cuda")
     expected = (int(4 * GB * resources.HEADROOM) - p.server_bytes - resources.DATASET_ENTRY) // p.worker_bytes
     assert p.max_runs == expected < 8
@@ -109,29 +114,29 @@ def test_memory_limits_runs_before_cores_do():
 
 
 def test_cores_limit_runs_on_a_big_machine_and_every_core_but_the_server_s_is_used():
-    p = plan(Limits(cpus=16, memory=64 * GB, cpu_source="", memory_source=""), "cpu")
+    p = plan(limits_of(16, 64 * GB), "cpu")
     assert p.max_runs == 7 and p.threads_per_run == 2 and p.dataset_entries == 4
     assert "limited by cores" in p.reason
 
 
 def test_the_cpu_build_leaves_more_room_than_the_cuda_build():
-    cloud = Limits(cpus=2, memory=int(2.7 * GB), cpu_source="", memory_source="")
+    cloud = limits_of(2, int(2.7 * GB))
     assert plan(cloud, "cpu").dataset_entries > plan(cloud, "cuda").dataset_entries
 
 
 def test_max_runs_variable_overrides_and_is_validated(monkeypatch):
     monkeypatch.setenv(resources.MAX_RUNS_VAR, "3")
-    assert resources.env_max_runs() == 3
-    p = plan(Limits(cpus=2, memory=8 * GB, cpu_source="", memory_source=""), "cpu", resources.env_max_runs())
+    assert resources.env_count(resources.MAX_RUNS_VAR) == 3
+    p = plan(limits_of(2, 8 * GB), "cpu", resources.env_count(resources.MAX_RUNS_VAR))
     assert p.max_runs == 3 and f"{resources.MAX_RUNS_VAR}=3" in p.reason
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv(resources.MAX_RUNS_VAR, bad)
         with pytest.raises(ValueError, match=resources.MAX_RUNS_VAR):
-            resources.env_max_runs()
+            resources.env_count(resources.MAX_RUNS_VAR)
 
 
 def test_threads_variable_overrides_the_spare_core_and_is_validated(monkeypatch):
-    two_cores = Limits(cpus=2, memory=8 * GB, cpu_source="", memory_source="")
+    two_cores = limits_of(2, 8 * GB)
     monkeypatch.setenv(resources.THREADS_VAR, "2")
     assert plan(two_cores, "cpu", threads=resources.env_count(resources.THREADS_VAR)).threads_per_run == 2
     monkeypatch.setenv(resources.THREADS_VAR, "many")
@@ -172,5 +177,5 @@ def test_a_bad_max_runs_variable_is_a_clear_message_in_the_sidebar(app, monkeypa
 
 
 def test_one_run_on_a_four_core_machine_trains_on_three_of_them():
-    p = plan(Limits(cpus=4, memory=64 * GB, cpu_source="", memory_source=""), "cpu")
+    p = plan(limits_of(4, 64 * GB), "cpu")
     assert p.max_runs == 1 and p.threads_per_run == 3
