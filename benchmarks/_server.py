@@ -107,3 +107,25 @@ def maps_torch(pid: int) -> bool:
         return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         return False
+
+
+def idle_autogroups(root: int, name_part: str = "chrom") -> int:
+    """Give the autogroups of `root`'s descendant processes named like `name_part` the lowest weight (nice 19).
+
+    Where the kernel groups processes by session (/proc/sys/kernel/sched_autogroup_enabled = 1, as here), a
+    browser that starts in a session of its own (Playwright's driver starts Chromium detached) is scheduled as
+    one group against the server's group, at equal weight: its own SCHED_IDLE then only orders it within that
+    group, and the 'idle' browsers took a full share of the cores. Nice 19 on its group makes it yield (a weight
+    of 15 against 1024). Returns how many groups were set; 0 where autogroups are off or absent."""
+    groups = set()
+    for pid in tree_pids(root):
+        try:
+            if name_part not in Path(f"/proc/{pid}/comm").read_text():
+                continue
+            group = Path(f"/proc/{pid}/autogroup").read_text().split()[0]
+            if group not in groups:
+                Path(f"/proc/{pid}/autogroup").write_text("19")
+                groups.add(group)
+        except OSError:
+            continue
+    return len(groups)

@@ -10,8 +10,9 @@
 2. Watchers: a real Streamlit server; 0, 1, 5 and 10 Chromium sessions press Train on the Training page with
    the same configuration (so they join one run) and watch it live; the run's training time from the registry,
    and the CPU seconds of the server, the worker and the browsers meanwhile. The browsers run twice: at idle CPU
-   priority (SCHED_IDLE, with the Playwright driver that clicks for them: they use only what the server leaves,
-   as browsers on the learners' own computers would) and at normal priority, competing for the server's cores.
+   priority (SCHED_IDLE, with the Playwright driver that clicks for them, and nice 19 on Chromium's autogroup: they
+   use only what the server leaves, as browsers on the learners' own computers would) and at normal priority,
+   competing for the server's cores.
 3. Page reruns of Architecture and Dataset (AppTest, p50 and p95 over `--reruns`), idle and while a run trains.
 4. Peak memory (VmHWM) of the Streamlit server and of its worker process during the watched runs.
 5. Ray: the same small run through a warm RayExecutor and a warm LocalExecutor; wall time minus training time.
@@ -33,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _server import CHROMIUM, CHROMIUM_ARGS, app_server, tree_pids  # noqa: E402
+from _server import CHROMIUM, CHROMIUM_ARGS, app_server, idle_autogroups, tree_pids  # noqa: E402
 
 from cnn_core.registry import RunRegistry  # noqa: E402
 from cnn_core.resources import THREADS_VAR  # noqa: E402 - no torch
@@ -66,12 +67,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def app_executor():
-    """A process pool sized as the app sizes its own (cnn_core.resources.server_plan: a core left to the server)."""
+    """A process pool sized as the app sizes its own (cnn_core.resources.server_plan: workers below its priority)."""
     from cnn_core.executor import LocalExecutor
     from cnn_core.resources import server_plan
 
     plan = server_plan()
-    return LocalExecutor(plan.max_runs, plan.threads_per_run)
+    return LocalExecutor(plan.max_runs, plan.threads_per_run, plan.worker_nice)
 
 
 def app_against_cli(epochs: int, n_per_class: int) -> None:
@@ -87,7 +88,7 @@ def app_against_cli(epochs: int, n_per_class: int) -> None:
     worker_peak = peak_rss_mb(ex._slots[0].process.pid)
     ex.shutdown()
     print(f"   app path (executor, warm worker):  {app_wall:6.1f} s wall, {run.summary['train_seconds']:6.1f} s training "
-          f"({ex.threads} thread(s), the server's plan); worker peak {worker_peak:.0f} MB")
+          f"({ex.threads} thread(s) at nice {ex.nice}, the server's plan); worker peak {worker_peak:.0f} MB")
     cmd = [sys.executable, "-m", "cnn_core", "train", "--dataset", "shapes", "--arch", "simple_cnn",
            "--epochs", str(epochs), "--n-per-class", str(n_per_class), "--json"]  # fmt: skip
     start = time.perf_counter()
@@ -164,9 +165,11 @@ def watch(url: str, server: int, cache: str, watchers: int, epochs: int, timeout
     """The learners' side: Chromium sessions press Train and watch until the run is registered; (wall, CPU).
 
     With browsers="idle", this thread takes idle CPU priority (SCHED_IDLE) before starting Playwright, so the
-    Playwright driver, Chromium and every process they start inherit it: they run only on CPU time that the
-    server and its worker leave free, standing in for the learners' own computers, which is where browsers
-    (and the hands that click) are on a real deployment."""
+    Playwright driver, Chromium and every process they start inherit it, and Chromium's autogroup (it starts in
+    a session of its own) gets nice 19: they run only on CPU time that the server and its worker leave free,
+    standing in for the learners' own computers, which is where browsers (and the hands that click) are on a
+    real deployment. Without the autogroup's nice, 'idle' browsers took as much CPU as the server and worker
+    together (60 CPU-s during a 52-second run with 5 watchers)."""
     from playwright.sync_api import sync_playwright
 
     if browsers == "idle":
@@ -174,6 +177,8 @@ def watch(url: str, server: int, cache: str, watchers: int, epochs: int, timeout
     registry = RunRegistry(cache)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        if browsers == "idle":
+            idle_autogroups(os.getpid())  # Chromium runs in a session (autogroup) of its own: see there
         pages = []
         for _ in range(max(watchers, 1)):
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()

@@ -249,12 +249,12 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the folder that holds cnn_
 class _Slot:
     """One worker process (`python -m cnn_core.worker`, a fresh interpreter) and the run it is training."""
 
-    def __init__(self) -> None:
+    def __init__(self, nice: int = 0) -> None:
         key = os.urandom(32)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
                                                                           os.environ.get("PYTHONPATH")]))}  # fmt: skip
-        self.process = subprocess.Popen([sys.executable, "-m", "cnn_core.worker"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env)  # fmt: skip
+        command = [sys.executable, "-m", "cnn_core.worker"] + (["--nice", str(nice)] if nice else [])
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         with self.process.stdin, self.process.stdout:
             self.process.stdin.write(key.hex().encode() + b"\n")
             self.process.stdin.flush()
@@ -282,17 +282,20 @@ class _Slot:
 
 
 class LocalExecutor:
-    """A pool of worker processes (`cnn_core.worker`), `max_runs` runs at a time; the others wait in line."""
+    """A pool of worker processes (`cnn_core.worker`), `max_runs` runs at a time; the others wait in line.
+
+    `nice`: the workers' CPU priority (the app's are below its web server's: cnn_core.resources.plan)."""
 
     name = "local"
 
-    def __init__(self, max_runs: int | None = None, threads: int | None = None):
+    def __init__(self, max_runs: int | None = None, threads: int | None = None, nice: int = 0):
         from cnn_core.resources import read_limits, server_plan
 
         # What the container may use ($CNN_LAB_MAX_RUNS, else sized to its cores and memory): cnn_core.resources.
         self.max_runs = max(1, max_runs or server_plan().max_runs)
-        # torch threads per run: every core by default (the CLI); the app passes its plan, which spares a core
+        # torch threads per run: the cores shared out among the runs (the app passes its plan, which does the same)
         self.threads = threads or max(1, int(read_limits().cpus) // self.max_runs)
+        self.nice = nice
         self._slots: list[_Slot] = []  # started on first use
         self._pending: deque[tuple[int, RunHandle]] = deque()
         self._lock = threading.Lock()
@@ -308,7 +311,7 @@ class LocalExecutor:
         handle = RunHandle(request, self._stop)
         with self._lock:
             if not self._slots:
-                self._slots = [_Slot() for _ in range(self.max_runs)]
+                self._slots = [_Slot(self.nice) for _ in range(self.max_runs)]
             self._pending.append((next(self._tokens), handle))
             self._start_pending()
             if self._collector is None:
@@ -413,7 +416,7 @@ class LocalExecutor:
             slot.handle = None
             if not slot.alive() and not self._closed:
                 slot.conn.close()
-                self._slots[self._slots.index(slot)] = _Slot()
+                self._slots[self._slots.index(slot)] = _Slot(self.nice)
             if not self._closed:
                 self._start_pending()
         handle._finish(run, error)
@@ -601,10 +604,11 @@ def train_to_end(request: TrainRequest, on_epoch: Callable[[dict], None] | None 
             executor.shutdown()
 
 
-def make_executor(max_runs: int | None = None, threads: int | None = None) -> LocalExecutor | RayExecutor:
+def make_executor(max_runs: int | None = None, threads: int | None = None,
+                  nice: int = 0) -> LocalExecutor | RayExecutor:  # fmt: skip
     """A RayExecutor if $CNN_LAB_RAY_ADDRESS is set (ValueError if it can't be reached), else a LocalExecutor.
 
-    `threads` sizes the local workers only: a cluster's nodes don't run the web server.
+    `threads` and `nice` size the local workers only: a cluster's nodes don't run the web server.
     """
     address = os.environ.get(RAY_ADDRESS_VAR, "").strip()
-    return RayExecutor(address) if address else LocalExecutor(max_runs, threads)
+    return RayExecutor(address) if address else LocalExecutor(max_runs, threads, nice)

@@ -24,7 +24,7 @@ DATASET_ENTRY = 256 * MB  # the largest dataset the app builds (cnn_core.data ca
 HEADROOM = 0.85  # use at most this share of the limit: the kernel, Python's arenas and spikes need the rest
 MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: overrides the number of simultaneous runs
 THREADS_VAR = "CNN_LAB_THREADS"  # environment variable: overrides the torch threads of each run
-SERVER_CORES = 1  # cores left to the web server: training threads get the others (at least one)
+WORKER_NICE = 10  # the app's training workers run at this nice value: the web server (nice 0) always goes first
 NO_LIMIT = 1 << 60  # cgroup v1 reports "no limit" as a number near 2**63
 
 
@@ -40,6 +40,7 @@ class Limits:
 class Plan:
     max_runs: int  # training runs at once, each in its own worker process
     threads_per_run: int  # torch threads in each worker
+    worker_nice: int  # the workers' CPU priority (nice): below the web server's, so that its pages go first
     dataset_entries: int  # datasets the server keeps in memory for all sessions
     server_bytes: int  # expected resident memory of the web server (torch imported)
     worker_bytes: int  # expected resident memory of one worker during a run
@@ -154,12 +155,14 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, thread
     """Workers, threads and dataset cache that fit the limits, with the reason in one sentence.
 
     Memory first: the server (with torch), then one worker per run, each paying torch's import again,
-    then what is left for shared datasets. CPU next: one core is left to the web server (and, on a laptop,
-    the browser watching it), the rest trains, one run per two of them.
+    then what is left for shared datasets. CPU next: one run per two cores, each with every core it is given,
+    as the CLI trains; the workers run at nice WORKER_NICE, so that the web server takes a core the moment it
+    has work (a page rerun, a live view) and a run waits for it instead of slowing it.
 
-    Why the spare core: a run's torch threads meet at a barrier after every operation, so one thread that
-    the server or a browser preempts stalls them all. On 2 cores, a 2-thread run watched by 5 sessions took
-    6.3x its unwatched time, a 1-thread run 1.1-1.2x (benchmarks/bench_runtime.py, README "Speed").
+    Why not a core kept for the server: a run's torch threads meet after every operation, so a run pauses
+    while the server works either way, but the server works a few percent of the time. On 2 cores the page's
+    default run trained in 9.2 s with both threads against 13.7 s with one, and watched by 10 sessions in
+    10.5 s; page reruns of other learners stayed within 1.15x (benchmarks/bench_runtime.py, README "Speed").
     """
     torch_rss = TORCH_RSS[build]
     server = SERVER_BASE + torch_rss
@@ -167,23 +170,22 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, thread
     budget = int(limits.memory * HEADROOM)
     by_memory = max(1, (budget - server - DATASET_ENTRY) // worker)
     cores = max(1, int(limits.cpus))
-    training_cores = max(1, cores - SERVER_CORES)
-    by_cpu = max(1, training_cores // 2)
+    by_cpu = max(1, cores // 2)
     chosen = max_runs if max_runs else min(by_memory, by_cpu)
     left = budget - server - chosen * worker
     entries = max(1, min(4, left // DATASET_ENTRY))
-    threads = threads or max(1, training_cores // chosen)
+    threads = threads or max(1, cores // chosen)
     limit_word = "memory" if by_memory < by_cpu else "cores"
     why = (f"{MAX_RUNS_VAR}={max_runs}" if max_runs else
-           f"limited by {limit_word}: {cores} core{'s' * (cores != 1)} ({training_cores} for training) allow {by_cpu}, "
+           f"limited by {limit_word}: {cores} core{'s' * (cores != 1)} allow {by_cpu}, "
            f"{limits.memory / 1e9:.1f} GB allow {by_memory}")  # fmt: skip
     reason = (f"{chosen} run{'s' * (chosen != 1)} at a time ({why}); each worker about "
               f"{worker / 1e9:.2f} GB with the {build} build of PyTorch, the server about {server / 1e9:.2f} GB.")
     if left < DATASET_ENTRY:
         reason += " Memory is tight: one dataset is kept at a time" + (
             "; the CPU build of PyTorch needs far less (README, Deploying)." if build == "cuda" else ".")
-    return Plan(max_runs=chosen, threads_per_run=threads, dataset_entries=int(entries), server_bytes=server,
-                worker_bytes=worker, torch_build=build, reason=reason)  # fmt: skip
+    return Plan(max_runs=chosen, threads_per_run=threads, worker_nice=WORKER_NICE, dataset_entries=int(entries),
+                server_bytes=server, worker_bytes=worker, torch_build=build, reason=reason)  # fmt: skip
 
 
 def env_count(name: str) -> int | None:

@@ -7,6 +7,9 @@ A fresh interpreter, not a fork or a multiprocessing child: it runs nothing of t
    and writes the address as one JSON line to stdout;
 3. the parent connects; from then on both ends exchange pickled messages (`executor.worker_loop`), and this
    process's stdout is its stderr, so that nothing else ever reaches the handshake's pipe.
+
+`--nice N` lowers this process's CPU priority first (the app's workers: its web server goes first), so that
+every thread it starts, torch's included, inherits it (on Linux a nice value belongs to a thread).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ CONNECT_WITHIN = 60.0  # seconds the server has to connect, else this process en
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--nice"] and hasattr(os, "nice"):  # POSIX; Windows has no nice values
+        os.nice(int(sys.argv[2]))
     key = bytes.fromhex(sys.stdin.readline().strip())
     # Ctrl-C in a terminal reaches the whole process group: the parent stops the run, which keeps its model
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -154,6 +154,28 @@ def test_workers_start_without_running_the_servers_main_script(tmp_path, monkeyp
     assert run.summary["epochs_run"] == 1 and sys.modules["__main__"] is fake
 
 
+def thread_nice_values(pid: int) -> list[int]:
+    """The nice value of every thread of a process (Linux: field 19 of /proc/PID/task/TID/stat)."""
+    from pathlib import Path
+
+    return [int(stat.read_text().rsplit(")", 1)[1].split()[16]) for stat in Path(f"/proc/{pid}/task").glob("*/stat")]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads thread priorities from Linux's /proc")
+def test_workers_train_with_every_thread_at_the_executor_s_nice_value_and_the_submitter_keeps_its_own(executor):
+    ours = os.nice(0)
+    niced = LocalExecutor(max_runs=1, threads=2, nice=7)
+    try:
+        run = niced.submit(request(epochs=1)).result(timeout=120)
+        threads = thread_nice_values(niced._slots[0].process.pid)
+    finally:
+        niced.shutdown()
+    assert run.summary["epochs_run"] == 1
+    assert len(threads) >= 2 and set(threads) == {min(ours + 7, 19)}  # torch's own threads included
+    executor.submit(request(epochs=1)).result(timeout=120)  # the default (the CLI's): the submitter's priority
+    assert set(thread_nice_values(executor._slots[0].process.pid)) == {ours} and os.nice(0) == ours
+
+
 def test_a_worker_whose_server_never_connects_ends_by_itself():
     import subprocess
     import sys

@@ -22,9 +22,9 @@ class FakeExecutor:
 
     name, max_runs = "local", 1
 
-    def __init__(self, max_runs=None, threads=None):
+    def __init__(self, max_runs=None, threads=None, nice=0):
         self.handles: list[RunHandle] = []
-        self.sized = (max_runs, threads)
+        self.sized = (max_runs, threads, nice)
 
     def submit(self, request):
         time.sleep(0.02)  # widens the window in which a racing second submission would slip through
@@ -170,7 +170,7 @@ def test_a_session_s_label_is_released_when_its_session_resources_are(monkeypatc
     jobs.shared_manager.clear()
 
 
-def test_the_app_s_executor_is_sized_by_the_server_plan_which_spares_a_core_for_the_web_server(monkeypatch):
+def test_the_app_s_executor_is_sized_by_the_server_plan_with_workers_below_the_web_server_s_priority(monkeypatch):
     from cnn_core.resources import Limits, plan
 
     two_cores = plan(Limits(cpus=2, memory=8 * 1024**3, cpu_source="", memory_source=""), "cpu")
@@ -178,7 +178,7 @@ def test_the_app_s_executor_is_sized_by_the_server_plan_which_spares_a_core_for_
     monkeypatch.setattr(jobs, "make_executor", FakeExecutor)
     jobs.shared_manager.clear()
     try:
-        assert jobs.shared_manager().executor.sized == (1, 1)
+        assert jobs.shared_manager().executor.sized == (1, 2, 10)
     finally:
         jobs.shared_manager.clear()
 

@@ -94,9 +94,9 @@ def test_this_machine_reads_without_error():
 def test_community_cloud_with_the_cuda_build_trains_one_run_and_fits_in_memory():
     cloud = limits_of(2, int(2.7 * GB))
     p = plan(cloud, "cuda")
-    assert p.max_runs == 1 and p.threads_per_run == 1  # the other core serves the pages
+    assert p.max_runs == 1 and p.threads_per_run == 2  # the pages go first through the workers' nice value
     assert p.server_bytes + p.worker_bytes <= cloud.memory * resources.HEADROOM
-    assert "2 cores (1 for training)" in p.reason
+    assert "2 cores allow 1" in p.reason
 
 
 def test_a_tiny_limit_still_allows_one_run_and_one_dataset_and_says_so():
@@ -113,9 +113,10 @@ def test_memory_limits_runs_before_cores_do():
     assert "limited by memory" in p.reason
 
 
-def test_cores_limit_runs_on_a_big_machine_and_every_core_but_the_server_s_is_used():
+def test_cores_limit_runs_on_a_big_machine_and_every_core_trains_below_the_server_s_priority():
     p = plan(limits_of(16, 64 * GB), "cpu")
-    assert p.max_runs == 7 and p.threads_per_run == 2 and p.dataset_entries == 4
+    assert p.max_runs == 8 and p.threads_per_run == 2 and p.dataset_entries == 4
+    assert p.worker_nice == resources.WORKER_NICE > 0
     assert "limited by cores" in p.reason
 
 
@@ -135,10 +136,10 @@ def test_max_runs_variable_overrides_and_is_validated(monkeypatch):
             resources.env_count(resources.MAX_RUNS_VAR)
 
 
-def test_threads_variable_overrides_the_spare_core_and_is_validated(monkeypatch):
+def test_threads_variable_overrides_the_plan_s_threads_and_is_validated(monkeypatch):
     two_cores = limits_of(2, 8 * GB)
-    monkeypatch.setenv(resources.THREADS_VAR, "2")
-    assert plan(two_cores, "cpu", threads=resources.env_count(resources.THREADS_VAR)).threads_per_run == 2
+    monkeypatch.setenv(resources.THREADS_VAR, "1")
+    assert plan(two_cores, "cpu", threads=resources.env_count(resources.THREADS_VAR)).threads_per_run == 1
     monkeypatch.setenv(resources.THREADS_VAR, "many")
     with pytest.raises(ValueError, match=resources.THREADS_VAR):
         resources.server_plan()
@@ -176,6 +177,8 @@ def test_a_bad_max_runs_variable_is_a_clear_message_in_the_sidebar(app, monkeypa
         server_facts.clear()
 
 
-def test_one_run_on_a_four_core_machine_trains_on_three_of_them():
+def test_a_two_core_server_trains_one_run_on_both_cores_as_the_cli_does():
+    p = plan(limits_of(2, int(2.7 * GB)), "cpu")
+    assert p.max_runs == 1 and p.threads_per_run == 2
     p = plan(limits_of(4, 64 * GB), "cpu")
-    assert p.max_runs == 1 and p.threads_per_run == 3
+    assert p.max_runs == 2 and p.threads_per_run == 2

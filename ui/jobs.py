@@ -188,9 +188,9 @@ def shared_cache() -> ModelCache:
 @st.cache_resource(show_spinner=False, on_release=TrainingManager.shutdown)
 def shared_manager() -> TrainingManager:
     """The server-wide manager on the executor that $CNN_LAB_RAY_ADDRESS chooses (ValueError if unreachable),
-    sized by the server's plan: its runs leave a core to the web server (cnn_core.resources.plan)."""
+    sized by the server's plan: its workers run below the web server's CPU priority (cnn_core.resources.plan)."""
     plan = server_plan()
-    return TrainingManager(shared_cache(), make_executor(plan.max_runs, plan.threads_per_run))
+    return TrainingManager(shared_cache(), make_executor(plan.max_runs, plan.threads_per_run, plan.worker_nice))
 
 
 @dataclass(frozen=True)

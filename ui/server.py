@@ -21,7 +21,7 @@ def sidebar_server_facts() -> None:
         st.caption(f"**{limits.cpus:g} cores** ({limits.cpu_source}) and **{limits.memory / 1e9:.1f} GB** "
                    f"({limits.memory_source}).")
         st.caption(plan.reason)
-        spare = " and one core stays with the web server, so that pages and live views don't stall a run" * (
-            limits.cpus - plan.max_runs * plan.threads_per_run >= 1)
-        st.caption(f"Each run uses {plan.threads_per_run} thread{'s' * (plan.threads_per_run != 1)}{spare}; the server keeps "
-                   f"up to {plan.dataset_entries} dataset{'s' * (plan.dataset_entries != 1)} in memory for everyone.")
+        st.caption(f"Each run uses {plan.threads_per_run} thread{'s' * (plan.threads_per_run != 1)} at a lower CPU "
+                   f"priority than the web server (nice {plan.worker_nice}), so that pages and live views go first; "
+                   f"the server keeps up to {plan.dataset_entries} dataset{'s' * (plan.dataset_entries != 1)} in "
+                   "memory for everyone.")
