@@ -41,12 +41,6 @@ RAY_ADDRESS_VAR = "CNN_LAB_RAY_ADDRESS"  # environment variable: a Ray cluster t
 BATCH_EVERY = 0.1  # seconds between two batch events from a worker
 RAY_FLUSH_EVERY = 0.2  # seconds between two progress messages (and stop checks) of a Ray task
 POLL_EVERY = 0.1  # seconds the executor's collector thread waits for news
-# OpenMP's standard variable, read when torch starts its threads. A run's threads meet after every operation;
-# by default one that arrives first spins, holding its core, so when another process takes the other core the
-# whole run waits for it. PASSIVE lets the waiting thread sleep and its core run the late one: on 2 cores, with a
-# browser beside the server, a run watched by 1 / 5 sessions took 1.39x / 2.41x its unwatched time, against
-# 2.15x / 6.80x spinning (benchmarks/bench_runtime.py, README "Speed"); alone it costs a few percent.
-WAIT_POLICY_VAR = "OMP_WAIT_POLICY"
 
 
 @dataclass(frozen=True)
@@ -259,8 +253,6 @@ class _Slot:
         key = os.urandom(32)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
                                                                           os.environ.get("PYTHONPATH")]))}  # fmt: skip
-        if nice:  # a guest beside a web server (and browsers): its torch threads sleep while they wait for each other
-            env.setdefault(WAIT_POLICY_VAR, "PASSIVE")
         command = [sys.executable, "-m", "cnn_core.worker"] + (["--nice", str(nice)] if nice else [])
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         with self.process.stdin, self.process.stdout:
@@ -292,8 +284,7 @@ class _Slot:
 class LocalExecutor:
     """A pool of worker processes (`cnn_core.worker`), `max_runs` runs at a time; the others wait in line.
 
-    `nice`: the workers' CPU priority (the app's are below its web server's: cnn_core.resources.plan); workers
-    with a nice value also wait passively (WAIT_POLICY_VAR), unless the environment says otherwise."""
+    `nice`: the workers' CPU priority (the app's are below its web server's: cnn_core.resources.plan)."""
 
     name = "local"
 
