@@ -87,6 +87,29 @@ def test_the_same_request_gives_identical_weights_alone_and_while_others_train(e
     assert alone.history[-1]["train_loss"] == again.history[-1]["train_loss"]
 
 
+def test_the_app_and_the_cli_train_one_configuration_to_the_same_weights_where_their_threads_agree(monkeypatch):
+    """The app's workers (its plan: threads, nice) against the CLI's (`train_to_end`'s make_executor(max_runs=1));
+    on 2 cores both train with 2 threads. A run with another thread count differs: the check can fail."""
+    from cnn_core.resources import server_plan
+
+    monkeypatch.delenv(RAY_ADDRESS_VAR, raising=False)
+    monkeypatch.delenv("CNN_LAB_THREADS", raising=False)
+    plan = server_plan()
+    app, cli = LocalExecutor(plan.max_runs, plan.threads_per_run, plan.worker_nice), make_executor(max_runs=1)
+    if app.threads != cli.threads:
+        app.shutdown()
+        pytest.skip(f"on {read_limits().cpus:g} cores the app trains with {app.threads} threads, the CLI {cli.threads}")
+    shapes = TrainRequest(DataConfig(n_per_class=20, val_fraction=0.2, test_fraction=0.0),
+                          network("simple_cnn", (3, 32, 32), 4), TrainConfig(epochs=1, seed=0), device="cpu")  # fmt: skip
+    other = LocalExecutor(max_runs=1, threads=1 if app.threads > 1 else 2)
+    try:
+        runs = [ex.submit(shapes).result(timeout=300) for ex in (app, cli, other)]
+    finally:
+        for ex in (app, cli, other):
+            ex.shutdown()
+    assert same_weights(runs[0], runs[1]) and not same_weights(runs[0], runs[2])
+
+
 def test_stop_ends_a_running_run_and_keeps_the_model_so_far(executor):
     handle = executor.submit(request(epochs=1000))
     while not any(e["kind"] == "epoch" for e in handle.poll()):
