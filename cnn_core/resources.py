@@ -160,9 +160,10 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, thread
     has work (a page rerun, a live view) and a run waits for it instead of slowing it.
 
     Why not a core kept for the server: a run's torch threads meet after every operation, so a run pauses
-    while the server works either way, but the server works a few percent of the time. On 2 cores the page's
-    default run trained in 9.2 s with both threads against 13.7 s with one, and watched by 10 sessions in
-    10.5 s; page reruns of other learners stayed within 1.15x (benchmarks/bench_runtime.py, README "Speed").
+    while the server works either way, but the server works a few percent of the time. On 2 cores the classic
+    recipe trained in the app within 1.06x of the CLI (one thread: about 1.4x), a run watched by 10 sessions
+    within 1.3x of its unwatched time, and other learners' page reruns within 1.18x (benchmarks/bench_runtime.py,
+    README "Speed").
     """
     torch_rss = TORCH_RSS[build]
     server = SERVER_BASE + torch_rss
