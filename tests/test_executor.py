@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from cnn_core.data import DataConfig, make_dataset
 from cnn_core.executor import RAY_ADDRESS_VAR, LocalExecutor, RayExecutor, TrainRequest, make_executor
 from cnn_core.layers import layer
 from cnn_core.presets import network
-from cnn_core.resources import read_limits
+from cnn_core.resources import THREADS_VAR, read_limits
 from cnn_core.spec import ModelSpec, build_model
 from cnn_core.train import TrainConfig, fit
 from tests.helpers import run_cli
@@ -93,7 +94,7 @@ def test_the_app_and_the_cli_train_one_configuration_to_the_same_weights_where_t
     from cnn_core.resources import server_plan
 
     monkeypatch.delenv(RAY_ADDRESS_VAR, raising=False)
-    monkeypatch.delenv("CNN_LAB_THREADS", raising=False)
+    monkeypatch.delenv(THREADS_VAR, raising=False)
     plan = server_plan()
     app, cli = LocalExecutor(plan.max_runs, plan.threads_per_run, plan.worker_nice), make_executor(max_runs=1)
     if app.threads != cli.threads:
@@ -179,8 +180,6 @@ def test_workers_start_without_running_the_servers_main_script(tmp_path, monkeyp
 
 def thread_nice_values(pid: int) -> list[int]:
     """The nice value of every thread of a process (Linux: field 19 of /proc/PID/task/TID/stat)."""
-    from pathlib import Path
-
     return [int(stat.read_text().rsplit(")", 1)[1].split()[16]) for stat in Path(f"/proc/{pid}/task").glob("*/stat")]
 
 
