@@ -1,9 +1,9 @@
 import streamlit as st
 
-from cnn_core.layers import MISSING_HEAD
-from cnn_core.presets import default_rule, network
-from cnn_core.shapes import shape_text
-from cnn_core.summary import summarize
+from cnn_core.nets.layers import MISSING_HEAD
+from cnn_core.nets.presets import default_rule, network
+from cnn_core.nets.shapes import shape_text
+from cnn_core.nets.summary import summarize
 from ui import arch_editor as editor
 from ui.arch_views import draw_cost_chart, draw_formulas, draw_shape_flow, draw_summary_table, draw_totals
 from ui.lesson import intro

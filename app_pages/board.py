@@ -2,9 +2,9 @@ import dataclasses
 
 import streamlit as st
 
-from cnn_core.blocks import design_of
-from cnn_core.board import group_by_lesson, leaderboard, test_accuracy
-from cnn_core.data import DataConfig
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.blocks import design_of
+from cnn_core.study.board import group_by_lesson, leaderboard, test_accuracy
 from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, student_name, teacher_ui
 from ui.jobs import shared_cache
 from ui.lesson import MODEL_SPEC, Link, apply_link, intro

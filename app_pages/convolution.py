@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_core import ops
-from cnn_core.images import CHANNEL_MODES, load_image, pick_channels, sample_image
-from cnn_core.kernels import MAX_KERNEL, PRESETS, parse_kernel, preset
+from cnn_core.conv import ops
+from cnn_core.conv.images import CHANNEL_MODES, load_image, pick_channels, sample_image
+from cnn_core.conv.kernels import MAX_KERNEL, PRESETS, parse_kernel, preset
 from ui.conv_views import (
     draw_channel_sums,
     draw_formulas,

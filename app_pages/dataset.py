@@ -1,9 +1,9 @@
 import streamlit as st
 
-from cnn_core import data
-from cnn_core.data import DataConfig
-from cnn_core.data_stats import split_warnings
-from cnn_core.image_set import ImageSet, folder_config
+from cnn_core.data import config as data
+from cnn_core.data.config import DataConfig
+from cnn_core.data.image_set import ImageSet, folder_config
+from cnn_core.data.stats import split_warnings
 from ui import data_views as views
 from ui.lesson import intro
 from ui.my_images import images_zip, my_images_ui

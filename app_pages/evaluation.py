@@ -1,10 +1,11 @@
 import streamlit as st
 
-from cnn_core.checkpoint import TrainedRun, load_checkpoint
-from cnn_core.device import detect_device
-from cnn_core.evaluate import Evaluation, check_compatible, report
-from cnn_core.image_store import MissingImages  # your own images (the "images" work)
-from cnn_core.interpret import conv_blocks, conv_filters, prepare_image
+from cnn_core.data.image_store import MissingImages  # your own images (the "images" work)
+from cnn_core.inspection.evaluate import Evaluation, check_compatible, report
+from cnn_core.inspection.interpret import conv_blocks, conv_filters, prepare_image
+from cnn_core.runs.checkpoint import load_checkpoint
+from cnn_core.training.device import detect_device
+from cnn_core.training.run import TrainedRun
 from ui import eval_views as views
 from ui.device import sidebar_device
 from ui.jobs import WHO, shared_cache

@@ -1,9 +1,9 @@
 import streamlit as st
 
-from cnn_core.blocks import DOWNSAMPLING, BlockDesign, design_of
-from cnn_core.experiments import EXERCISES, HARD_SHAPES, MAX_SEEDS, WHY_HARD, ExperimentConfig, experiment_result
-from cnn_core.sweeps import MAX_TRIALS, SweepConfig, apply, best_trial, sweep_rows
-from cnn_core.train import OPTIMIZERS, SCHEDULES, TrainConfig
+from cnn_core.nets.blocks import DOWNSAMPLING, BlockDesign, design_of
+from cnn_core.study.experiments import EXERCISES, HARD_SHAPES, MAX_SEEDS, WHY_HARD, ExperimentConfig, experiment_result
+from cnn_core.study.sweeps import MAX_TRIALS, SweepConfig, apply, best_trial, sweep_rows
+from cnn_core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from ui.experiment_runs import start_batch
 from ui.experiment_views import draw_experiment, draw_progress, draw_sweep, send_to_pages
 from ui.lesson import intro

@@ -1,13 +1,13 @@
 import streamlit as st
 import torch
 
-from cnn_core.advice import before_training
-from cnn_core.device import available_devices, describe_device, detect_device
-from cnn_core.layers import SpecError
-from cnn_core.presets import NETWORKS, default_for, default_rule, network
-from cnn_core.shapes import infer_shapes, shape_text
-from cnn_core.summary import summarize
-from cnn_core.train import TrainConfig
+from cnn_core.nets.layers import SpecError
+from cnn_core.nets.presets import NETWORKS, default_for, default_rule, network
+from cnn_core.nets.shapes import infer_shapes, shape_text
+from cnn_core.nets.summary import summarize
+from cnn_core.training.advice import before_training
+from cnn_core.training.config import TrainConfig
+from cnn_core.training.device import available_devices, describe_device, detect_device
 from ui.board_views import board_name
 from ui.jobs import live_interval, session_label, shared_manager
 from ui.lesson import intro

@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from benchmarks._timing import median_ms  # noqa: E402
-from cnn_core.blocks import BlockDesign  # noqa: E402
-from cnn_core.codegen import generate_code  # noqa: E402
-from cnn_core.summary import summarize  # noqa: E402
+from cnn_core.nets.blocks import BlockDesign  # noqa: E402
+from cnn_core.nets.codegen import generate_code  # noqa: E402
+from cnn_core.nets.summary import summarize  # noqa: E402
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "architecture.py")
 

@@ -150,7 +150,7 @@ async def class_session(url: str, args, lesson: dict) -> dict:
 def trainings_run(folder: str) -> int:
     """Runs the server registered: each one was trained (a cached or joined request registers nothing new)."""
     sys.path.insert(0, str(ROOT))
-    from cnn_core.registry import RunRegistry
+    from cnn_core.runs.registry import RunRegistry
 
     return len(RunRegistry(folder).listing(limit=100_000))
 

@@ -1,4 +1,4 @@
-"""Time the Convolution page (AppTest reruns) and cnn_core.ops.conv2d on a 128×128 image with a 5×5 kernel.
+"""Time the Convolution page (AppTest reruns) and cnn_core.conv.ops.conv2d on a 128×128 image with a 5×5 kernel.
 
 Run from the repository root: python benchmarks/bench_convolution.py [--reruns 15]
 Prints medians: the machine is shared, so single timings are noisy.
@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._timing import median_ms  # noqa: E402
-from cnn_core import ops  # noqa: E402
-from cnn_core.images import sample_image  # noqa: E402
-from cnn_core.kernels import preset  # noqa: E402
+from cnn_core.conv import ops  # noqa: E402
+from cnn_core.conv.images import sample_image  # noqa: E402
+from cnn_core.conv.kernels import preset  # noqa: E402
 
 PAGE = str(ROOT / "app_pages" / "convolution.py")
 TABS = ("Convolution", "Step by step", "Channels", "All kernels", "Pooling")

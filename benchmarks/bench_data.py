@@ -6,7 +6,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._timing import median_seconds, page_rerun_seconds  # noqa: E402
-from cnn_core.data import SHAPE_CLASSES, DataConfig, make_dataset  # noqa: E402
+from cnn_core.data.config import SHAPE_CLASSES, DataConfig  # noqa: E402
+from cnn_core.data.dataset import make_dataset
 
 CASES = {
     "10,000 shapes, 32×32, default knobs": DataConfig(n_per_class=2500),

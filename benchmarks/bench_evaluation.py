@@ -17,9 +17,10 @@ sys.path.insert(0, str(ROOT))
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from benchmarks._timing import median_seconds as timed  # noqa: E402
-from cnn_core.data import DataConfig, make_dataset  # noqa: E402
-from cnn_core.evaluate import embed, evaluate  # noqa: E402
-from cnn_core.interpret import conv_blocks, feature_maps, grad_cam  # noqa: E402
+from cnn_core.data.config import DataConfig  # noqa: E402
+from cnn_core.data.dataset import make_dataset  # noqa: E402
+from cnn_core.inspection.evaluate import embed, evaluate  # noqa: E402
+from cnn_core.inspection.interpret import conv_blocks, feature_maps, grad_cam  # noqa: E402
 from tests.eval_helpers import trained_run  # noqa: E402 - trains with cnn_core.train.fit
 
 

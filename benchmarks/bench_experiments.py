@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn_core.experiments import EXERCISES, HARD_SHAPES, ExperimentConfig, experiment_result, percent  # noqa: E402
-from cnn_core.train import TrainConfig  # noqa: E402
+from cnn_core.study.experiments import EXERCISES, HARD_SHAPES, ExperimentConfig, experiment_result, percent  # noqa: E402
+from cnn_core.training.config import TrainConfig  # noqa: E402
 
 NOTEBOOK = [name for name, e in EXERCISES.items() if e.notebook]
 
@@ -35,9 +35,9 @@ def configs(epochs: int, seeds: int) -> list[ExperimentConfig]:
 
 def timed_batch(trials, ds, workers: int, registry_dir: str):
     """(seconds, batch) for the trials on a fresh executor with `workers` runs at a time, cached in `registry_dir`."""
-    from cnn_core.cache import ModelCache
-    from cnn_core.executor import make_executor
-    from cnn_core.trials import TrialBatch, on_executor
+    from cnn_core.runs.executor import make_executor
+    from cnn_core.runs.model_cache import ModelCache
+    from cnn_core.study.trials import TrialBatch, on_executor
 
     cache = ModelCache(registry_dir)
     executor = make_executor(workers)
@@ -54,7 +54,7 @@ def timed_batch(trials, ds, workers: int, registry_dir: str):
 
 
 def main() -> None:
-    from cnn_core.data import make_dataset
+    from cnn_core.data.dataset import make_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)

@@ -39,7 +39,7 @@ def photo_zip(n: int, side: int = 256) -> bytes:
 
 
 def _fresh_put(images) -> None:
-    from cnn_core import image_store
+    from cnn_core.data import image_store
 
     (image_store.store_dir() / f"{images.digest}.npz").unlink(missing_ok=True)
     image_store.put(images)
@@ -48,9 +48,9 @@ def _fresh_put(images) -> None:
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     os.environ["CNN_LAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-images-")
-    from cnn_core import folders, image_store
-    from cnn_core.data import make_dataset
-    from cnn_core.image_set import STORE_SIDE, folder_config
+    from cnn_core.data import folders, image_store
+    from cnn_core.data.dataset import make_dataset
+    from cnn_core.data.image_set import STORE_SIDE, folder_config
 
     data = photo_zip(n)
     print(f"{n:,} JPEGs of 256×256 in a {len(data) / 2**20:.1f} MB zip")

@@ -25,9 +25,11 @@ from _server import ROOT, app_server, chromium, maps_torch, status_kb, tree_pids
 IMPORT_TORCH = "import resource, torch; print(torch.__version__, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 WORKER = """
 import resource, sys
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.presets import network
-from cnn_core.train import TrainConfig, fit
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.nets.presets import network
+from cnn_core.training.config import TrainConfig
+from cnn_core.training.engine import fit
 ds = make_dataset(DataConfig(val_fraction=0.2, test_fraction=0.0))
 fit(network("simple_cnn", ds.input_shape, ds.num_classes), ds, TrainConfig(epochs=int(sys.argv[1])))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

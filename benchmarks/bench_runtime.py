@@ -36,15 +36,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from _server import CHROMIUM, CHROMIUM_ARGS, app_server, idle_autogroups, tree_pids  # noqa: E402
 
-from cnn_core.registry import RunRegistry  # noqa: E402
-from cnn_core.resources import THREADS_VAR  # noqa: E402 - no torch
+from cnn_core.runs.registry import RunRegistry  # noqa: E402
+from cnn_core.runs.resources import THREADS_VAR  # noqa: E402 - no torch
 
 
 def classic_request(epochs: int, n_per_class: int = 250, seed: int = 0):
-    from cnn_core.data import DataConfig
-    from cnn_core.executor import TrainRequest
-    from cnn_core.presets import network
-    from cnn_core.train import TrainConfig
+    from cnn_core.data.config import DataConfig
+    from cnn_core.nets.presets import network
+    from cnn_core.runs.executor import TrainRequest
+    from cnn_core.training.config import TrainConfig
 
     data = DataConfig(n_per_class=n_per_class, val_fraction=0.2, test_fraction=0.0)
     return TrainRequest(data, network("simple_cnn", (3, 32, 32), 4), TrainConfig(epochs=epochs, seed=seed))
@@ -67,17 +67,17 @@ def pct(values: list[float], q: float) -> float:
 
 
 def app_executor():
-    """A process pool sized as the app sizes its own (cnn_core.resources.server_plan: workers below its priority)."""
-    from cnn_core.executor import LocalExecutor
-    from cnn_core.resources import server_plan
+    """A process pool sized as the app sizes its own (cnn_core.runs.resources.server_plan: workers below its priority)."""
+    from cnn_core.runs.executor import LocalExecutor
+    from cnn_core.runs.resources import server_plan
 
     plan = server_plan()
     return LocalExecutor(plan.max_runs, plan.threads_per_run, plan.worker_nice)
 
 
 def app_against_cli(epochs: int, n_per_class: int) -> None:
-    from cnn_core.data import make_dataset
-    from cnn_core.train import fit
+    from cnn_core.data.dataset import make_dataset
+    from cnn_core.training.engine import fit
 
     print(f"\n1. The classic recipe, {epochs} epochs, {n_per_class} images per class")
     ex = app_executor()
@@ -219,7 +219,7 @@ def set_epochs(page, epochs: int) -> None:
 
 
 def watchers_table(counts: list[int], epochs: int, priorities: list[str], threads: int = 0) -> None:
-    from cnn_core.resources import server_plan
+    from cnn_core.runs.resources import server_plan
 
     how = f"{threads} training thread(s), set by {THREADS_VAR}" if threads else \
         f"{server_plan().threads_per_run} training thread(s), the server's plan"
@@ -280,7 +280,7 @@ def reruns_while_training(reruns: int, epochs: int, n_per_class: int) -> None:
 
 
 def ray_overhead(address: str, repeats: int, epochs: int, n_per_class: int) -> None:
-    from cnn_core.executor import LocalExecutor, RayExecutor
+    from cnn_core.runs.executor import LocalExecutor, RayExecutor
 
     print(f"\n5. Overhead per run (wall minus training), {repeats} runs of {epochs} epoch(s), 2 threads each")
     for ex in (LocalExecutor(max_runs=1, threads=2), RayExecutor(address, threads=2)):

@@ -26,16 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn_core.device import cpu_count  # noqa: E402
+from cnn_core.training.device import cpu_count  # noqa: E402
 
 VARIANTS = ("tutorial", "engine-fp32", "engine-auto", "engine-augment")
 AUGMENT = {"hflip": True, "rotation": 15.0, "translate": 0.1}
 
 
 def classic():
-    from cnn_core.data import DataConfig, make_dataset
-    from cnn_core.presets import network
-    from cnn_core.train import TrainConfig
+    from cnn_core.data.config import DataConfig
+    from cnn_core.data.dataset import make_dataset
+    from cnn_core.nets.presets import network
+    from cnn_core.training.config import TrainConfig
 
     ds = make_dataset(DataConfig(val_fraction=0.2, test_fraction=0.0))
     return ds, network("simple_cnn", ds.input_shape, ds.num_classes), TrainConfig()
@@ -47,7 +48,7 @@ def tutorial_loop(ds, spec, cfg) -> dict:
     import torch.nn as nn
     from torch.utils.data import DataLoader, Dataset
 
-    from cnn_core.spec import build_model
+    from cnn_core.nets.build import build_model
 
     class ImageDataset(Dataset):
         def __init__(self, images, labels):
@@ -90,7 +91,8 @@ def tutorial_loop(ds, spec, cfg) -> dict:
 def run_variant(name: str, epochs: int, threads: int) -> dict:
     import torch
 
-    from cnn_core.train import TrainConfig, fit
+    from cnn_core.training.config import TrainConfig
+    from cnn_core.training.engine import fit
 
     torch.set_num_threads(threads)
     ds, spec, cfg = classic()

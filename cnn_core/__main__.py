@@ -1,5 +1,5 @@
 import sys
 
-from cnn_core.cli import main
+from cnn_core.cli.main import main
 
 sys.exit(main())

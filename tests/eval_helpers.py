@@ -7,12 +7,15 @@ import functools
 import numpy as np
 import torch
 
-from cnn_core.checkpoint import TrainedRun
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.layers import layer
-from cnn_core.presets import network
-from cnn_core.spec import ModelSpec, build_model
-from cnn_core.train import TrainConfig, fit
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.nets.build import build_model
+from cnn_core.nets.layers import layer
+from cnn_core.nets.presets import network
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.training.config import TrainConfig
+from cnn_core.training.engine import fit
+from cnn_core.training.run import TrainedRun
 
 
 @functools.lru_cache(maxsize=4)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from cnn_core.cache import run_key
-from cnn_core.checkpoint import TrainedRun
-from cnn_core.data import DataConfig
-from cnn_core.layers import layer
-from cnn_core.spec import ModelSpec, build_model
-from cnn_core.train import TrainConfig
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.build import build_model
+from cnn_core.nets.layers import layer
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.training.config import TrainConfig
+from cnn_core.training.run import TrainedRun, run_key
 
 SPEC = ModelSpec((1, 8, 8), 3, (layer("conv2d", out_channels=4), layer("relu"), layer("flatten"),
                                 layer("linear", out_features=3)))  # fmt: skip
@@ -35,7 +35,7 @@ def same_weights(a: TrainedRun, b: TrainedRun) -> bool:
 
 def put_many(folder: str, first_seed: int, n: int) -> None:
     """Register n runs (seeds first_seed…): a writer process of the concurrency test."""
-    from cnn_core.registry import RunRegistry
+    from cnn_core.runs.registry import RunRegistry
 
     registry = RunRegistry(folder)
     for seed in range(first_seed, first_seed + n):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from cnn_core.advice import FAR_ABOVE, USUAL_LR, before_training, learning_rate_warning, split_warning
-from cnn_core.train import OPTIMIZERS
+from cnn_core.training.advice import FAR_ABOVE, USUAL_LR, before_training, learning_rate_warning, split_warning
+from cnn_core.training.config import OPTIMIZERS
 
 
 def test_every_optimizer_has_a_usual_range():

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from cnn_core.augment import crop_box, make_augment, transform
-from cnn_core.train import TrainConfig
+from cnn_core.training.augment import crop_box, make_augment, transform
+from cnn_core.training.config import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_state_untouched")
 N = 200

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_core.blocks import BlockDesign, design_of
-from cnn_core.codegen import generate_code
-from cnn_core.layers import SpecError, layer
-from cnn_core.presets import NETWORKS, network
-from cnn_core.spec import ModelSpec, build_model
-from cnn_core.summary import summarize
+from cnn_core.nets.blocks import BlockDesign, design_of
+from cnn_core.nets.build import build_model
+from cnn_core.nets.codegen import generate_code
+from cnn_core.nets.layers import SpecError, layer
+from cnn_core.nets.presets import NETWORKS, network
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.nets.summary import summarize
 
 BLOCK_PRESETS = ("simple_cnn", "simple_cnn_4block", "simple_cnn_stride2", "digits_small")
 
@@ -121,8 +122,8 @@ def test_exported_code_loads_a_trained_checkpoint_and_classifies_an_image_file(t
 
     from PIL import Image
 
-    from cnn_core.checkpoint import save_checkpoint
-    from cnn_core.interpret import prepare_image
+    from cnn_core.inspection.interpret import prepare_image
+    from cnn_core.runs.checkpoint import save_checkpoint
     from tests.eval_helpers import trained_run
 
     run = trained_run()  # digits_small trained by the app's engine for a few epochs

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from cnn_core.board import (
+from cnn_core.data.config import DataConfig
+from cnn_core.study.board import (
     Challenge,
     clean_name,
     describe_lesson,
@@ -15,10 +16,7 @@ from cnn_core.board import (
     random_name,
     runs_to_clear,
 )
-from cnn_core.board import (
-    test_accuracy as board_test_accuracy,
-)
-from cnn_core.data import DataConfig
+from cnn_core.study.board import test_accuracy as board_test_accuracy
 
 EASY = DataConfig().to_dict()
 HARD = DataConfig(classes=("circle", "triangle", "cross"), rotation=45, color_mode="random").to_dict()
@@ -103,10 +101,10 @@ def test_test_accuracy_matches_scikit_learn_on_the_model_outputs():
     torch = pytest.importorskip("torch")
     from sklearn.metrics import accuracy_score
 
-    from cnn_core.checkpoint import TrainedRun
-    from cnn_core.data import make_dataset
-    from cnn_core.presets import network
-    from cnn_core.spec import build_model
+    from cnn_core.data.dataset import make_dataset
+    from cnn_core.nets.build import build_model
+    from cnn_core.nets.presets import network
+    from cnn_core.training.run import TrainedRun
 
     ds = make_dataset(DataConfig(dataset="digits", n_per_class=40))
     spec = network("digits_small", ds.input_shape, ds.num_classes)

@@ -4,7 +4,7 @@ from tests.test_browser import SHOTS, browser, server, wait_until_idle  # noqa: 
 
 
 def test_a_zip_uploaded_in_the_browser_becomes_the_dataset(server, browser, tmp_path):  # noqa: F811
-    from cnn_core.example_images import example_zip
+    from cnn_core.data.examples import example_zip
 
     path = tmp_path / "faces.zip"
     path.write_bytes(example_zip())

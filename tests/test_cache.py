@@ -5,10 +5,12 @@ import dataclasses
 import pytest
 import torch
 
-from cnn_core.cache import ENV_VAR, ModelCache, default_dir, run_key
-from cnn_core.data import DataConfig
-from cnn_core.registry import FILES
-from cnn_core.train import TrainConfig
+from cnn_core.data.config import DataConfig
+from cnn_core.runs.model_cache import ModelCache
+from cnn_core.runs.registry import FILES
+from cnn_core.settings import ENV_VAR, default_dir
+from cnn_core.training.config import TrainConfig
+from cnn_core.training.run import run_key
 from tests.run_helpers import DATA, SPEC, make_run
 
 

@@ -2,10 +2,11 @@
 
 import pytest
 
-from cnn_core.checkpoint import TrainedRun, checkpoint_bytes, load_checkpoint, save_checkpoint
-from cnn_core.data import DataConfig
-from cnn_core.presets import network
-from cnn_core.spec import build_model
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.build import build_model
+from cnn_core.nets.presets import network
+from cnn_core.runs.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
+from cnn_core.training.run import TrainedRun
 
 torch = pytest.importorskip("torch")
 

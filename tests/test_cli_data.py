@@ -68,7 +68,7 @@ def test_an_unwritable_output_is_reported_not_raised(tmp_path):
 
 @pytest.fixture
 def faces(tmp_path, monkeypatch):
-    from cnn_core.example_images import example_zip
+    from cnn_core.data.examples import example_zip
 
     monkeypatch.setenv("CNN_LAB_CACHE_DIR", str(tmp_path / "cache"))  # the CLI's subprocess inherits it
     path = tmp_path / "faces.zip"

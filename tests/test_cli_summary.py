@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from cnn_core.cli import main
-from cnn_core.presets import network
+from cnn_core.cli.main import main
+from cnn_core.nets.presets import network
 
 
 def test_summary_json_has_layers_and_totals(capsys):

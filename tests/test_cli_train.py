@@ -6,12 +6,13 @@ import sys
 
 import pytest
 
-from cnn_core.checkpoint import load_checkpoint
-from cnn_core.cli import build_parser, main, train_request
-from cnn_core.data import DataConfig
-from cnn_core.layers import layer
-from cnn_core.spec import ModelSpec
-from cnn_core.train_config import CLASSIC_SPLIT, TrainConfig
+from cnn_core.cli.commands import train_request
+from cnn_core.cli.main import build_parser, main
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.layers import layer
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.runs.checkpoint import load_checkpoint
+from cnn_core.training.config import CLASSIC_SPLIT, TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_state_untouched")
 TINY = ["train", "--n-per-class", "12", "--size", "16", "--epochs", "1", "--arch", "tinyvgg"]

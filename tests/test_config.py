@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from cnn_core.blocks import BlockDesign
-from cnn_core.data import DataConfig
-from cnn_core.train import TrainConfig
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.blocks import BlockDesign
+from cnn_core.training.config import TrainConfig
 
 
 @pytest.mark.parametrize("cls, field, value, expected", [

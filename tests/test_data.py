@@ -3,14 +3,9 @@
 import numpy as np
 import pytest
 
-from cnn_core.data import (
-    SHAPE_CLASSES,
-    DataConfig,
-    make_dataset,
-    resize_images,
-    resize_matrix,
-    stratified_split,
-)
+from cnn_core.data.config import SHAPE_CLASSES, DataConfig
+from cnn_core.data.dataset import make_dataset, stratified_split
+from cnn_core.data.digits import resize_images, resize_matrix
 
 S = 32
 C = S // 2

@@ -6,8 +6,9 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.evaluate import (
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.inspection.evaluate import (
     Evaluation,
     check_compatible,
     confusion,
@@ -18,7 +19,7 @@ from cnn_core.evaluate import (
     predict,
     report,
 )
-from cnn_core.presets import network
+from cnn_core.nets.presets import network
 from tests.eval_helpers import trained_run
 
 
@@ -208,8 +209,8 @@ def test_tsne_embedding_gives_finite_points_and_unknown_methods_are_refused(digi
 def test_cli_evaluate_prints_scikit_learns_accuracy_and_report(digits, tmp_path, capsys):
     import json
 
-    from cnn_core.checkpoint import save_checkpoint
-    from cnn_core.cli import main
+    from cnn_core.cli.main import main
+    from cnn_core.runs.checkpoint import save_checkpoint
 
     run, _, _, ev = digits
     save_checkpoint(run, tmp_path / "run.pt")
@@ -225,7 +226,7 @@ def test_cli_evaluate_prints_scikit_learns_accuracy_and_report(digits, tmp_path,
 
 
 def test_cli_evaluate_reports_a_bad_checkpoint_in_one_line(tmp_path, capsys):
-    from cnn_core.cli import main
+    from cnn_core.cli.main import main
 
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     assert main(["evaluate", "--checkpoint", str(tmp_path / "bad.pt")]) == 2

@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnn_core.checkpoint import load_checkpoint
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.executor import RAY_ADDRESS_VAR, LocalExecutor, RayExecutor, TrainRequest, make_executor
-from cnn_core.layers import layer
-from cnn_core.presets import network
-from cnn_core.resources import THREADS_VAR, read_limits
-from cnn_core.spec import ModelSpec, build_model
-from cnn_core.train import TrainConfig, fit
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.nets.build import build_model
+from cnn_core.nets.layers import layer
+from cnn_core.nets.presets import network
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.runs.checkpoint import load_checkpoint
+from cnn_core.runs.executor import RAY_ADDRESS_VAR, LocalExecutor, RayExecutor, TrainRequest, make_executor
+from cnn_core.runs.resources import THREADS_VAR, read_limits
+from cnn_core.training.config import TrainConfig
+from cnn_core.training.engine import fit
 from tests.helpers import run_cli
 from tests.run_helpers import same_weights
 
@@ -91,7 +94,7 @@ def test_the_same_request_gives_identical_weights_alone_and_while_others_train(e
 def test_the_app_and_the_cli_train_one_configuration_to_the_same_weights_where_their_threads_agree(monkeypatch):
     """The app's workers (its plan: threads, nice) against the CLI's (`train_to_end`'s make_executor(max_runs=1));
     on 2 cores both train with 2 threads. A run with another thread count differs: the check can fail."""
-    from cnn_core.resources import server_plan
+    from cnn_core.runs.resources import server_plan
 
     monkeypatch.delenv(RAY_ADDRESS_VAR, raising=False)
     monkeypatch.delenv(THREADS_VAR, raising=False)
@@ -202,7 +205,7 @@ def test_a_worker_whose_server_never_connects_ends_by_itself():
     import subprocess
     import sys
 
-    code = "import cnn_core.worker as w; w.CONNECT_WITHIN = 0.5; w.main()"
+    code = "import cnn_core.runs.worker as w; w.CONNECT_WITHIN = 0.5; w.main()"
     worker = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     worker.stdin.write(b"00" * 32 + b"\n")
     worker.stdin.flush()

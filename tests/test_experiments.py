@@ -10,20 +10,12 @@ import statistics
 
 import pytest
 
-from cnn_core.blocks import BlockDesign
-from cnn_core.data import DataConfig
-from cnn_core.experiments import (
-    HARD_SHAPES,
-    ExperimentConfig,
-    compare,
-    mean,
-    points,
-    sample_std,
-    summarize_experiment,
-)
-from cnn_core.presets import network
-from cnn_core.sweeps import KNOBS, SweepConfig, _unrank, best_trial, parse_param, parse_value
-from cnn_core.train import TrainConfig
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.blocks import BlockDesign
+from cnn_core.nets.presets import network
+from cnn_core.study.experiments import HARD_SHAPES, ExperimentConfig, compare, mean, points, sample_std, summarize_experiment
+from cnn_core.study.sweeps import KNOBS, SweepConfig, _unrank, best_trial, parse_param, parse_value
+from cnn_core.training.config import TrainConfig
 
 BASE = [0.70, 0.74, 0.72]  # mean 0.72; deviations −0.02, +0.02, 0 → sample variance 0.0008 / 2 → std 0.02
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from cnn_core.checkpoint import TrainedRun
-from cnn_core.data import DataConfig
-from cnn_core.experiments import ExperimentConfig, experiment_result
-from cnn_core.sweeps import SweepConfig, best_trial, parse_param, sweep_rows
-from cnn_core.train import TrainConfig
-from cnn_core.trials import TrialBatch
+from cnn_core.data.config import DataConfig
+from cnn_core.study.experiments import ExperimentConfig, experiment_result
+from cnn_core.study.sweeps import SweepConfig, best_trial, parse_param, sweep_rows
+from cnn_core.study.trials import TrialBatch
+from cnn_core.training.config import TrainConfig
+from cnn_core.training.run import TrainedRun
 
 TINY = DataConfig(n_per_class=10, size=16, test_fraction=0.2)
 

@@ -24,12 +24,13 @@ CASES = {
     "dataset page": open_page("app_pages/dataset.py"),
     "convolution page": open_page("app_pages/convolution.py"),
     "architecture page": open_page("app_pages/architecture.py"),
-    "summary and codegen": "from cnn_core.codegen import generate_code; from cnn_core.presets import network\n"
-                           "from cnn_core.summary import summarize\n"
+    "summary and codegen": "from cnn_core.nets.codegen import generate_code; from cnn_core.nets.presets import network\n"
+                           "from cnn_core.nets.summary import summarize\n"
                            "generate_code(network('simple_cnn')); summarize(network('tinyvgg'))",
-    "configs and datasets": "from cnn_core.data import DataConfig, make_dataset; from cnn_core.train import TrainConfig\n"
+    "configs and datasets": "from cnn_core.data.config import DataConfig; from cnn_core.data.dataset import make_dataset\n"
+                            "from cnn_core.training.config import TrainConfig\n"
                             "make_dataset(DataConfig(n_per_class=5)); TrainConfig.from_json(TrainConfig().to_json())",
-    "the CLI's parser": "from cnn_core.cli import build_parser; build_parser().parse_args(['train', '--epochs', '2'])",
+    "the CLI's parser": "from cnn_core.cli.main import build_parser; build_parser().parse_args(['train', '--epochs', '2'])",
 }  # fmt: skip
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cnn_core.interpret import (
+from cnn_core.inspection.interpret import (
     conv_blocks,
     conv_filters,
     feature_maps,
@@ -15,9 +15,9 @@ from cnn_core.interpret import (
     prepare_image,
     saliency,
 )
-from cnn_core.presets import network
-from cnn_core.shapes import infer_shapes
-from cnn_core.spec import build_model
+from cnn_core.nets.build import build_model
+from cnn_core.nets.presets import network
+from cnn_core.nets.shapes import infer_shapes
 from tests.eval_helpers import blob_image, region_model, trained_run
 
 

@@ -7,12 +7,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.jobs as jobs
-from cnn_core.cache import ModelCache
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.executor import RunHandle
-from cnn_core.layers import layer
-from cnn_core.spec import ModelSpec
-from cnn_core.train import TrainConfig
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.nets.layers import layer
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.runs.executor import RunHandle
+from cnn_core.runs.model_cache import ModelCache
+from cnn_core.training.config import TrainConfig
 from tests.run_helpers import make_run
 from ui.jobs import TrainingManager
 
@@ -171,7 +172,7 @@ def test_a_session_s_label_is_released_when_its_session_resources_are(monkeypatc
 
 
 def test_the_app_s_executor_is_sized_by_the_server_plan_with_workers_below_the_web_server_s_priority(monkeypatch):
-    from cnn_core.resources import Limits, plan
+    from cnn_core.runs.resources import Limits, plan
 
     two_cores = plan(Limits(cpus=2, memory=8 * 1024**3, cpu_source="", memory_source=""), "cpu")
     monkeypatch.setattr(jobs, "server_plan", lambda: two_cores)

@@ -3,9 +3,9 @@ and presenting mode hides what it names and nothing else."""
 
 import pytest
 
-from cnn_core.blocks import BlockDesign
-from cnn_core.data import DataConfig
-from cnn_core.train import TrainConfig, suggested_config
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.blocks import BlockDesign
+from cnn_core.training.config import TrainConfig, suggested_config
 from ui.lesson import (
     BY_NAME,
     PARAMS,

@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from cnn_core import folders, image_store
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.folders import from_files, read_path, read_zip
-from cnn_core.image_set import ImageSet, folder_config, to_arrays
+from cnn_core.data import folders, image_store
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.data.folders import from_files, read_path, read_zip
+from cnn_core.data.image_set import ImageSet, folder_config, to_arrays
 from tests.image_files import BLUE, RED, layout, picture, two_classes, zip_of
 
 
@@ -222,7 +223,7 @@ def test_a_folder_config_checks_its_digest_and_image_mode():
 
 
 def test_the_example_set_reads_as_two_classes_of_faces():
-    from cnn_core.example_images import example_zip
+    from cnn_core.data.examples import example_zip
 
     s = read_zip(example_zip())
     assert s.classes == ("happy", "sad") and s.counts == [24, 24]

@@ -1,4 +1,4 @@
-"""cnn_core.ops, kernels and images checked against torch.nn.functional and by hand."""
+"""cnn_core.conv.ops, kernels and images checked against torch.nn.functional and by hand."""
 
 import io
 import itertools
@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cnn_core import ops
-from cnn_core.images import load_image, pick_channels, sample_image
-from cnn_core.kernels import PRESETS, parse_kernel, preset
+from cnn_core.conv import ops
+from cnn_core.conv.images import load_image, pick_channels, sample_image
+from cnn_core.conv.kernels import PRESETS, parse_kernel, preset
 
 TOL = 1e-5
 rng = np.random.default_rng(0)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.data import DataConfig
-from cnn_core.presets import network
-from cnn_core.summary import summarize
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.presets import network
+from cnn_core.nets.summary import summarize
 from tests.helpers import open_page
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "architecture.py")

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from cnn_core.board import PASSPHRASE_VAR, lesson_of
-from cnn_core.cache import ENV_VAR
-from cnn_core.data import DataConfig
-from cnn_core.registry import RunRegistry
+from cnn_core.data.config import DataConfig
+from cnn_core.runs.registry import RunRegistry
+from cnn_core.settings import ENV_VAR
+from cnn_core.study.board import PASSPHRASE_VAR, lesson_of
 from tests.run_helpers import DATA, make_run, put_many
 from ui.jobs import shared_cache
 

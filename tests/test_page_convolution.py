@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import ops
-from cnn_core.images import pick_channels, sample_image
-from cnn_core.kernels import PRESETS
+from cnn_core.conv import ops
+from cnn_core.conv.images import pick_channels, sample_image
+from cnn_core.conv.kernels import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "convolution.py")

@@ -11,11 +11,13 @@ from PIL import Image
 from sklearn.metrics import accuracy_score, classification_report
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.checkpoint import TrainedRun, checkpoint_bytes
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.evaluate import evaluate
-from cnn_core.presets import network
-from cnn_core.spec import build_model
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.inspection.evaluate import evaluate
+from cnn_core.nets.build import build_model
+from cnn_core.nets.presets import network
+from cnn_core.runs.checkpoint import checkpoint_bytes
+from cnn_core.training.run import TrainedRun
 from tests.eval_helpers import trained_run
 from tests.helpers import open_page
 
@@ -232,7 +234,7 @@ def test_switching_to_another_run_resets_choices_that_no_longer_fit(run):
 
 
 def test_a_run_from_the_servers_model_cache_can_be_chosen(run):
-    from cnn_core.cache import ModelCache
+    from cnn_core.runs.model_cache import ModelCache
 
     ModelCache().put(run, who="anon-1")  # as a finished training of any session leaves it
     at = _page()
@@ -259,7 +261,8 @@ def test_grad_cam_and_saliency_carry_colour_scales_and_feature_maps_sit_beside_t
 
 def test_two_runs_of_one_configuration_each_show_their_own_scores():
     """A stopped run and a completed run share a configuration key; each is evaluated on its own weights."""
-    from cnn_core.train import TrainConfig, fit
+    from cnn_core.training.config import TrainConfig
+    from cnn_core.training.engine import fit
 
     ds = make_dataset(DataConfig(dataset="digits", classes=("0", "1", "2", "3"), n_per_class=40))
     spec = network("digits_small", ds.input_shape, ds.num_classes)
@@ -300,7 +303,7 @@ def _main_order(at: AppTest) -> list[str]:
 
 
 def test_a_fresh_session_does_not_open_on_another_learners_cached_run():
-    from cnn_core.cache import ModelCache
+    from cnn_core.runs.model_cache import ModelCache
 
     shapes = trained_run(DataConfig(dataset="shapes", n_per_class=30, size=16), "tinyvgg", epochs=1)
     ModelCache().put(shapes, who="anon-someone")  # another learner's run, on another dataset
@@ -315,8 +318,8 @@ def test_a_fresh_session_does_not_open_on_another_learners_cached_run():
 
 
 def test_cached_runs_are_told_apart_by_their_differing_settings_date_owner_and_status(run):
-    from cnn_core.cache import ModelCache
-    from cnn_core.checkpoint import new_run_id
+    from cnn_core.runs.model_cache import ModelCache
+    from cnn_core.training.run import new_run_id
 
     mine = dataclasses.replace(run, run_id=new_run_id(), train_config={**run.train_config, "lr": 0.0123})
     theirs = dataclasses.replace(run, run_id=new_run_id(), train_config={**run.train_config, "lr": 0.0456},

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from cnn_core.blocks import BlockDesign
-from cnn_core.data import DataConfig
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.blocks import BlockDesign
 
 PAGE = "app_pages/experiments.py"
 TINY = DataConfig(n_per_class=8, size=16, test_fraction=0.25, val_fraction=0.25, seed=7)

@@ -1,8 +1,8 @@
 """Your own images through the app: the Dataset page's three ways in, then training and evaluation on them."""
 
 
-from cnn_core.checkpoint import save_checkpoint
-from cnn_core.example_images import example_zip
+from cnn_core.data.examples import example_zip
+from cnn_core.runs.checkpoint import save_checkpoint
 from tests.image_files import BLUE, RED, layout, picture, two_classes, zip_of
 from tests.test_page_training import poll_until_finished, private_cache  # noqa: F401 - private_cache: autouse
 

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.cache import ENV_VAR
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.layers import layer
-from cnn_core.presets import network
-from cnn_core.spec import ModelSpec
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.nets.layers import layer
+from cnn_core.nets.presets import network
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.settings import ENV_VAR
 from ui.jobs import shared_cache, shared_manager
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "training.py")

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from cnn_core.checkpoint import TMP_SUFFIX
-from cnn_core.registry import FILES, RunRegistry
+from cnn_core.runs.checkpoint import TMP_SUFFIX
+from cnn_core.runs.registry import FILES, RunRegistry
 from tests.run_helpers import make_run, put_many, same_weights
 
 

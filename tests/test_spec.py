@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from cnn_core.layers import ARGS, LAYER_TYPES, REQUIRED, SpecError, layer
-from cnn_core.presets import NETWORKS, load_spec, network
-from cnn_core.shapes import infer_shapes
-from cnn_core.spec import ModelSpec, build_model
+from cnn_core.nets.build import build_model
+from cnn_core.nets.layers import ARGS, LAYER_TYPES, REQUIRED, SpecError, layer
+from cnn_core.nets.presets import NETWORKS, load_spec, network
+from cnn_core.nets.shapes import infer_shapes
+from cnn_core.nets.spec import ModelSpec
 
 torch = pytest.importorskip("torch")
 
@@ -119,7 +120,7 @@ def test_a_wrongly_typed_spec_is_a_value_error_not_a_type_error(data):
 
 
 def test_an_unknown_layer_type_fails_loudly_naming_the_known_ones():
-    from cnn_core.layers import layer_type
+    from cnn_core.nets.layers import layer_type
 
     with pytest.raises(ValueError, match=r"unknown layer type 'conv3d'; expected one of conv2d, batchnorm2d, .*linear"):
         layer_type("conv3d")

@@ -13,10 +13,11 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnn_core.layers import LAYER_TYPES, LayerSpec, SpecError, layer, layer_names
-from cnn_core.presets import NETWORKS, network
-from cnn_core.spec import ModelSpec, build_model
-from cnn_core.summary import Summary, format_bytes, format_count, summarize
+from cnn_core.nets.build import build_model
+from cnn_core.nets.layers import LAYER_TYPES, LayerSpec, SpecError, layer, layer_names
+from cnn_core.nets.presets import NETWORKS, network
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.nets.summary import Summary, format_bytes, format_count, summarize
 
 torch.set_num_threads(1)
 IMAGE_TYPES = ("conv2d", "batchnorm2d", "relu", "leakyrelu", "gelu", "tanh", "sigmoid", "maxpool2d", "avgpool2d",

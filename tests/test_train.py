@@ -8,22 +8,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_core import outcome
-from cnn_core import train as train_mod
-from cnn_core.data import DataConfig, make_dataset
-from cnn_core.device import cpu_has_native_bf16
-from cnn_core.layers import layer
-from cnn_core.presets import network
-from cnn_core.spec import ModelSpec, build_model
-from cnn_core.train import (
-    TrainConfig,
-    evaluate,
-    fit,
-    make_optimizer,
-    resolve_precision,
-    steps_per_epoch,
-    suggested_config,
-)  # fmt: skip
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import make_dataset
+from cnn_core.nets.build import build_model
+from cnn_core.nets.layers import layer
+from cnn_core.nets.presets import network
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.training import engine as train_mod
+from cnn_core.training import outcome
+from cnn_core.training.config import TrainConfig, suggested_config
+from cnn_core.training.device import cpu_has_native_bf16
+from cnn_core.training.engine import evaluate, fit, make_optimizer, resolve_precision, steps_per_epoch  # fmt: skip
 
 pytestmark = pytest.mark.usefixtures("torch_state_untouched")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign, design_of
-from cnn_core.codegen import generate_code
-from cnn_core.layers import ACTIVATIONS, SpecError
-from cnn_core.presets import NETWORKS, default_for, default_rule, network
-from cnn_core.shapes import shape_text
-from cnn_core.spec import ModelSpec
-from cnn_core.summary import Summary
+from cnn_core.nets.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign, design_of
+from cnn_core.nets.codegen import generate_code
+from cnn_core.nets.layers import ACTIVATIONS, SpecError
+from cnn_core.nets.presets import NETWORKS, default_for, default_rule, network
+from cnn_core.nets.shapes import shape_text
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.nets.summary import Summary
 from ui.arch_views import spec_from_table, table_column_config, table_frame
 from ui.lesson import NETWORK_STATE as LESSON_NETWORK
 from ui.state import seed_widget

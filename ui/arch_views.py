@@ -10,10 +10,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from cnn_core.layers import ARGS, LAYER_TYPES, MISSING_HEAD, LayerSpec, SpecError, layer_type
-from cnn_core.shapes import shape_text
-from cnn_core.spec import ModelSpec
-from cnn_core.summary import Summary, format_bytes, format_count
+from cnn_core.nets.layers import ARGS, LAYER_TYPES, MISSING_HEAD, LayerSpec, SpecError, layer_type
+from cnn_core.nets.shapes import shape_text
+from cnn_core.nets.spec import ModelSpec
+from cnn_core.nets.summary import Summary, format_bytes, format_count
 from ui.plots import compact
 
 # Argument → (short header, width in pixels): with the type and row number, every column fits on screen at 1400.

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from cnn_core.board import (
+from cnn_core.study.board import (
     NAME_MAX,
     PASSPHRASE_VAR,
     Challenge,

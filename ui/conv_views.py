@@ -12,7 +12,7 @@ import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from cnn_core.ops import ConvStep, output_length
+from cnn_core.conv.ops import ConvStep, output_length
 from ui.plots import CHANNEL_NAMES, compact, heatmap, tile, to_display
 
 WINDOW_COLOUR = "#00e5ff"

@@ -7,9 +7,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from cnn_core.data import DataConfig, ImageDataset
-from cnn_core.data_stats import class_means, pixel_histograms, split_counts
-from cnn_core.shapes import shape_text
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import ImageDataset
+from cnn_core.data.stats import class_means, pixel_histograms, split_counts
+from cnn_core.nets.shapes import shape_text
 from ui.plots import CHANNEL_COLOURS, CHANNEL_NAMES, class_colour, compact, display_scale, tile
 
 SAMPLES_PER_CLASS = 8

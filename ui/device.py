@@ -8,7 +8,7 @@ def device_facts() -> tuple[str, str]:
     """(device description, torch version), detected once per server."""
     import torch
 
-    from cnn_core.device import describe_device
+    from cnn_core.training.device import describe_device
 
     return describe_device(), torch.__version__
 

@@ -11,13 +11,13 @@ import streamlit as st
 from plotly.subplots import make_subplots
 from streamlit.errors import StreamlitAPIException
 
-from cnn_core import evaluate as ev_core
-from cnn_core import interpret
-from cnn_core.checkpoint import TrainedRun
-from cnn_core.data import ImageDataset
-from cnn_core.evaluate import Evaluation
-from cnn_core.shapes import infer_shapes, shape_text
-from cnn_core.summary import summarize
+from cnn_core.data.dataset import ImageDataset
+from cnn_core.inspection import evaluate as ev_core
+from cnn_core.inspection import interpret
+from cnn_core.inspection.evaluate import Evaluation
+from cnn_core.nets.shapes import infer_shapes, shape_text
+from cnn_core.nets.summary import summarize
+from cnn_core.training.run import TrainedRun
 from ui import curves
 from ui.plots import class_colour, compact, display_scale, tile, to_display
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core.trials import TrialBatch, test_scores
+from cnn_core.study.trials import TrialBatch, test_scores
 from ui.jobs import TrainingManager, session_label, shared_cache, shared_manager
 
 

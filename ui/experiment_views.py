@@ -10,11 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from cnn_core.blocks import BlockDesign
-from cnn_core.data import DataConfig
-from cnn_core.experiments import ExperimentConfig, ExperimentResult, mean, percent, sample_std
-from cnn_core.sweeps import describe
-from cnn_core.train import TrainConfig
+from cnn_core.data.config import DataConfig
+from cnn_core.nets.blocks import BlockDesign
+from cnn_core.study.experiments import ExperimentConfig, ExperimentResult, mean, percent, sample_std
+from cnn_core.study.sweeps import describe
+from cnn_core.training.config import TrainConfig
 from ui.plots import class_colour, compact
 from ui.state import build_dataset
 

@@ -1,6 +1,6 @@
 """Training jobs of every session on this server: the server only submits, polls and draws.
 
-Each run trains on the executor (`cnn_core.executor`: worker processes, or a Ray cluster), never in this
+Each run trains on the executor (`cnn_core.runs.executor`: worker processes, or a Ray cluster), never in this
 process. One `TrainingManager` per server (`shared_manager()`): a configuration key already training is
 joined rather than trained twice, a key in the model cache comes back at once, and every job knows which
 sessions wait for it. A session's share is released when its tab closes (a session-scoped resource's
@@ -18,9 +18,10 @@ from typing import Any
 
 import streamlit as st
 
-from cnn_core.cache import ModelCache, run_key
-from cnn_core.executor import RunHandle, TrainRequest, make_executor
-from cnn_core.resources import server_plan
+from cnn_core.runs.executor import RunHandle, TrainRequest, make_executor
+from cnn_core.runs.model_cache import ModelCache
+from cnn_core.runs.resources import server_plan
+from cnn_core.training.run import run_key
 
 WHO = "who"  # session key: this session's anonymous label, stored with its runs in the registry
 ORPHAN_GRACE = 30.0  # seconds a run without sessions goes on (a reconnecting tab takes its share back)
@@ -188,7 +189,7 @@ def shared_cache() -> ModelCache:
 @st.cache_resource(show_spinner=False, on_release=TrainingManager.shutdown)
 def shared_manager() -> TrainingManager:
     """The server-wide manager on the executor that $CNN_LAB_RAY_ADDRESS chooses (ValueError if unreachable),
-    sized by the server's plan: its workers run below the web server's CPU priority (cnn_core.resources.plan)."""
+    sized by the server's plan: its workers run below the web server's CPU priority (cnn_core.runs.resources.plan)."""
     plan = server_plan()
     return TrainingManager(shared_cache(), make_executor(plan.max_runs, plan.threads_per_run, plan.worker_nice))
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from cnn_core.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign
-from cnn_core.data import COLOR_MODES, DIGIT_CLASSES, DIGITS_PER_CLASS, SHAPE_CLASSES, SIZE_RANGE, DataConfig
-from cnn_core.layers import ACTIVATIONS
-from cnn_core.presets import NETWORKS, default_for
-from cnn_core.train_config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig, suggested_config
+from cnn_core.data.config import COLOR_MODES, DIGIT_CLASSES, DIGITS_PER_CLASS, SHAPE_CLASSES, SIZE_RANGE, DataConfig
+from cnn_core.nets.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign
+from cnn_core.nets.layers import ACTIVATIONS
+from cnn_core.nets.presets import NETWORKS, default_for
+from cnn_core.training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig, suggested_config
 from ui.train_widgets import DECAYS, LRS
 from ui.train_widgets import SAVED as TRAIN_VALUES
 
@@ -460,7 +460,7 @@ def apply_link(link: Link) -> None:
 
 def network_spec(network: str | BlockDesign, data: DataConfig):
     """The ModelSpec of a preset or a block design for a dataset's images and classes."""
-    from cnn_core.presets import network as named_network
+    from cnn_core.nets.presets import network as named_network
 
     shape = (data.channels, data.size, data.size)
     if isinstance(network, str):
@@ -494,7 +494,7 @@ def current_network() -> str | BlockDesign | None:
         design = BlockDesign(**fields)
     except (KeyError, TypeError, ValueError):
         return name
-    from cnn_core.blocks import design_of
+    from cnn_core.nets.blocks import design_of
 
     data = ss.get("data_config") or DataConfig()
     try:

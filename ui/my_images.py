@@ -8,10 +8,10 @@ import zipfile
 
 import streamlit as st
 
-from cnn_core.example_images import example_zip
-from cnn_core.folders import MAX_CLASSES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, from_files, read_zip
-from cnn_core.image_set import ImageSet
-from cnn_core.image_store import MissingImages
+from cnn_core.data.examples import example_zip
+from cnn_core.data.folders import MAX_CLASSES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, from_files, read_zip
+from cnn_core.data.image_set import ImageSet
+from cnn_core.data.image_store import MissingImages
 from ui.state import MY_IMAGES, keep_my_images
 
 SOURCES = {"example": "The example set (faces)", "zip": "A zip of class folders", "classes": "Class by class"}

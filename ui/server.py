@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnn_core.resources import Limits, Plan, read_limits, server_plan
+from cnn_core.runs.resources import Limits, Plan, read_limits, server_plan
 
 
 @st.cache_resource(show_spinner=False)

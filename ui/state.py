@@ -6,10 +6,11 @@ from typing import Any
 
 import streamlit as st
 
-from cnn_core import image_store
-from cnn_core.data import DataConfig, ImageDataset, make_dataset
-from cnn_core.image_set import ImageSet
-from cnn_core.resources import plan, read_limits, torch_build
+from cnn_core.data import image_store
+from cnn_core.data.config import DataConfig
+from cnn_core.data.dataset import ImageDataset, make_dataset
+from cnn_core.data.image_set import ImageSet
+from cnn_core.runs.resources import plan, read_limits, torch_build
 
 DATA_CONFIG = "data_config"  # session key: the DataConfig the learner chose
 DATASET = "dataset"  # session key: the ImageDataset built from it
@@ -18,7 +19,7 @@ MY_DIGESTS = "my_image_digests"  # session key: digest → ImageSet of the image
 MAX_SETS_PER_SESSION = 3  # older ones are asked for again when a model needs them
 
 
-# As many datasets as the server's memory holds beside its training workers (cnn_core.resources), at most 4.
+# As many datasets as the server's memory holds beside its training workers (cnn_core.runs.resources), at most 4.
 @st.cache_resource(max_entries=plan(read_limits(), torch_build()).dataset_entries, ttl=3600,
                    show_spinner="Generating the dataset…")
 def _shared_dataset(config: DataConfig) -> ImageDataset:

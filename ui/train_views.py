@@ -7,8 +7,9 @@ import json
 import pandas as pd
 import streamlit as st
 
-from cnn_core.checkpoint import TrainedRun, checkpoint_bytes
-from cnn_core.train import TrainConfig
+from cnn_core.runs.checkpoint import checkpoint_bytes
+from cnn_core.training.config import TrainConfig
+from cnn_core.training.run import TrainedRun
 from ui.curves import draw_curves
 
 NAMES = "run_names"  # session key: run id → the name the learner gave it

@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from cnn_core.train import OPTIMIZERS, SCHEDULES, TrainConfig, suggested_config
-from cnn_core.train_config import default_step_size
+from cnn_core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig, default_step_size, suggested_config
 from ui.state import seed_widget
 
 SAVED = "train_values"  # session key: the hyperparameters chosen, kept while on other pages

@@ -1,0 +1,250 @@
+"""Your own images: read a zip or folder of class folders, or files class by class, into one ImageSet.
+
+Every source ends the same way: each readable image is turned upright (EXIF), put on white where it
+is transparent, cropped to a centred square and resized to STORE_SIDE × STORE_SIDE RGB. Within a class
+the images are ordered by content, so the same files give the same ImageSet (and digest) whichever
+way they came. Nothing is written to disk here and no archive member is extracted: a zip is read in
+memory, with the limits below checked before anything is decompressed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from cnn_core.data.image_set import STORE_SIDE, ImageSet
+
+MAX_FILES = 5000  # members of a zip or files of a folder, images or not
+MAX_IMAGES = 3000  # images kept: 3000 × 128² × 3 bytes = 141 MB at most in memory
+MAX_TOTAL_BYTES = 300 * 2**20  # uncompressed bytes of all the files together
+MAX_FILE_BYTES = 30 * 2**20  # one image file
+MAX_RATIO = 100  # a zip member that inflates more than this is a zip bomb (photos barely compress)
+MAX_PIXELS = 50_000_000  # one decoded image: above this it is a decompression bomb
+MAX_CLASSES = 20
+MIN_PER_CLASS = 2
+ARCHIVES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
+MB = 2**20
+
+
+# ---------------------------------------------------------------- decoding one image
+
+
+def decode(data: bytes, changed: Counter, originals: Counter | None = None) -> np.ndarray:
+    """One image file → (STORE_SIDE, STORE_SIDE, 3) uint8; ValueError saying why it can't be used."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_FILE_BYTES // MB} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                if im.size[0] * im.size[1] > MAX_PIXELS:
+                    raise ValueError(f"more than {MAX_PIXELS // 1_000_000} megapixels")
+                if originals is not None:
+                    originals[(im.mode, *im.size)] += 1
+                if getattr(im, "n_frames", 1) > 1:
+                    changed["animated: only the first frame was used"] += 1
+                im.seek(0)
+                im.draft("RGB", (STORE_SIDE, STORE_SIDE))  # JPEGs decode at a reduced scale: fast, less memory
+                upright = ImageOps.exif_transpose(im)
+                if upright is not im and im.getexif().get(0x0112, 1) != 1:
+                    changed["turned upright by their EXIF orientation"] += 1
+                rgb = _to_rgb(upright, changed)
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        if isinstance(exc, UnidentifiedImageError):
+            raise ValueError("not an image") from None
+        raise ValueError(f"more than {MAX_PIXELS // 1_000_000} megapixels") from None
+    except ValueError:
+        raise
+    except Exception:  # noqa: BLE001 - a crafted file can make any decoder fail: skip it, keep the server up
+        raise ValueError("damaged or truncated") from None
+    w, h = rgb.size
+    side = min(w, h)
+    if (w, h) != (side, side):
+        changed["cropped to a centred square"] += 1
+    box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
+    square = rgb.resize((STORE_SIDE, STORE_SIDE), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+    return np.asarray(square, dtype=np.uint8)
+
+
+def _to_rgb(im: Image.Image, changed: Counter) -> Image.Image:
+    """Any mode as RGB; transparent parts go on white, 16-bit and float grey are scaled to 8 bits."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        top = a.max() if a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a / top * 255 + 0.5, 0, 255).astype(np.uint8), "L")
+        changed["with 16-bit or float pixels scaled to 8 bits"] += 1
+    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    if has_alpha:
+        rgba = im.convert("RGBA")
+        if rgba.getextrema()[3][0] < 255:
+            changed["with transparency put on a white background"] += 1
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+# ---------------------------------------------------------------- sources
+
+
+def _skip(skipped: dict[str, list[str]], reason: str, name: str) -> None:
+    skipped.setdefault(reason, []).append(name)
+
+
+def _is_hidden(path: str) -> bool:
+    parts = path.split("/")
+    return any(p == "__MACOSX" or p.startswith(".") or p.lower() in SYSTEM_FILES for p in parts)
+
+
+def _check_totals(n_files: int, n_bytes: int) -> None:
+    if n_files > MAX_FILES:
+        raise ValueError(f"it holds {n_files:,} files; the limit is {MAX_FILES:,}: use fewer images")
+    if n_bytes > MAX_TOTAL_BYTES:
+        raise ValueError(f"its files add up to {n_bytes / MB:,.0f} MB; the limit is {MAX_TOTAL_BYTES // MB} MB: "
+                         "use fewer or smaller images")
+
+
+def _entries_declared(data: bytes) -> int:
+    """How many members a zip's end record declares (0 if there is none), read before zipfile parses them all."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 22 > len(data):
+        return 0
+    count = int.from_bytes(data[end + 10 : end + 12], "little")
+    directory_bytes = int.from_bytes(data[end + 12 : end + 16], "little")
+    return max(count, directory_bytes // 46 if count == 0xFFFF else 0)  # zip64: at least 46 bytes per member
+
+
+def read_zip(data: bytes) -> ImageSet:
+    """A zip of class folders (`cats/a.jpg`, `dogs/b.png`; one enclosing folder is fine)."""
+    _check_totals(_entries_declared(data), 0)  # a million tiny members would cost memory just to list
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ValueError("this file is not a zip archive (or it is damaged)") from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        for m in members:
+            name = m.filename.replace("\\", "/")
+            if name.startswith("/") or ".." in name.split("/") or (len(name) > 1 and name[1] == ":"):
+                raise ValueError(f"the zip holds a path outside its folder ({m.filename!r}): refused")
+            if m.flag_bits & 0x1:
+                raise ValueError(f"the zip holds an encrypted file ({m.filename!r}): zip it again without a password")
+        _check_totals(len(members), sum(m.file_size for m in members))
+        for m in members:
+            if m.file_size > MAX_RATIO * max(m.compress_size, 1) and m.file_size > MB:
+                raise ValueError(f"{m.filename!r} inflates {m.file_size / max(m.compress_size, 1):,.0f}-fold "
+                                 f"(the limit is {MAX_RATIO}-fold): this looks like a zip bomb and was refused")
+
+        def read(m: zipfile.ZipInfo) -> bytes:
+            try:
+                return archive.read(m)  # at most file_size bytes, CRC-checked
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+                raise ValueError(f"damaged zip member ({exc})") from None
+
+        return _collect([(m.filename.replace("\\", "/"), m, m.file_size) for m in members], read)
+
+
+def read_path(path: str | Path) -> ImageSet:
+    """A folder of class folders, or a zip file of them (the CLI's `--path`)."""
+    path = Path(path)
+    if path.is_file():
+        if path.stat().st_size > MAX_TOTAL_BYTES:
+            _check_totals(0, path.stat().st_size)
+        return read_zip(path.read_bytes())
+    if not path.is_dir():
+        raise ValueError(f"{path} is neither a folder nor a zip file")
+    files = []
+    for root, dirs, names in os.walk(path, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            full = Path(root) / name
+            if full.is_symlink():
+                continue
+            files.append((full.relative_to(path).as_posix(), full, full.stat().st_size))
+            if len(files) > MAX_FILES:
+                _check_totals(len(files), 0)
+    _check_totals(len(files), sum(size for _, _, size in files))
+    return _collect(files, lambda full: full.read_bytes())
+
+
+def _collect(entries, read) -> ImageSet:
+    """(path relative to the root, handle, size) of every file → an ImageSet, classes from the first folder."""
+    skipped: dict[str, list[str]] = {}
+    visible = []
+    for rel, handle, _size in entries:
+        if _is_hidden(rel):
+            _skip(skipped, "hidden system files", rel)
+        else:
+            visible.append((rel, handle))
+    # One folder around the class folders (the zip of a folder): look inside it.
+    while (visible and all("/" in rel for rel, _ in visible) and len({rel.split("/")[0] for rel, _ in visible}) == 1
+           and any(rel.count("/") > 1 for rel, _ in visible)):  # fmt: skip
+        visible = [(rel.split("/", 1)[1], handle) for rel, handle in visible]
+    by_class: dict[str, list[tuple[str, object]]] = {}
+    for rel, handle in visible:
+        if "/" not in rel:
+            _skip(skipped, "not inside a class folder", rel)
+        else:
+            by_class.setdefault(rel.split("/", 1)[0], []).append((rel, handle))
+    return from_classes({name: [(rel, lambda h=handle: read(h)) for rel, handle in files]
+                         for name, files in by_class.items()}, skipped)  # fmt: skip
+
+
+def from_files(files: dict[str, list[tuple[str, bytes]]]) -> ImageSet:
+    """Class by class: class name → (file name, bytes) of its uploads or camera pictures."""
+    names = [n.strip() for n in files]
+    if len(set(names)) != len(names):
+        raise ValueError("two classes have the same name: give each class its own name")
+    n_files = sum(len(f) for f in files.values())
+    _check_totals(n_files, sum(len(data) for f in files.values() for _, data in f))
+    return from_classes({name.strip(): [(fname, lambda d=data: d) for fname, data in f] for name, f in files.items()})
+
+
+def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | None = None) -> ImageSet:
+    """Class name → (file name, a function giving its bytes) → the canonical ImageSet, or a clear ValueError."""
+    skipped = {} if skipped is None else skipped
+    changed: Counter = Counter()
+    originals: Counter = Counter()
+    names = sorted(classes)
+    for name in names:
+        if not name or len(name) > 40 or any(c in name for c in "/\\\0"):
+            raise ValueError(f"class name {name!r} can't be used: use 1 to 40 characters without slashes")
+    if len(names) > MAX_CLASSES:
+        raise ValueError(f"found {len(names)} classes; the limit is {MAX_CLASSES}")
+    per_class: list[list[np.ndarray]] = []
+    kept = 0
+    for name in names:
+        decoded = []
+        for fname, get in classes[name]:
+            if fname.lower().endswith(ARCHIVES):
+                _skip(skipped, "archives inside the archive are not opened: unpack them first", fname)
+                continue
+            try:
+                decoded.append(decode(get(), changed, originals))
+            except ValueError as exc:
+                _skip(skipped, str(exc), fname)
+                continue
+            kept += 1
+            if kept > MAX_IMAGES:
+                raise ValueError(f"more than {MAX_IMAGES:,} images; the limit is {MAX_IMAGES:,}: use fewer")
+        per_class.append(sorted(decoded, key=lambda a: hashlib.sha256(a.tobytes()).digest()))
+    found = [(n, len(d)) for n, d in zip(names, per_class)]
+    note = f" ({sum(len(v) for v in skipped.values())} other files were skipped)" if skipped else ""
+    if len(names) < 2:
+        only = f"only one class ({names[0]})" if names else "no class folders"
+        raise ValueError(f"found {only}{note}: a classifier needs at least two classes, one folder of images each")
+    few = [f"{n} ({k})" for n, k in found if k < MIN_PER_CLASS]
+    if few:
+        raise ValueError(f"too few images in {', '.join(few)}{note}: each class needs at least {MIN_PER_CLASS}, "
+                         "and more than 10 to train and test on")
+    images = np.stack([a for d in per_class for a in d])
+    labels = np.repeat(np.arange(len(names), dtype=np.int64), [len(d) for d in per_class])
+    return ImageSet(tuple(names), images, labels, skipped, changed, originals)
