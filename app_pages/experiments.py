@@ -1,7 +1,8 @@
 import streamlit as st
 
 from cnn_core.nets.blocks import DOWNSAMPLING, BlockDesign, design_of
-from cnn_core.study.experiments import EXERCISES, HARD_SHAPES, MAX_SEEDS, WHY_HARD, ExperimentConfig, experiment_result
+from cnn_core.study.exercises import EXERCISES, HARD_SHAPES, MAX_SEEDS, WHY_HARD, ExperimentConfig
+from cnn_core.study.experiments import experiment_result
 from cnn_core.study.sweeps import MAX_TRIALS, SweepConfig, apply, best_trial, sweep_rows
 from cnn_core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from ui.experiment_runs import start_batch

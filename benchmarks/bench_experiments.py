@@ -22,7 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn_core.study.experiments import EXERCISES, HARD_SHAPES, ExperimentConfig, experiment_result, percent  # noqa: E402
+from cnn_core.study.exercises import EXERCISES, HARD_SHAPES, ExperimentConfig
+from cnn_core.study.experiments import experiment_result  # noqa: E402
+from cnn_core.study.statistics import percent
 from cnn_core.training.config import TrainConfig  # noqa: E402
 
 NOTEBOOK = [name for name, e in EXERCISES.items() if e.notebook]

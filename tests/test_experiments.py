@@ -13,7 +13,9 @@ import pytest
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import BlockDesign
 from cnn_core.nets.presets import network
-from cnn_core.study.experiments import HARD_SHAPES, ExperimentConfig, compare, mean, points, sample_std, summarize_experiment
+from cnn_core.study.exercises import HARD_SHAPES, ExperimentConfig
+from cnn_core.study.experiments import summarize_experiment
+from cnn_core.study.statistics import compare, mean, points, sample_std
 from cnn_core.study.sweeps import KNOBS, SweepConfig, _unrank, best_trial, parse_param, parse_value
 from cnn_core.training.config import TrainConfig
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from cnn_core.data.config import DataConfig
-from cnn_core.study.experiments import ExperimentConfig, experiment_result
+from cnn_core.study.exercises import ExperimentConfig
+from cnn_core.study.experiments import experiment_result
 from cnn_core.study.sweeps import SweepConfig, best_trial, parse_param, sweep_rows
 from cnn_core.study.trials import TrialBatch
 from cnn_core.training.config import TrainConfig

@@ -12,7 +12,9 @@ from plotly.subplots import make_subplots
 
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import BlockDesign
-from cnn_core.study.experiments import ExperimentConfig, ExperimentResult, mean, percent, sample_std
+from cnn_core.study.exercises import ExperimentConfig
+from cnn_core.study.experiments import ExperimentResult
+from cnn_core.study.statistics import mean, percent, sample_std
 from cnn_core.study.sweeps import describe
 from cnn_core.training.config import TrainConfig
 from ui.plots import class_colour, compact

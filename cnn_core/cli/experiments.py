@@ -13,7 +13,8 @@ import sys
 from cnn_core.cli.data_options import add_data_options
 from cnn_core.cli.data_options import data_config as cli_data_config
 from cnn_core.cli.options import given_flags
-from cnn_core.study.experiments import EXERCISES, HARD_SHAPES, MAX_SEEDS, percent
+from cnn_core.study.exercises import EXERCISES, HARD_SHAPES, MAX_SEEDS
+from cnn_core.study.statistics import percent
 from cnn_core.study.sweeps import KNOBS, MAX_TRIALS
 
 TASKS = ("hard", "classic")  # the data the options start from: hard shapes, or the classic four shapes
@@ -120,7 +121,8 @@ def _run(trials, data, args: argparse.Namespace):
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
-    from cnn_core.study.experiments import ExperimentConfig, experiment_result
+    from cnn_core.study.exercises import ExperimentConfig
+    from cnn_core.study.experiments import experiment_result
 
     data = data_config(args)
     cfg = ExperimentConfig(exercise=args.exercise, seeds=args.seeds, data=data, train=train_config(args, data))

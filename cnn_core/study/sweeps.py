@@ -11,7 +11,7 @@ from typing import Any
 
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import BlockDesign
-from cnn_core.study.experiments import HARD_SHAPES, check_splits, design_spec, nested_from_dict, widen, with_blocks
+from cnn_core.study.exercises import HARD_SHAPES, check_splits, design_spec, nested_from_dict, widen, with_blocks
 from cnn_core.study.trials import Trial
 from cnn_core.training.config import TrainConfig
 
