@@ -30,6 +30,8 @@ CASES = {
     "configs and datasets": "from cnn_core.data.config import DataConfig; from cnn_core.data.dataset import make_dataset\n"
                             "from cnn_core.training.config import TrainConfig\n"
                             "make_dataset(DataConfig(n_per_class=5)); TrainConfig.from_json(TrainConfig().to_json())",
+    "the package's public face, and its configs": "import cnn_core\n"
+                                                  "cnn_core.DataConfig(); cnn_core.TrainConfig(); cnn_core.network('lenet5')",
     "the CLI's parser": "from cnn_core.cli.main import build_parser; build_parser().parse_args(['train', '--epochs', '2'])",
 }  # fmt: skip
 
@@ -40,3 +42,15 @@ def test_torch_is_not_imported(case):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "no torch"
+
+
+def test_every_public_name_is_the_one_its_module_defines():
+    import importlib
+
+    import cnn_core
+
+    for name, module in cnn_core.PUBLIC.items():
+        assert getattr(cnn_core, name) is getattr(importlib.import_module(module), name)
+    assert set(cnn_core.__all__) == set(cnn_core.PUBLIC)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        cnn_core.nonexistent  # noqa: B018
