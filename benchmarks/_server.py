@@ -27,30 +27,45 @@ def free_port() -> int:
 @contextlib.contextmanager
 def app_server(python: str = sys.executable, env: dict | None = None, timeout: float = 120):
     """(url, process, seconds until healthy) of a fresh server; stopped on exit."""
-    port = free_port()
-    env = {**os.environ, "CNN_LAB_CACHE_DIR": tempfile.mkdtemp(prefix="cnn-lab-bench-"), **(env or {})}
-    start = time.perf_counter()
-    proc = subprocess.Popen([python, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    with app_servers(1, python, env, timeout) as servers:
+        yield servers[0]
+
+
+@contextlib.contextmanager
+def app_servers(count: int, python: str = sys.executable, env: dict | None = None, timeout: float = 120):
+    """`count` fresh servers started at once, each on its own port with its own cache folder: a list of
+    (url, process, seconds until healthy); all stopped on exit."""
+    start, procs = time.perf_counter(), []
     try:
-        while True:
-            if time.perf_counter() - start > timeout or proc.poll() is not None:
-                raise RuntimeError(f"the server at {url} did not start")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        yield url, proc, time.perf_counter() - start
+        for _ in range(count):
+            port = free_port()
+            server_env = {**os.environ, "CNN_LAB_CACHE_DIR": tempfile.mkdtemp(prefix="cnn-lab-bench-"), **(env or {})}
+            proc = subprocess.Popen([python, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+                                     "--server.headless", "true", "--server.address", "127.0.0.1"],
+                                    cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            procs.append((f"http://127.0.0.1:{port}", proc))
+        yield [(url, proc, _healthy(url, proc, start, timeout)) for url, proc in procs]
     finally:
-        proc.terminate()
+        for _, proc in procs:
+            proc.terminate()
+        for _, proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _healthy(url: str, proc: subprocess.Popen, start: float, timeout: float) -> float:
+    """Seconds from `start` until the server answers its health check; RuntimeError if it never does."""
+    while True:
+        if time.perf_counter() - start > timeout or proc.poll() is not None:
+            raise RuntimeError(f"the server at {url} did not start")
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.1)
 
 
 @contextlib.contextmanager

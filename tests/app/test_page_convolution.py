@@ -4,7 +4,6 @@ import base64
 import io
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.conv import ops
 from cnn_core.conv.images import pick_channels, sample_image
 from cnn_core.conv.kernels import PRESETS
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "convolution.py")
 
 

@@ -3,8 +3,8 @@
 
 from cnn_core.data.examples import example_zip
 from cnn_core.runs.checkpoint import save_checkpoint
+from tests.app.test_page_training import poll_until_finished, private_cache  # noqa: F401 - private_cache: autouse
 from tests.image_files import BLUE, RED, layout, picture, two_classes, zip_of
-from tests.test_page_training import poll_until_finished, private_cache  # noqa: F401 - private_cache: autouse
 
 
 def metrics(at) -> dict[str, str]:

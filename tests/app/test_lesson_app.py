@@ -4,7 +4,7 @@ hides what the link names."""
 
 import pytest
 
-from tests.test_lesson import DESIGN, HARD, TRAIN
+from tests.app.test_lesson import DESIGN, HARD, TRAIN
 from ui.lesson import PARAMS, Choice, Number, lesson_query
 
 PAGE_OF = {"data": "app_pages/dataset.py", "arch": "app_pages/architecture.py", "train": "app_pages/training.py"}

@@ -1,7 +1,6 @@
 """The Architecture page, driven through its widgets with AppTest."""
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -9,9 +8,10 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.presets import network
 from cnn_core.nets.summary import summarize
+from tests.conftest import ROOT
 from tests.helpers import open_page
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "architecture.py")
+PAGE = str(ROOT / "app_pages" / "architecture.py")
 
 
 def _app(**state) -> AppTest:

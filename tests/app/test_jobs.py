@@ -164,10 +164,10 @@ def test_a_session_s_label_is_released_when_its_session_resources_are(monkeypatc
     at = AppTest.from_string(SESSION_SCRIPT, default_timeout=30)
     at.run()
     label = at.session_state["who"]
-    assert label.startswith("anon-") and released == []
+    assert label.startswith("anon-") and label not in released
     at.session_state["close_tab"] = True
     at.run()
-    assert released == [label]
+    assert released.count(label) == 1  # (an earlier test's session may be released meanwhile: not this one's)
     jobs.shared_manager.clear()
 
 

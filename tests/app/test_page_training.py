@@ -1,7 +1,6 @@
 """The Training page, driven through AppTest: train a tiny run to completion, cache, stop, bad models."""
 
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,9 +11,10 @@ from cnn_core.nets.layers import layer
 from cnn_core.nets.presets import network
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.settings import ENV_VAR
+from tests.conftest import ROOT
 from ui.jobs import shared_cache, shared_manager
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "training.py")
+PAGE = str(ROOT / "app_pages" / "training.py")
 
 
 @pytest.fixture(autouse=True)

@@ -1,24 +1,25 @@
 """A real browser brings a zip of its own images to the Dataset page, through Streamlit's real upload path."""
 
-from tests.test_browser import SHOTS, browser, server, wait_until_idle  # noqa: F401 - the module's server and browser
+from tests.browser.pages import ready
+from tests.browser.test_browser import SHOTS
 
 
-def test_a_zip_uploaded_in_the_browser_becomes_the_dataset(server, browser, tmp_path):  # noqa: F811
+def test_a_zip_uploaded_in_the_browser_becomes_the_dataset(server, browser, tmp_path):
     from cnn_core.data.examples import example_zip
 
     path = tmp_path / "faces.zip"
     path.write_bytes(example_zip())
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/dataset")
-    wait_until_idle(page)
+    ready(page)
     page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
     page.get_by_text("My images", exact=True).click()
-    wait_until_idle(page)
+    ready(page)
     page.get_by_text("A zip of class folders").click()
-    wait_until_idle(page)
+    ready(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
     page.wait_for_selector("text=In use: 48 images", timeout=60_000)
-    wait_until_idle(page)
+    ready(page)
     page.screenshot(path=str(SHOTS / "dataset-my-images.png"), full_page=True)
     values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     assert values[:3] == ["48", "3×32×32", "2"], values

@@ -8,6 +8,7 @@ import pytest
 
 from cnn_core.runs import resources
 from cnn_core.runs.resources import MB, Limits, plan, read_limits
+from tests.conftest import ROOT
 
 GB = 1024**3
 
@@ -150,7 +151,7 @@ def test_torch_build_is_read_without_importing_torch():
     import sys
 
     code = "import sys; from cnn_core.runs.resources import torch_build; b = torch_build(); print(b, 'torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     build, imported = out.stdout.split()
     assert build in ("cpu", "cuda") and imported == "False"
 

@@ -3,7 +3,6 @@ import dataclasses
 import io
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,10 +17,11 @@ from cnn_core.nets.build import build_model
 from cnn_core.nets.presets import network
 from cnn_core.runs.checkpoint import checkpoint_bytes
 from cnn_core.training.run import TrainedRun
+from tests.conftest import ROOT
 from tests.eval_helpers import trained_run
 from tests.helpers import open_page
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "evaluation.py")
+PAGE = str(ROOT / "app_pages" / "evaluation.py")
 
 
 def _page(**state) -> AppTest:
