@@ -43,3 +43,17 @@ def torch_state_untouched():
     assert torch.get_num_threads() == threads, "the test changed torch's thread count"
     leaked = [t.name for t in threading.enumerate() if t not in before]
     assert not leaked, f"the test left threads running: {leaked}"
+
+
+# The longest files start first, so that pytest-xdist's processes finish together instead of one waiting on a
+# long file that was handed out last (a scheduling hint only: any order passes).
+LONGEST_FIRST = ("browser/test_class_benchmark.py", "runs/test_executor.py", "browser/test_routing.py",
+                 "browser/test_browser.py", "cli/test_train_command.py", "cli/test_data_command.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        path = item.path.relative_to(ROOT / "tests").as_posix()
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)

@@ -3,6 +3,7 @@ students cannot clear it, the teacher can with the passphrase."""
 
 import multiprocessing
 import random
+import shutil
 
 import pytest
 
@@ -16,14 +17,12 @@ from ui.jobs import shared_cache
 BOARD = "app_pages/board.py"
 
 
-@pytest.fixture
-def registry(tmp_path, monkeypatch):
-    shared_cache.clear()  # the server's cache object reads $CNN_LAB_CACHE_DIR when it is made
-    """A registry filled by two writer processes (writer-0, writer-100) and this one (a run of another lesson)."""
-    monkeypatch.setenv(ENV_VAR, str(tmp_path))
-    monkeypatch.delenv(PASSPHRASE_VAR, raising=False)
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A registry folder filled by two writer processes (writer-0, writer-100) and this one (a run of another lesson)."""
+    folder = tmp_path_factory.mktemp("board")
     ctx = multiprocessing.get_context("spawn")
-    writers = [ctx.Process(target=put_many, args=(str(tmp_path), first, 2)) for first in (0, 100)]
+    writers = [ctx.Process(target=put_many, args=(str(folder), first, 2)) for first in (0, 100)]
     for w in writers:
         w.start()
     for w in writers:
@@ -31,9 +30,18 @@ def registry(tmp_path, monkeypatch):
         assert w.exitcode == 0
     other = make_run(7)
     other.data_config = DataConfig(dataset="digits", classes=("3", "4"), n_per_class=20)
-    reg = RunRegistry(tmp_path)
-    reg.put(other, who="Quiet Owl 12")
-    yield reg
+    RunRegistry(folder).put(other, who="Quiet Owl 12")
+    return folder
+
+
+@pytest.fixture
+def registry(filled, tmp_path, monkeypatch):
+    """A copy of the filled registry for this test alone (the teacher's test clears it)."""
+    shared_cache.clear()  # the server's cache object reads $CNN_LAB_CACHE_DIR when it is made
+    shutil.copytree(filled, tmp_path, dirs_exist_ok=True)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    monkeypatch.delenv(PASSPHRASE_VAR, raising=False)
+    yield RunRegistry(tmp_path)
     shared_cache.clear()
 
 
