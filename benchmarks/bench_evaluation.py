@@ -21,7 +21,7 @@ from cnn_core.data.config import DataConfig  # noqa: E402
 from cnn_core.data.dataset import make_dataset  # noqa: E402
 from cnn_core.inspection.evaluate import embed, evaluate  # noqa: E402
 from cnn_core.inspection.interpret import conv_blocks, feature_maps, grad_cam  # noqa: E402
-from tests.eval_helpers import trained_run  # noqa: E402 - trains with cnn_core.train.fit
+from tests.eval_helpers import trained_run  # noqa: E402 - trains with cnn_core.training.engine.fit
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ Adam lr 1e-3 and weight decay 1e-4, step schedule (every 10 epochs ×0.5), batch
 Both loops get the same model, weights seed, data, split, optimizer, schedule, batch size, epochs
 and thread count. Each variant runs in its own process, so that its peak memory (ru_maxrss) is its own:
 - tutorial: a DataLoader over a per-item Dataset (the seed notebook's section 3), evaluating each epoch;
-- engine fp32: `cnn_core.train.fit` in float32;
+- engine fp32: `cnn_core.training.engine.fit` in float32;
 - engine auto: `fit` with its default precision ("auto": bfloat16 mixed precision where the CPU has it);
 - engine augment: engine auto with every image randomly flipped, rotated up to 15° and shifted up to 10%
   (each image its own draw): the cost of augmentation.
