@@ -9,7 +9,7 @@ from cnn_core.training.run import TrainedRun
 from ui import eval_views as views
 from ui.device import sidebar_device
 from ui.jobs import WHO, shared_cache
-from ui.lesson import intro
+from ui.lesson.presenting import intro
 from ui.my_images import ask_for_images  # your own images (the "images" work)
 from ui.reset import reset_button
 from ui.state import shared_dataset
