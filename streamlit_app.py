@@ -3,7 +3,7 @@ are listed. Around each page: a lesson link's settings before it, the lesson's U
 
 import streamlit as st
 
-from ui import lesson
+from ui.lesson import session as lesson
 from ui.server import sidebar_server_facts
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")

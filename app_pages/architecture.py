@@ -6,7 +6,7 @@ from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.summary import summarize
 from ui import arch_editor as editor
 from ui.arch_views import draw_cost_chart, draw_formulas, draw_shape_flow, draw_summary_table, draw_totals
-from ui.lesson import intro
+from ui.lesson.presenting import intro
 from ui.reset import reset_button
 from ui.state import current_dataset
 

@@ -7,7 +7,9 @@ from cnn_core.nets.blocks import design_of
 from cnn_core.study.board import group_by_lesson, leaderboard, test_accuracy
 from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, student_name, teacher_ui
 from ui.jobs import shared_cache
-from ui.lesson import MODEL_SPEC, Link, apply_link, intro
+from ui.lesson.params import Link
+from ui.lesson.presenting import intro
+from ui.lesson.session import MODEL_SPEC, apply_link
 from ui.state import DATA_CONFIG, shared_dataset
 
 

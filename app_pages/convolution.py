@@ -16,7 +16,7 @@ from ui.conv_views import (
     draw_window,
     image_figure,
 )
-from ui.lesson import intro
+from ui.lesson.presenting import intro
 from ui.plots import CHANNEL_NAMES, display_scale
 from ui.reset import reset_button
 from ui.state import current_dataset

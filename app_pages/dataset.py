@@ -5,7 +5,7 @@ from cnn_core.data.config import DataConfig
 from cnn_core.data.image_set import ImageSet, folder_config
 from cnn_core.data.stats import split_warnings
 from ui import data_views as views
-from ui.lesson import intro
+from ui.lesson.presenting import intro
 from ui.my_images import images_zip, my_images_ui
 from ui.reset import reset_button
 from ui.state import DATA_CONFIG, build_dataset, seed_widget

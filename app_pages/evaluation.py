@@ -6,10 +6,32 @@ from cnn_core.inspection.interpret import conv_blocks, conv_filters, prepare_ima
 from cnn_core.runs.checkpoint import load_checkpoint
 from cnn_core.training.device import detect_device
 from cnn_core.training.run import TrainedRun
-from ui import eval_views as views
 from ui.device import sidebar_device
+from ui.eval_interpret import (
+    describe_layer,
+    draw_explanation,
+    draw_feature_maps,
+    draw_filters,
+    draw_probabilities,
+    image_layers,
+    input_shape,
+)
+from ui.eval_runs import (
+    block_maps,
+    cached_run_ui,
+    embedding,
+    evaluation,
+    explanation,
+    friendly_stop,
+    probabilities,
+    run_key,
+    run_label,
+    session_model,
+    status_note,
+)
+from ui.eval_scores import draw_confusion, draw_curves, draw_embedding, draw_mistakes, draw_report, draw_summary
 from ui.jobs import WHO, shared_cache
-from ui.lesson import intro
+from ui.lesson.presenting import intro
 from ui.my_images import ask_for_images  # your own images (the "images" work)
 from ui.reset import reset_button
 from ui.state import shared_dataset
@@ -43,11 +65,11 @@ def run_source_ui() -> TrainedRun | None:
         return active
     if source == "session":
         i = st.sidebar.selectbox("Run", range(len(runs)), index=len(runs) - 1, key="ev_run",
-                                 format_func=lambda i: views.run_label(runs[i], i + 1),
+                                 format_func=lambda i: run_label(runs[i], i + 1),
                                  help="The runs trained in this browser session, oldest first.")  # fmt: skip
         return runs[i]
     if source == "cache":
-        return views.cached_run_ui(cached, shared_cache(), st.session_state.get(WHO, ""))
+        return cached_run_ui(cached, shared_cache(), st.session_state.get(WHO, ""))
     if source is None:
         return None
     file = st.sidebar.file_uploader("Checkpoint (.pt)", type=["pt"], key="ev_checkpoint",
@@ -83,10 +105,10 @@ def explain_ui(run: TrainedRun, ev: Evaluation, pos: int) -> tuple[int, int]:
     target = left.selectbox("Explain the class", [-1, *range(len(ev.classes))], key="ev_cam_class",
                             format_func=lambda k: predicted if k < 0 else ev.classes[k],
                             help="Grad-CAM shows where the network found evidence for this class.")  # fmt: skip
-    layers = views.image_layers(run)
+    layers = image_layers(run)
     default = layers.index(conv_blocks(run.spec)[-1])
     layer = right.selectbox("At layer", layers, index=default, key="ev_cam_layer",
-                            format_func=lambda i: views.describe_layer(run, i),
+                            format_func=lambda i: describe_layer(run, i),
                             help="Late layers see whole parts but coarsely; early layers are sharp but see "
                             "only small patches. The last conv block is the usual choice.")  # fmt: skip
     return target, layer
@@ -96,9 +118,9 @@ def filter_ui(run: TrainedRun) -> tuple[int, int | None, bool]:
     """The conv layer whose filters to show, one input channel (None: all), and whether they read RGB pixels."""
     convs = [i for i, lay in enumerate(run.spec.layers) if lay.type == "conv2d"]
     left, right = st.columns(2)
-    layer = left.selectbox("Conv layer", convs, key="ev_filter_layer", format_func=lambda i: views.describe_layer(run, i),
+    layer = left.selectbox("Conv layer", convs, key="ev_filter_layer", format_func=lambda i: describe_layer(run, i),
                            help="The first conv layer looks at the pixels; later ones at the maps before them.")
-    in_channels = views.input_shape(run, layer)[0]
+    in_channels = input_shape(run, layer)[0]
     rgb = in_channels == 3 and layer == convs[0]
     if in_channels == 1:
         return layer, None, False
@@ -120,26 +142,26 @@ device = device_ui()
 run = run_source_ui()
 if run is None:
     others = "a run trained on this server (by you or another learner) or " if shared_cache().listing(1) else ""
-    views.friendly_stop(f"No model of yours to evaluate yet. Train one on the Training page, or choose one in the "
-                        f"sidebar: {others}a checkpoint file (.pt).")
+    friendly_stop(f"No model of yours to evaluate yet. Train one on the Training page, or choose one in the "
+                  f"sidebar: {others}a checkpoint file (.pt).")
 try:
     ds = shared_dataset(run.data_config)
     check_compatible(run.spec, ds)
-    key = views.run_key(run)
-    model = views.session_model(run, device)
-    ev = views.evaluation(key, model, ds)
+    key = run_key(run)
+    model = session_model(run, device)
+    ev = evaluation(key, model, ds)
 except MissingImages as exc:  # your own images, not in this session: ask for them (the "images" work)
     ask_for_images(exc)
     st.stop()
 except (ValueError, RuntimeError) as exc:
     st.error(f"This model can't be evaluated: {exc}. Choose another model in the sidebar, or train again.")
     st.stop()
-if note := views.status_note(run):
+if note := status_note(run):
     st.warning(note)
 if ev.notice:
     st.warning(ev.notice[0].upper() + ev.notice[1:] + ".")
 rep = report(ev.labels, ev.preds, ev.classes)
-views.draw_summary(run, ev, rep)
+draw_summary(run, ev, rep)
 pos = image_ui(ev)
 image, image_id = ds.images[ev.indices[pos]], f"{ev.split}:{ev.indices[pos]}"
 has_conv = bool(conv_blocks(run.spec))
@@ -150,19 +172,19 @@ with tabs[0]:
                           help="Counts depend on how many images a class has; shares compare classes fairly.")
     left, right = st.columns(2)
     with left:
-        views.draw_confusion(ev, normalise)
+        draw_confusion(ev, normalise)
     with right:
-        views.draw_report(rep)
+        draw_report(rep)
 with tabs[1]:
     limit = st.slider("Mistakes to show", 4, 48, 12, step=4, key="ev_mistakes_n",
                       help="The most confident mistakes come first.")
-    views.draw_mistakes(ds, ev, limit)
+    draw_mistakes(ds, ev, limit)
 with tabs[2]:
     if not has_conv:
         st.info("This network has no conv layers, so it has no filters to show.")
     else:
         layer, channel, rgb = filter_ui(run)
-        views.draw_filters(conv_filters(model, layer), views.describe_layer(run, layer), channel, rgb)
+        draw_filters(conv_filters(model, layer), describe_layer(run, layer), channel, rgb)
 with tabs[3]:
     if not has_conv:
         st.info("This network has no conv blocks, so there are no feature maps to show.")
@@ -170,8 +192,7 @@ with tabs[3]:
         per_block = st.slider("Maps per block", 4, 64, 16, step=4, key="ev_maps_n",
                               help="How many channels of each block to show, the most active first.")
         blocks = conv_blocks(run.spec)
-        views.draw_feature_maps(run, blocks, views.block_maps(key, image_id, tuple(blocks), model, image), per_block,
-                                image)
+        draw_feature_maps(run, blocks, block_maps(key, image_id, tuple(blocks), model, image), per_block, image)
 with tabs[4]:
     st.caption("Grad-CAM colours the regions whose features raised the chosen class's score (red: most); "
                "saliency marks the pixels whose change would move that score most. Does the model look at the "
@@ -181,11 +202,11 @@ with tabs[4]:
     else:
         target, layer = explain_ui(run, ev, pos)
         target = int(ev.preds[pos]) if target < 0 else target
-        cam, sal = views.explanation(key, image_id, target, layer, model, image)
+        cam, sal = explanation(key, image_id, target, layer, model, image)
         true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
         title = f"{ev.name(pos)}: a {true}, predicted {pred}; explaining {ev.classes[target]}"
-        views.draw_explanation(image, cam, sal, title, key="ev_cam_chart")
-        views.draw_probabilities(ev.probs[pos], ev.classes, key="ev_cam_probs")
+        draw_explanation(image, cam, sal, title, key="ev_cam_chart")
+        draw_probabilities(ev.probs[pos], ev.classes, key="ev_cam_probs")
 with tabs[5]:
     c, h, w = run.spec.input
     st.caption(f"Try the model on an image of your own. It is converted to what the model reads ({c}×{h}×{w}), "
@@ -203,23 +224,23 @@ with tabs[5]:
         else:
             for notice in notices:
                 st.info(f"Your image was changed: {notice}.")
-            probs = views.probabilities(model, mine)
+            probs = probabilities(model, mine)
             if has_conv:
                 mine_id = f"upload:{upload.file_id}:{invert}"
-                cam, sal = views.explanation(key, mine_id, int(probs.argmax()), conv_blocks(run.spec)[-1], model, mine)
+                cam, sal = explanation(key, mine_id, int(probs.argmax()), conv_blocks(run.spec)[-1], model, mine)
                 title = f"your image, predicted {ev.classes[int(probs.argmax())]}"
-                views.draw_explanation(mine, cam, sal, title, key="ev_upload_chart")
-            views.draw_probabilities(probs, ev.classes, key="ev_upload_probs")
+                draw_explanation(mine, cam, sal, title, key="ev_upload_chart")
+            draw_probabilities(probs, ev.classes, key="ev_upload_probs")
 with tabs[6]:
     method = st.radio("Method", ["pca", "tsne"], key="ev_embedding", horizontal=True,
                       format_func={"pca": "PCA (instant)", "tsne": "t-SNE (a few seconds)"}.get,
                       help="PCA keeps the two directions of largest spread: distances are faithful. t-SNE keeps "
                       "neighbours together: clusters are clearer but distances between them mean little.")  # fmt: skip
     try:
-        coords, positions = views.embedding(key, method, ev.features)
+        coords, positions = embedding(key, method, ev.features)
     except ValueError as exc:
         st.info(f"No embedding: {exc}.")
     else:
-        views.draw_embedding(ev, coords, positions, method)
+        draw_embedding(ev, coords, positions, method)
 with tabs[7]:
-    views.draw_curves(run.history)
+    draw_curves(run.history)

@@ -7,7 +7,7 @@ from cnn_core.study.sweeps import MAX_TRIALS, SweepConfig, apply, best_trial, sw
 from cnn_core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from ui.experiment_runs import start_batch
 from ui.experiment_views import draw_experiment, draw_progress, draw_sweep, send_to_pages
-from ui.lesson import intro
+from ui.lesson.presenting import intro
 from ui.reset import reset_button
 from ui.state import current_dataset, shared_dataset
 from ui.train_views import link

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from ui.lesson import intro
+from ui.lesson.presenting import intro
 
 st.title("CNN Lab")
 intro(

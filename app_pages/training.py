@@ -10,7 +10,7 @@ from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import available_devices, describe_device, detect_device
 from ui.board_views import board_name
 from ui.jobs import live_interval, session_label, shared_manager
-from ui.lesson import intro
+from ui.lesson.presenting import intro
 from ui.reset import reset_button
 from ui.state import current_dataset, seed_widget
 from ui.train_views import (

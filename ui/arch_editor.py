@@ -13,7 +13,7 @@ from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.nets.summary import Summary
 from ui.arch_views import spec_from_table, table_column_config, table_frame
-from ui.lesson import NETWORK_STATE as LESSON_NETWORK
+from ui.lesson.session import NETWORK_STATE as LESSON_NETWORK
 from ui.state import seed_widget
 
 MODEL_SPEC = "model_spec"  # session key read by the Training page

@@ -6,21 +6,9 @@ import pytest
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import BlockDesign
 from cnn_core.training.config import TrainConfig, suggested_config
-from ui.lesson import (
-    BY_NAME,
-    PARAMS,
-    Choice,
-    Counts,
-    Flag,
-    Number,
-    Subset,
-    lesson_query,
-    lesson_url,
-    parse_link,
-    parse_view,
-    train_defaults,
-    view_css,
-)
+from ui.lesson.params import BY_NAME, PARAMS, lesson_query, lesson_url, parse_link, train_defaults
+from ui.lesson.presenting import parse_view, view_css
+from ui.lesson.values import Choice, Counts, Flag, Number, Subset
 
 HARD = DataConfig(classes=("circle", "triangle", "cross"), n_per_class=120, size=48, noise=0.2, position_jitter=0.15,
                   scale_jitter=0.3, rotation=45.0, color_mode="random", clutter=3, val_fraction=0.2,

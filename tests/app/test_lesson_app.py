@@ -5,7 +5,8 @@ hides what the link names."""
 import pytest
 
 from tests.app.test_lesson import DESIGN, HARD, TRAIN
-from ui.lesson import PARAMS, Choice, Number, lesson_query
+from ui.lesson.params import PARAMS, lesson_query
+from ui.lesson.values import Choice, Number
 
 PAGE_OF = {"data": "app_pages/dataset.py", "arch": "app_pages/architecture.py", "train": "app_pages/training.py"}
 KINDS = ("slider", "select_slider", "number_input", "selectbox", "radio", "checkbox", "multiselect")

@@ -1,0 +1,101 @@
+"""The Evaluation page's scores: the summary, the confusion matrix, the per-class report, the most confident
+mistakes, the embedding and the training curves. Each draw_* function only renders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from cnn_core.data.dataset import ImageDataset
+from cnn_core.inspection import evaluate as ev_core
+from cnn_core.inspection.evaluate import Evaluation
+from cnn_core.nets.summary import summarize
+from cnn_core.training.run import TrainedRun
+from ui import curves
+from ui.plots import class_colour, compact, display_scale, tile
+
+
+def draw_summary(run: TrainedRun, ev: Evaluation, rep: ev_core.Report) -> None:
+    cols = st.columns(5)
+    cols[0].metric(f"Accuracy on {ev.split}", f"{rep.accuracy:.1%}", help="Share of held-out images classified correctly.")
+    cols[1].metric("Images evaluated", len(ev.labels))
+    cols[2].metric("Mistakes", int((ev.preds != ev.labels).sum()))
+    acc = run.summary.get("val_acc")
+    cols[3].metric("Val accuracy in training", f"{acc:.1%}" if isinstance(acc, (int, float)) else "–")
+    cols[4].metric("Parameters", f"{summarize(run.spec).total_params:,}",
+                   help="Trainable weights and biases, as the Architecture page counts them (batch-norm running "
+                   "statistics are stored too, but not learned).")
+
+
+def draw_confusion(ev: Evaluation, normalise: bool) -> None:
+    st.caption("Each row is a true class, each column what the model said. A perfect model fills only the "
+               "diagonal; a bright cell off it is a pair of classes the model confuses.")  # fmt: skip
+    k = len(ev.classes)
+    matrix = ev_core.confusion(ev.labels, ev.preds, k, normalize=normalise)
+    text = [[f"{v:.0%}" if normalise else str(int(v)) for v in row] for row in matrix]
+    fig = go.Figure(go.Heatmap(z=matrix, x=list(ev.classes), y=list(ev.classes), text=text, texttemplate="%{text}",
+                               colorscale="Blues", zmin=0, zmax=1 if normalise else None,
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))  # fmt: skip
+    fig.update_yaxes(autorange="reversed", title="true class", type="category")
+    fig.update_xaxes(title="predicted class", type="category", side="top")
+    st.plotly_chart(compact(fig, 120 + 36 * k), key="ev_confusion_chart")
+
+
+def draw_report(rep: ev_core.Report) -> None:
+    st.caption("Precision: of the images the model called this class, the share that were. Recall: of the "
+               "images of this class, the share it found. F1 balances the two; support counts the images.")  # fmt: skip
+    table = pd.DataFrame(rep.rows()).set_index("class")
+    share = st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0, width="small")
+    st.dataframe(table, column_config={"precision": share, "recall": share, "f1": share,
+                                       "support": st.column_config.NumberColumn(width="small")},
+                 key="ev_report_table")  # fmt: skip
+
+
+def draw_mistakes(ds: ImageDataset, ev: Evaluation, limit: int) -> None:
+    st.caption("The model's most confident wrong answers first. Look for a pattern: the same two classes, "
+               "images a person would also get wrong, or a feature (a colour, a position) it relies on.")  # fmt: skip
+    wrong = ev_core.mistakes(ev, limit)
+    if not wrong:
+        st.success("No mistakes on these images: every one is classified correctly.")
+        return
+    per_row = 6
+    scale = display_scale(ds.input_shape[1], 96)
+    for start in range(0, len(wrong), per_row):
+        for col, m in zip(st.columns(per_row), wrong[start : start + per_row]):
+            col.image(tile(ds.images[m.index], scale))  # a transparent margin: rounded corners clip no pixel
+            col.caption(f"{ev.name(m.position)}: a **{ev.classes[m.true]}**  \nsaid **{ev.classes[m.predicted]}** "
+                        f"({m.confidence:.0%} sure)")
+
+
+def draw_embedding(ev: Evaluation, coords: np.ndarray, positions: np.ndarray, method: str) -> None:
+    sampled = len(positions) < len(ev.labels)
+    st.caption("Each dot is one held-out image, placed by the features the last layer reads. Well-separated "
+               "clusters mean the classes are easy to tell apart at that point; crosses are mistakes."
+               + (f" Showing a random {len(positions):,} of the {len(ev.labels):,} images." if sampled else ""))
+    labels, preds = ev.labels[positions], ev.preds[positions]
+    fig = go.Figure()
+    for k, name in enumerate(ev.classes):
+        for wrong in (False, True):
+            sel = (labels == k) & ((preds != labels) == wrong)
+            if not sel.any():
+                continue
+            fig.add_scatter(x=coords[sel, 0], y=coords[sel, 1], mode="markers", name=name + (" (mistake)" * wrong),
+                            legendgroup=name,
+                            marker=dict(color=class_colour(k), symbol="x" if wrong else "circle", size=9 if wrong else 6),
+                            customdata=np.column_stack([positions[sel], [ev.classes[p] for p in preds[sel]]]),
+                            hovertemplate=ev.name("%{customdata[0]}") + ": " + name
+                            + ", predicted %{customdata[1]}<extra></extra>")
+    axis = "PCA" if method == "pca" else "t-SNE"
+    fig.update_layout(xaxis_title=f"{axis} 1", yaxis_title=f"{axis} 2", legend_title="true class")
+    st.plotly_chart(compact(fig, 420), key="ev_embedding_chart")
+
+
+def draw_curves(history: list[dict[str, float]]) -> None:
+    st.caption("How the loss fell and the accuracy rose while training. Validation far worse than training "
+               "means the model memorised its training images (overfitting).")  # fmt: skip
+    if not history:
+        st.info("This run has no training history to show.")
+        return
+    curves.draw_curves({"this run": history}, key="ev_curves_chart")

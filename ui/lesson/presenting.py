@@ -1,0 +1,74 @@
+"""Presenting mode: `hide=a,b` hides the controls and explanations it names, `show=a,b` every lesson setting it
+doesn't name, and `present=true` sets large type for a projector; each page's opening explanation is one of the
+things a teacher may hide (`intro`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cnn_core.nets.blocks import MAX_BLOCKS
+from ui.lesson.params import PARAMS
+from ui.lesson.values import FALSE, TRUE
+
+# Not settings, but things a teacher may hide: the Train button, each page's opening explanation, the sidebar.
+INTRO = "intro"  # the key of each page's opening explanation (see `intro`)
+EXTRA_HIDEABLE = {"train": "tr_train", "intro": INTRO, "copy_link": "lesson_link"}
+LAYOUT_HIDEABLE = {"sidebar": ('[data-testid="stSidebar"]', '[data-testid="stSidebarCollapsedControl"]'),
+                   "nav": ('[data-testid="stSidebarNav"]', '[data-testid="stNavSectionHeader"]')}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class View:
+    hidden_keys: tuple[str, ...] = ()  # widget and container keys to hide
+    hidden_layout: tuple[str, ...] = ()  # "sidebar", "nav"
+    present: bool = False  # large type for a projector
+    notices: tuple[str, ...] = ()
+
+
+def parse_view(view: Mapping[str, str]) -> View:
+    """`hide=a,b` hides what it names; `show=a,b` hides every lesson setting it doesn't name; `present=true`."""
+    notices, keys, layout = [], [], []
+    hideable = {**{p.name: p.key for p in PARAMS}, **EXTRA_HIDEABLE}
+
+    def names(param: str) -> list[str]:
+        items = [t.strip() for t in view.get(param, "").split(",") if t.strip()]
+        bad = [t for t in items if t not in hideable and t not in LAYOUT_HIDEABLE]
+        if bad:
+            notices.append(f"The link's {param}= names {', '.join(bad)}, which this lab doesn't have: ignored.")
+        return [t for t in items if t not in bad]
+
+    for name in names("hide"):
+        (layout if name in LAYOUT_HIDEABLE else keys).append(name if name in LAYOUT_HIDEABLE else hideable[name])
+    if "show" in view:
+        shown = set(names("show"))
+        keys += [p.key for p in PARAMS if p.name not in shown]
+        if any(p.name == "channels" for p in PARAMS) and "channels" not in shown:
+            keys += [f"arch_ch_{i}" for i in range(MAX_BLOCKS)]  # the channel inputs are one widget per block
+    if "channels" in view.get("hide", "").split(","):
+        keys += [f"arch_ch_{i}" for i in range(MAX_BLOCKS)]
+    present = view.get("present", "false").lower()
+    if present not in TRUE + FALSE:
+        notices.append(f"The link's present={present!r} was ignored: expected true or false.")
+    return View(tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(layout)), present in TRUE, tuple(notices))
+
+
+def view_css(view: View) -> str:
+    """The style sheet of a presenting view: hidden elements, and large type when presenting."""
+    rules = [f".st-key-{key}" for key in view.hidden_keys]
+    rules += [".st-key-lesson_link_early"] if "lesson_link" in view.hidden_keys else []
+    rules += [selector for name in view.hidden_layout for selector in LAYOUT_HIDEABLE[name]]
+    css = f"{', '.join(rules)} {{ display: none !important; }}\n" if rules else ""
+    if view.present:
+        css += ("html { font-size: 24px; }\n"
+                "[data-testid='stMain'] .stMarkdown p, [data-testid='stMain'] label p, [data-testid='stCaptionContainer'] "
+                "{ font-size: 1.15rem !important; }\n"
+                "[data-testid='stMainBlockContainer'] { max-width: 100%; padding-top: 1.5rem; }\n")  # fmt: skip
+    return css
+
+
+def intro(text: str) -> None:
+    """A page's opening explanation, in a container that `hide=intro` can hide."""
+    import streamlit as st
+
+    st.container(key=INTRO).markdown(text)
