@@ -38,7 +38,7 @@ def save(page, name: str) -> None:
 def settle(page) -> None:
     """Until the script has stopped and no placeholder is left, then a moment for charts to finish drawing."""
     page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')"
-                           " && !document.querySelector('[data-testid^=\"stSkeleton\"]')", timeout=120_000)
+                           " && !document.querySelector('[data-testid^=\"stSkeleton\"]')", timeout=120_000)  # fmt: skip
     page.wait_for_timeout(2000)
 
 
