@@ -1,4 +1,4 @@
-"""CNN Lab: the router. Every page lives in app_pages/ (not pages/: see the README's Layout); only pages that work
+"""CNN Lab: the router. Every page lives in app_pages/ (not pages/: see docs/layout.md); only pages that work
 are listed. Around each page: a lesson link's settings before it, the lesson's URL and link control after it."""
 
 import streamlit as st

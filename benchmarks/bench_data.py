@@ -1,4 +1,4 @@
-"""How fast datasets generate, and how fast the Dataset page reruns. Prints the README's figures."""
+"""How fast datasets generate, and how fast the Dataset page reruns. Prints the figures in docs/performance.md."""
 
 import sys
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Your own images: 1,000 uploaded 256×256 JPEGs made into a dataset at size 32. Prints the README's figures.
+"""Your own images: 1,000 uploaded 256×256 JPEGs made into a dataset at size 32. Prints the figures in docs/performance.md.
 
 `python benchmarks/bench_images.py [N]` (N images, default 1,000, half per class). Times reading the zip
 (decode, EXIF, crop, resize to the stored 128²), keeping it in the store, and building the 32×32

@@ -1,2 +1,2 @@
-"""Networks as data: the layer types (layers), `ModelSpec` and `build_model` (spec), the shape walk (shapes),
+"""Networks as data: the layer types (layers), `ModelSpec` (spec), `build_model` (build), the shape walk (shapes),
 named networks (presets), editable blocks (blocks), the per-layer summary (summary) and PyTorch code (codegen)."""

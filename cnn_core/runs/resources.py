@@ -16,7 +16,7 @@ from cnn_core.training.device import cpu_count as machine_cpus  # the cores this
 
 MB = 1024**2
 # Resident memory of a process right after `import torch`, by build: measured by
-# benchmarks/bench_memory.py (README, "Memory"); the CUDA build maps its kernels even without a GPU.
+# benchmarks/bench_memory.py (docs/performance.md, "Memory"); the CUDA build maps its kernels even without a GPU.
 TORCH_RSS = {"cpu": 220 * MB, "cuda": 510 * MB, "none": 0}
 SERVER_BASE = 200 * MB  # the Streamlit server with every page imported, beyond torch (measured: 168–180 MB)
 RUN_WORKSPACE = 320 * MB  # one classic-recipe run beyond torch (measured: 234–314 MB): data, model, activations
@@ -163,7 +163,7 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, thread
     while the server works either way, but the server works a few percent of the time. On 2 cores the classic
     recipe trained in the app within 1.06x of the CLI (one thread: about 1.4x), a run watched by 10 sessions
     within 1.3x of its unwatched time, and other learners' page reruns within 1.18x (benchmarks/bench_runtime.py,
-    README "Speed").
+    docs/performance.md).
     """
     torch_rss = TORCH_RSS[build]
     server = SERVER_BASE + torch_rss
