@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cnn_core.runs.request import POLL_EVERY, RunHandle, TrainRequest, run_from_bytes
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the folder that holds cnn_core, for the workers' imports
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds cnn_core, for the workers' imports
 
 
 class _Slot:

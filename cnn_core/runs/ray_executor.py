@@ -87,7 +87,7 @@ class RayExecutor:
         check_reachable(address)
         self.address = address
         self.threads = threads or 1  # CPUs (and torch threads) per run: the cluster's nodes add up
-        package = str(Path(__file__).resolve().parent)
+        package = str(Path(__file__).resolve().parents[1])  # cnn_core, shipped whole to the cluster
         try:
             ray.init(address=address, runtime_env={"py_modules": [package], "excludes": ["__pycache__"]},
                      log_to_driver=False, ignore_reinit_error=True, logging_level="ERROR")  # fmt: skip
