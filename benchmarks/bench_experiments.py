@@ -37,7 +37,7 @@ def configs(epochs: int, seeds: int) -> list[ExperimentConfig]:
 
 def timed_batch(trials, ds, workers: int, registry_dir: str):
     """(seconds, batch) for the trials on a fresh executor with `workers` runs at a time, cached in `registry_dir`."""
-    from cnn_core.runs.executor import make_executor
+    from cnn_core.runs.launch import make_executor
     from cnn_core.runs.model_cache import ModelCache
     from cnn_core.study.trials import TrialBatch, on_executor
 

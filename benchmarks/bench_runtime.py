@@ -43,7 +43,7 @@ from cnn_core.runs.resources import THREADS_VAR  # noqa: E402 - no torch
 def classic_request(epochs: int, n_per_class: int = 250, seed: int = 0):
     from cnn_core.data.config import DataConfig
     from cnn_core.nets.presets import network
-    from cnn_core.runs.executor import TrainRequest
+    from cnn_core.runs.request import TrainRequest
     from cnn_core.training.config import TrainConfig
 
     data = DataConfig(n_per_class=n_per_class, val_fraction=0.2, test_fraction=0.0)
@@ -68,7 +68,7 @@ def pct(values: list[float], q: float) -> float:
 
 def app_executor():
     """A process pool sized as the app sizes its own (cnn_core.runs.resources.server_plan: workers below its priority)."""
-    from cnn_core.runs.executor import LocalExecutor
+    from cnn_core.runs.local import LocalExecutor
     from cnn_core.runs.resources import server_plan
 
     plan = server_plan()
@@ -280,7 +280,8 @@ def reruns_while_training(reruns: int, epochs: int, n_per_class: int) -> None:
 
 
 def ray_overhead(address: str, repeats: int, epochs: int, n_per_class: int) -> None:
-    from cnn_core.runs.executor import LocalExecutor, RayExecutor
+    from cnn_core.runs.local import LocalExecutor
+    from cnn_core.runs.ray_executor import RayExecutor
 
     print(f"\n5. Overhead per run (wall minus training), {repeats} runs of {epochs} epoch(s), 2 threads each")
     for ex in (LocalExecutor(max_runs=1, threads=2), RayExecutor(address, threads=2)):

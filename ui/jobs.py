@@ -1,6 +1,6 @@
 """Training jobs of every session on this server: the server only submits, polls and draws.
 
-Each run trains on the executor (`cnn_core.runs.executor`: worker processes, or a Ray cluster), never in this
+Each run trains on the executor (`cnn_core.runs.launch`: worker processes, or a Ray cluster), never in this
 process. One `TrainingManager` per server (`shared_manager()`): a configuration key already training is
 joined rather than trained twice, a key in the model cache comes back at once, and every job knows which
 sessions wait for it. A session's share is released when its tab closes (a session-scoped resource's
@@ -18,8 +18,9 @@ from typing import Any
 
 import streamlit as st
 
-from cnn_core.runs.executor import RunHandle, TrainRequest, make_executor
+from cnn_core.runs.launch import make_executor
 from cnn_core.runs.model_cache import ModelCache
+from cnn_core.runs.request import RunHandle, TrainRequest
 from cnn_core.runs.resources import server_plan
 from cnn_core.training.run import run_key
 

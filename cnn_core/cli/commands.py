@@ -182,7 +182,8 @@ def train_request(args: argparse.Namespace):
 def _run_train(args: argparse.Namespace) -> int:
     from cnn_core.data.dataset import make_dataset
     from cnn_core.runs.checkpoint import save_checkpoint
-    from cnn_core.runs.executor import TrainRequest, train_to_end
+    from cnn_core.runs.launch import train_to_end
+    from cnn_core.runs.request import TrainRequest
 
     data_cfg, cfg, arch = train_request(args)
     if args.threads is not None and args.threads < 1:

@@ -83,7 +83,7 @@ def train_config(args: argparse.Namespace, data):
 def _run(trials, data, args: argparse.Namespace):
     """Train the trials on the executor (runs already in the registry are not trained again); the batch."""
     from cnn_core.data.dataset import make_dataset
-    from cnn_core.runs.executor import make_executor
+    from cnn_core.runs.launch import make_executor
     from cnn_core.runs.model_cache import ModelCache
     from cnn_core.study.trials import TrialBatch, on_executor
 

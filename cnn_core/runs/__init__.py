@@ -1,3 +1,4 @@
-"""Runs as jobs and what is kept of them: the executor and its workers (executor, worker), the memory and thread
-plan (resources), checkpoint files (checkpoint), the SQLite run registry (registry) and the model cache in front of
-it (model_cache)."""
+"""Runs as jobs and what is kept of them: the request and its handle (request), the local process pool and its
+worker processes (local, worker), the Ray back end (ray_executor), the choice between them (launch), the memory and
+thread plan (resources), checkpoint files (checkpoint), the SQLite run registry (registry) and the model cache in
+front of it (model_cache)."""

@@ -1,11 +1,11 @@
-"""A local training worker: `python -m cnn_core.runs.worker`, started by `cnn_core.runs.executor.LocalExecutor`.
+"""A local training worker: `python -m cnn_core.runs.worker`, started by `cnn_core.runs.local.LocalExecutor`.
 
 A fresh interpreter, not a fork or a multiprocessing child: it runs nothing of the process that starts it
 (in the app, Streamlit's `__main__` is a page script). The handshake, before torch is imported:
 1. the parent writes a random key (hex) and a line break to this process's stdin;
 2. this process listens on a fresh local address (a Unix socket, or a named pipe on Windows) with that key
    and writes the address as one JSON line to stdout;
-3. the parent connects; from then on both ends exchange pickled messages (`executor.worker_loop`), and this
+3. the parent connects; from then on both ends exchange pickled messages (`worker_loop`), and this
    process's stdout is its stderr, so that nothing else ever reaches the handshake's pipe.
 
 `--nice N` lowers this process's CPU priority first (the app's workers: its web server goes first), so that
@@ -41,9 +41,51 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    from cnn_core.runs.executor import worker_loop
-
     worker_loop(conn)
+
+
+def worker_loop(conn) -> None:
+    """A local worker process (`cnn_core.runs.worker`): train the requests that arrive, one at a time, until told to
+    quit. While a run trains, the messages that arrive are ("stop", token) or None (quit, which stops it too)."""
+    import torch  # noqa: F401 - imported while idle, so that the first run starts at once
+
+    from cnn_core.runs.request import describe_error, train_request
+
+    quit_after = False
+    while not quit_after:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        if message[0] == "stop":  # for a run that had already ended
+            continue
+        token, request = message
+        stopped = False
+
+        def stop(token: int = token) -> bool:
+            nonlocal stopped, quit_after
+            try:
+                while conn.poll():
+                    news = conn.recv()
+                    stopped = stopped or news is None or news == ("stop", token)
+                    quit_after = quit_after or news is None
+            except (EOFError, OSError):  # the executor is gone: stop, then end
+                stopped = quit_after = True
+            return stopped
+
+        def emit(event: dict, token: int = token) -> None:
+            conn.send((token, "event", event))
+
+        try:
+            outcome = (token, "result", train_request(request, stop=stop, emit=emit))
+        except BaseException as exc:  # noqa: BLE001 - reported to the submitter; the worker lives on
+            outcome = (token, "error", describe_error(exc))
+        try:
+            conn.send(outcome)
+        except OSError:  # the executor is gone: nobody to tell
+            return
 
 
 if __name__ == "__main__":

@@ -64,8 +64,8 @@ def test_scores(run, ds) -> dict[str, float]:
 
 
 def on_executor(executor, who: str = "") -> Callable[[Trial], Any]:
-    """A `submit` for TrialBatch: each trial as a TrainRequest to an executor (cnn_core.runs.executor's contract)."""
-    from cnn_core.runs.executor import TrainRequest
+    """A `submit` for TrialBatch: each trial as a TrainRequest to an executor (cnn_core.runs.request's contract)."""
+    from cnn_core.runs.request import TrainRequest
 
     return lambda t: executor.submit(TrainRequest(t.data, t.spec, t.train, who=who))
 

@@ -11,8 +11,8 @@ from cnn_core.data.config import DataConfig
 from cnn_core.data.dataset import make_dataset
 from cnn_core.nets.layers import layer
 from cnn_core.nets.spec import ModelSpec
-from cnn_core.runs.executor import RunHandle
 from cnn_core.runs.model_cache import ModelCache
+from cnn_core.runs.request import RunHandle
 from cnn_core.training.config import TrainConfig
 from tests.run_helpers import make_run
 from ui.jobs import TrainingManager

@@ -16,7 +16,10 @@ from cnn_core.nets.layers import layer
 from cnn_core.nets.presets import network
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.runs.checkpoint import load_checkpoint
-from cnn_core.runs.executor import RAY_ADDRESS_VAR, LocalExecutor, RayExecutor, TrainRequest, make_executor
+from cnn_core.runs.launch import make_executor
+from cnn_core.runs.local import LocalExecutor
+from cnn_core.runs.ray_executor import RAY_ADDRESS_VAR, RayExecutor
+from cnn_core.runs.request import TrainRequest
 from cnn_core.runs.resources import THREADS_VAR, read_limits
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.engine import fit
