@@ -14,11 +14,8 @@ import time
 from collections import deque
 from itertools import count
 from multiprocessing.connection import Client, wait
-from pathlib import Path
 
-from cnn_core.runs.request import POLL_EVERY, RunHandle, TrainRequest, run_from_bytes
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds cnn_core, for the workers' imports
+from cnn_core.runs.request import PACKAGE, POLL_EVERY, RunHandle, TrainRequest, run_from_bytes
 
 
 class _Slot:
@@ -26,7 +23,7 @@ class _Slot:
 
     def __init__(self, nice: int = 0) -> None:
         key = os.urandom(32)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent),
                                                                           os.environ.get("PYTHONPATH")]))}  # fmt: skip
         command = [sys.executable, "-m", "cnn_core.runs.worker"] + (["--nice", str(nice)] if nice else [])
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)

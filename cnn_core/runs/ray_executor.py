@@ -7,10 +7,9 @@ import dataclasses
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from cnn_core.runs.request import POLL_EVERY, RunHandle, TrainRequest, describe_error, run_from_bytes, train_request
+from cnn_core.runs.request import PACKAGE, POLL_EVERY, RunHandle, TrainRequest, describe_error, run_from_bytes, train_request
 
 RAY_ADDRESS_VAR = "CNN_LAB_RAY_ADDRESS"  # environment variable: a Ray cluster to train on instead
 RAY_FLUSH_EVERY = 0.2  # seconds between two progress messages (and stop checks) of a Ray task
@@ -87,9 +86,8 @@ class RayExecutor:
         check_reachable(address)
         self.address = address
         self.threads = threads or 1  # CPUs (and torch threads) per run: the cluster's nodes add up
-        package = str(Path(__file__).resolve().parents[1])  # cnn_core, shipped whole to the cluster
         try:
-            ray.init(address=address, runtime_env={"py_modules": [package], "excludes": ["__pycache__"]},
+            ray.init(address=address, runtime_env={"py_modules": [str(PACKAGE)], "excludes": ["__pycache__"]},
                      log_to_driver=False, ignore_reinit_error=True, logging_level="ERROR")  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError and friends
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

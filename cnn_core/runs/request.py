@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import cnn_core
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.training.config import TrainConfig
@@ -23,6 +25,7 @@ from cnn_core.training.device import cpu_count
 
 BATCH_EVERY = 0.1  # seconds between two batch events from a worker
 POLL_EVERY = 0.1  # seconds the executor's collector thread waits for news
+PACKAGE = Path(cnn_core.__file__).resolve().parent  # what a worker imports: on its path locally, shipped to Ray
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 import json
 import os
 import pickle
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -19,10 +21,11 @@ from cnn_core.runs.checkpoint import load_checkpoint
 from cnn_core.runs.launch import make_executor
 from cnn_core.runs.local import LocalExecutor
 from cnn_core.runs.ray_executor import RAY_ADDRESS_VAR, RayExecutor
-from cnn_core.runs.request import TrainRequest
+from cnn_core.runs.request import PACKAGE, TrainRequest
 from cnn_core.runs.resources import THREADS_VAR, read_limits
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.engine import fit
+from tests.conftest import ROOT
 from tests.helpers import run_cli
 from tests.run_helpers import same_weights
 
@@ -304,3 +307,23 @@ def test_the_cli_names_an_unreachable_ray_address_in_one_line(monkeypatch):
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert f"{RAY_ADDRESS_VAR}=127.0.0.1:9" in done.stderr and done.stdout == ""
 
+
+
+def test_a_worker_starts_and_trains_when_the_server_runs_from_another_folder(tmp_path):
+    # The repo on sys.path but not the working directory, as `streamlit run /path/to/streamlit_app.py` from
+    # elsewhere: the worker must find cnn_core through the executor's PYTHONPATH, not through its working directory.
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+            "from cnn_core.data.config import DataConfig; from cnn_core.nets.presets import network\n"
+            "from cnn_core.runs.launch import train_to_end; from cnn_core.runs.request import PACKAGE, TrainRequest\n"
+            "from cnn_core.training.config import TrainConfig\n"
+            "data = DataConfig(dataset='digits', classes=('0', '1'), n_per_class=20)\n"
+            "request = TrainRequest(data, network('digits_small', (1, 8, 8), 2), TrainConfig(epochs=1), device='cpu')\n"
+            "run, executor = train_to_end(request); print(executor, run.summary['epochs_run'])")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["local", "1"]  # trained its epoch in a local worker
+
+
+def test_the_package_that_workers_import_and_ray_ships_is_cnn_core_itself():
+    assert PACKAGE == ROOT / "cnn_core" and (PACKAGE / "__init__.py").is_file()
