@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,15 @@ def app():
 def _isolated_model_cache(tmp_path_factory):
     """Tests never read or fill the user's model cache."""
     os.environ["CNN_LAB_CACHE_DIR"] = str(tmp_path_factory.mktemp("model-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored():
+    """AppTest runs a page as `__main__` and leaves it there; a process spawned later in the same test process
+    (multiprocessing's spawn re-runs `__main__`) would run that page. Each test ends with the real one back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture
