@@ -32,13 +32,16 @@ def _isolated_model_cache(tmp_path_factory):
     os.environ["CNN_LAB_CACHE_DIR"] = str(tmp_path_factory.mktemp("model-cache"))
 
 
+REAL_MAIN = sys.modules["__main__"]  # pytest's (or an xdist worker's), as this process started
+
+
 @pytest.fixture(autouse=True)
 def _main_module_restored():
-    """AppTest runs a page as `__main__` and leaves it there; a process spawned later in the same test process
-    (multiprocessing's spawn re-runs `__main__`) would run that page. Each test ends with the real one back."""
-    main = sys.modules["__main__"]
+    """AppTest runs a page as `__main__` and leaves it there (a module-scoped fixture's AppTest too); a process
+    spawned later in the same test process (multiprocessing's spawn re-runs `__main__`) would run that page.
+    Each test ends with the real one back."""
     yield
-    sys.modules["__main__"] = main
+    sys.modules["__main__"] = REAL_MAIN
 
 
 @pytest.fixture
