@@ -7,7 +7,7 @@ The names a notebook needs are here, loaded on first use, so `import cnn_core` s
     spec = network("simple_cnn", ds.input_shape, ds.num_classes)
     run = fit(spec, ds, TrainConfig(epochs=3))
     ev = evaluate(run.build(), ds)
-    print(report(ev.labels, ev.preds, ds.classes).accuracy)
+    accuracy = report(ev.labels, ev.preds, ds.classes).accuracy  # on the held-out test split
 
 The folders, lowest first: conv and the config helpers (jsonconfig, settings); data, nets; training, inspection;
 runs; study; cli. Each imports only from the folders below it (pyproject.toml's import-linter contracts).
