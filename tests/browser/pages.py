@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import time
+from pathlib import Path
 
 from tests.conftest import ROOT
+
+SHOTS = Path(os.environ.get("CNN_LAB_SCREENSHOTS") or tempfile.mkdtemp(prefix="cnn-lab-shots-"))  # for people to look at
 
 
 def router_pages() -> list[tuple[str, str, bool]]:

@@ -1,13 +1,14 @@
 """Routing with public APIs only, in Chromium: a deep link to any page (`/home` included) on a cold server gets the
-router's navigation and layout; a lesson link fills the widgets, the URL follows the lesson from page to page,
-and presenting mode hides what it names and nothing else."""
+router's navigation and layout, with no exception box and no error in the page's JavaScript (a screenshot of
+each); a lesson link fills the widgets, the URL follows the lesson from page to page, and presenting mode hides
+what it names and nothing else."""
 
 from __future__ import annotations
 
 import pytest
 
 from benchmarks._server import app_servers
-from tests.browser.pages import ready, router_pages
+from tests.browser.pages import SHOTS, ready, router_pages
 
 PAGES = router_pages()
 TITLES = [title for _, title, _ in PAGES]
@@ -28,13 +29,19 @@ def test_the_router_lists_every_page_and_home_is_the_default():
 @pytest.mark.parametrize("path, title", [(name, title) for name, title, _ in PAGES])
 def test_a_deep_link_on_a_cold_server_gets_the_routers_navigation(browser, cold_servers, path, title):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{cold_servers[path]}/{path}")
     ready(page, HEADINGS.get(title, title))
+    page.wait_for_timeout(500)  # the last images drawn, for the screenshot
+    shot = SHOTS / f"{path}.png"
+    page.screenshot(path=str(shot), full_page=True)
     nav = page.locator("[data-testid='stSidebarNav']")
     links = [a.inner_text().strip().splitlines()[-1] for a in nav.locator("a").all()]  # the icon's name first
     assert links == TITLES, links  # the router's titles and order, not Streamlit's file names
     assert page.locator("[data-testid='stSidebarNav'] [aria-current='page']").inner_text().strip().endswith(title)
-    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}; see {shot}"
+    assert not errors, errors  # no error in the page's JavaScript either
     assert page.url.split("?")[0].rstrip("/").endswith(path) or path == "home"
     page.close()
 

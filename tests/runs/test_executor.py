@@ -18,7 +18,7 @@ from cnn_core.nets.layers import layer
 from cnn_core.nets.presets import network
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.runs.checkpoint import load_checkpoint
-from cnn_core.runs.launch import make_executor
+from cnn_core.runs.launch import make_executor, train_to_end
 from cnn_core.runs.local import LocalExecutor
 from cnn_core.runs.ray_executor import RAY_ADDRESS_VAR, RayExecutor
 from cnn_core.runs.request import PACKAGE, TrainRequest
@@ -171,7 +171,6 @@ def test_a_worker_that_dies_fails_its_run_and_is_replaced():
 
 def test_workers_start_without_running_the_servers_main_script(tmp_path, monkeypatch):
     """In the app, __main__ is a page script (Streamlit's fake module); a worker must not run it again."""
-    import sys
     import types
 
     page = tmp_path / "page.py"
@@ -208,7 +207,6 @@ def test_workers_train_with_every_thread_at_the_executor_s_nice_value_and_the_su
 
 
 def test_a_worker_whose_server_never_connects_ends_by_itself():
-    import subprocess
     import sys
 
     code = "import cnn_core.runs.worker as w; w.CONNECT_WITHIN = 0.5; w.main()"
@@ -309,20 +307,17 @@ def test_the_cli_names_an_unreachable_ray_address_in_one_line(monkeypatch):
 
 
 
-def test_a_worker_starts_and_trains_when_the_server_runs_from_another_folder(tmp_path):
-    # The repo on sys.path but not the working directory, as `streamlit run /path/to/streamlit_app.py` from
-    # elsewhere: the worker must find cnn_core through the executor's PYTHONPATH, not through its working directory.
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
-            "from cnn_core.data.config import DataConfig; from cnn_core.nets.presets import network\n"
-            "from cnn_core.runs.launch import train_to_end; from cnn_core.runs.request import PACKAGE, TrainRequest\n"
-            "from cnn_core.training.config import TrainConfig\n"
-            "data = DataConfig(dataset='digits', classes=('0', '1'), n_per_class=20)\n"
-            "request = TrainRequest(data, network('digits_small', (1, 8, 8), 2), TrainConfig(epochs=1), device='cpu')\n"
-            "run, executor = train_to_end(request); print(executor, run.summary['epochs_run'])")  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["local", "1"]  # trained its epoch in a local worker
+def test_a_worker_starts_and_trains_when_the_server_runs_from_another_folder(tmp_path, monkeypatch):
+    # As `streamlit run /path/to/streamlit_app.py` from elsewhere: the worker must find cnn_core through the
+    # executor's PYTHONPATH, not through its working directory.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    executor = LocalExecutor(max_runs=1)
+    try:
+        run, name = train_to_end(request(epochs=1), executor=executor)
+    finally:
+        executor.shutdown()
+    assert name == "local" and run.summary["epochs_run"] == 1
 
 
 def test_the_package_that_workers_import_and_ray_ships_is_cnn_core_itself():
