@@ -113,7 +113,8 @@ def test_the_app_and_the_cli_train_one_configuration_to_the_same_weights_where_t
                           network("simple_cnn", (3, 32, 32), 4), TrainConfig(epochs=1, seed=0), device="cpu")  # fmt: skip
     other = LocalExecutor(max_runs=1, threads=1 if app.threads > 1 else 2)
     try:
-        runs = [ex.submit(shapes).result(timeout=300) for ex in (app, cli, other)]
+        handles = [ex.submit(shapes) for ex in (app, cli, other)]  # their workers start at once
+        runs = [h.result(timeout=300) for h in handles]
     finally:
         for ex in (app, cli, other):
             ex.shutdown()
