@@ -184,7 +184,7 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, thread
               f"{worker / 1e9:.2f} GB with the {build} build of PyTorch, the server about {server / 1e9:.2f} GB.")
     if left < DATASET_ENTRY:
         reason += " Memory is tight: one dataset is kept at a time" + (
-            "; the CPU build of PyTorch needs far less (README, Deploying)." if build == "cuda" else ".")
+            "; the CPU build of PyTorch needs far less (docs/deploying.md)." if build == "cuda" else ".")
     return Plan(max_runs=chosen, threads_per_run=threads, worker_nice=WORKER_NICE, dataset_entries=int(entries),
                 server_bytes=server, worker_bytes=worker, torch_build=build, reason=reason)  # fmt: skip
 
