@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks._server import CHROMIUM, CHROMIUM_ARGS, app_server
+from benchmarks._server import CHROMIUM, app_server, chromium
 
 
 @pytest.fixture(scope="session")
@@ -16,11 +16,9 @@ def browser():
         if os.environ.get("CI"):
             raise RuntimeError("CI needs Debian's chromium for the browser tests: apt-get install -y chromium")
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    pytest.importorskip("playwright.sync_api")
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="session")
