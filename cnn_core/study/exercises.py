@@ -62,7 +62,9 @@ class Exercise:
     question: str  # the question the comparison answers
     make: Callable[[BlockDesign, TrainConfig], list[Variant]]  # the variants, the baseline first
     treatment: str  # the variant the question is about, compared with the baseline
-    answers: dict[str, str]  # "better" / "worse" / "unclear" (treatment vs baseline) → the one-line answer
+    # "better" / "worse" / "unclear" (treatment vs baseline) → the one-line answer; {diff}: the gap in points,
+    # {signed}: the same with its sign, {ci}: its 95 % confidence interval
+    answers: dict[str, str]
     notebook: bool = True  # one of the notebook's own exercises
 
 
@@ -86,39 +88,38 @@ EXERCISES = {
                  {"better": "Here the fourth block helped, by {diff} — but one task cannot show that deeper "
                             "*always* wins.",
                   "worse": "No: here the fourth block did worse, by {diff}.",
-                  "unclear": "No: here a fourth block made no clear difference ({diff}, within the seed-to-seed "
-                             "spread of {spread})."}),
+                  "unclear": "No: here a fourth block made no clear difference ({signed}, 95 % CI {ci})."}),
         Exercise("downsampling", "Downsampling: max pooling vs stride-2 convolution",
                  "Is there a performance difference between max pooling and a stride-2 convolution?",
                  _design_variants(downsample=[("max pool", "max"), ("stride-2 conv", "stride")]), "stride-2 conv",
                  {"better": "Yes: here the stride-2 convolution did better, by {diff}.",
                   "worse": "Yes: here max pooling did better, by {diff}.",
-                  "unclear": "No clear one here: {diff}, within the seed-to-seed spread of {spread}."}),
+                  "unclear": "No clear one here: {signed} (95 % CI {ci})."}),
         Exercise("augmentation", "Augmentation: none vs RandomRotation(15)",
                  "What does RandomRotation(15) in training do to test accuracy?",
                  _train_variants(rotation=[("no augmentation", 0.0), ("rotation ±15°", 15.0)]), "rotation ±15°",
                  {"better": "It raised test accuracy by {diff}.",
                   "worse": "It lowered test accuracy by {diff}.",
-                  "unclear": "No clear effect here: {diff}, within the seed-to-seed spread of {spread}."}),
+                  "unclear": "No clear effect here: {signed} (95 % CI {ci})."}),
         Exercise("loss", "Loss: cross-entropy vs label smoothing 0.1", "Does label smoothing 0.1 help?",
                  _train_variants(label_smoothing=[("cross-entropy", 0.0), ("label smoothing 0.1", 0.1)]),
                  "label smoothing 0.1",
                  {"better": "Yes, here: it raised test accuracy by {diff}.",
                   "worse": "No, here it hurt: test accuracy fell by {diff}.",
-                  "unclear": "Not clearly, here: {diff}, within the seed-to-seed spread of {spread}."}),
+                  "unclear": "Not clearly, here: {signed} (95 % CI {ci})."}),
         Exercise("width", "Width: channels ×0.5 / ×1 / ×2", "Does a wider network do better?",
                  lambda d, t: [Variant(f"×{f:g} channels", dataclasses.replace(d, channels=widen(d.channels, f)), t)
                                for f in (1, 0.5, 2)], "×2 channels",
                  {"better": "Yes, here: twice the channels raised test accuracy by {diff}.",
                   "worse": "No: here twice the channels did worse, by {diff}.",
-                  "unclear": "Not clearly, here: twice the channels changed test accuracy by {diff}, within the "
-                             "seed-to-seed spread of {spread}."}, notebook=False),
+                  "unclear": "Not clearly, here: twice the channels changed test accuracy by {signed} "
+                             "(95 % CI {ci})."}, notebook=False),
         Exercise("batchnorm", "Batch norm: on vs off", "Does batch norm help?",
                  _design_variants(batch_norm=[("batch norm", True), ("no batch norm", False)]), "no batch norm",
                  {"better": "Not here: without batch norm the network did better, by {diff}.",
                   "worse": "Yes, here: without batch norm test accuracy fell by {diff}.",
-                  "unclear": "Not clearly, here: removing it changed test accuracy by {diff}, within the "
-                             "seed-to-seed spread of {spread}."}, notebook=False),
+                  "unclear": "Not clearly, here: removing it changed test accuracy by {signed} "
+                             "(95 % CI {ci})."}, notebook=False),
     )
 }  # fmt: skip
 

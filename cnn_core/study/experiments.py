@@ -9,7 +9,19 @@ from typing import Any
 
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.study.exercises import ExperimentConfig, exercise
-from cnn_core.study.statistics import Comparison, VariantStats, compare, loss_text, mean, points, verdict_sentence
+from cnn_core.study.statistics import (
+    LOSS,
+    Comparison,
+    VariantStats,
+    ci_text,
+    compare,
+    corrected,
+    mean,
+    no_evidence,
+    points,
+    signed_points,
+    verdict_sentence,
+)
 
 
 @dataclass(frozen=True)
@@ -31,55 +43,53 @@ class ExperimentResult:
 
     @property
     def verdict(self) -> str:
-        return " ".join(verdict_sentence(c, self.stats) for c in self.comparisons)
+        return " ".join(verdict_sentence(c) for c in self.comparisons)
+
+    @property
+    def loss_comparisons(self) -> tuple[Comparison, ...]:
+        """The same test on the test loss (lower is better): a loss can separate variants that accuracy does not."""
+        base = self.variants[0]
+        return corrected([compare(base.name, base.test_loss, v.name, v.test_loss, base.seeds, v.seeds)
+                          for v in self.variants[1:]])  # fmt: skip
 
     @property
     def loss_verdict(self) -> str:
-        """The same rule on the test loss (lower is better): a loss can separate variants that accuracy does not."""
-        out = []
-        for c in self.comparisons:
-            a, b = self.stats[c.baseline], self.stats[c.other]
-            lc = compare(c.baseline, a.test_loss, c.other, b.test_loss)
-            numbers = (f"{c.other} {loss_text(b.loss_mean, b.loss_std)} against {loss_text(a.loss_mean, a.loss_std)} for "
-                       f"{c.baseline}")  # fmt: skip
-            if lc.spread is None:
-                out.append(f"Test loss: {numbers}.")
-            elif lc.outcome == "unclear":
-                out.append(f"Test loss: {numbers}; the gap of {abs(lc.difference):.3f} is within the spread "
-                           f"({lc.spread:.3f}).")  # fmt: skip
-            else:
-                word = "higher (worse)" if lc.outcome == "better" else "lower (better)"
-                out.append(f"Test loss: {numbers}; {word} by {abs(lc.difference):.3f}, more than the spread "
-                           f"({lc.spread:.3f}).")  # fmt: skip
-        return " ".join(out)
+        return "Test loss: " + " ".join(verdict_sentence(c, LOSS) for c in self.loss_comparisons)
 
     @property
     def answer(self) -> str:
         """The exercise's question, answered in one line."""
         ex, c = exercise(self.exercise), self.main
-        text = ex.answers[c.outcome].format(diff=points(c.difference), spread=points(c.spread))
-        if c.spread is None:
-            text = "Cannot tell with one seed: run at least two."
+        why = no_evidence(c)
+        if why is not None:
+            return f"{ex.question} Cannot tell: {why}."
+        text = ex.answers[c.outcome].format(diff=points(c.difference), signed=signed_points(c.difference),
+                                            ci=f"{ci_text(c)} points")  # fmt: skip
         return f"{ex.question} {text}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The CLI's --json: exercise, seeds, variants (name, test_acc, mean, std, params, seconds), verdict."""
+        """The CLI's --json: exercise, seeds, variants (name, test_acc, mean, std, params, seconds), comparisons
+        (each variant against the baseline: difference, ci_low, ci_high, p, p_adjusted, seeds, paired, outcome),
+        verdict."""
         variants = [{"name": v.name, "test_acc": list(v.test_acc), "mean": v.mean, "std": v.std,
                      "params": v.params, "seconds": v.seconds} for v in self.variants]  # fmt: skip
-        return {"exercise": self.exercise, "seeds": self.seeds, "variants": variants, "verdict": self.verdict}
+        return {"exercise": self.exercise, "seeds": self.seeds, "variants": variants,
+                "comparisons": [c.to_dict() for c in self.comparisons], "verdict": self.verdict}  # fmt: skip
 
 
 def summarize_experiment(name: str, seeds: int, scores: dict[str, list[dict[str, Any]]]) -> ExperimentResult:
     """Per-variant statistics from each variant's per-seed scores (dicts with test_acc, test_loss, params,
-    macs, seconds), in the exercise's variant order; every variant against the first (the baseline)."""
+    macs, seconds and optionally seed), in the exercise's variant order; every variant against the first (the
+    baseline), seed by seed where both ran the same seeds, with Holm's correction across the variants."""
     rows = []
     for vname, runs in scores.items():
         if not runs:
             raise ValueError(f"variant {vname!r} has no finished runs")
+        ran = tuple(r["seed"] for r in runs) if all("seed" in r for r in runs) else None
         rows.append(VariantStats(vname, tuple(r["test_acc"] for r in runs), tuple(r["test_loss"] for r in runs),
-                                 runs[0]["params"], runs[0]["macs"], mean([r["seconds"] for r in runs])))  # fmt: skip
+                                 runs[0]["params"], runs[0]["macs"], mean([r["seconds"] for r in runs]), ran))  # fmt: skip
     base = rows[0]
-    comps = tuple(compare(base.name, base.test_acc, v.name, v.test_acc) for v in rows[1:])
+    comps = corrected([compare(base.name, base.test_acc, v.name, v.test_acc, base.seeds, v.seeds) for v in rows[1:]])
     return ExperimentResult(name, seeds, tuple(rows), comps)
 
 
@@ -97,7 +107,8 @@ def experiment_result(cfg: ExperimentConfig, states) -> ExperimentResult | None:
     scores: dict[str, list[dict[str, Any]]] = {v.name: [] for v in cfg.variants()}
     for s in states:
         if s.finished:
-            scores[s.trial.label].append({**s.scores, **cost(s.trial.spec), "seconds": s.run.summary["train_seconds"]})
+            scores[s.trial.label].append({**s.scores, **cost(s.trial.spec), "seconds": s.run.summary["train_seconds"],
+                                          "seed": s.trial.seed})  # fmt: skip
     base = next(iter(scores))
     scores = {k: v for k, v in scores.items() if v}
     if base not in scores or len(scores) < 2:

@@ -43,32 +43,38 @@ def test_one_value_has_no_sample_std():
         mean([])
 
 
-def test_a_gap_larger_than_the_spread_is_a_clear_difference():
-    c = compare("a", BASE, "b", [0.75, 0.76, 0.77])  # gap 0.04, spread max(0.02, 0.01) = 0.02
-    assert c.difference == pytest.approx(0.04)
-    assert c.spread == pytest.approx(0.02)
+def test_a_gap_the_paired_test_finds_is_a_clear_difference():
+    c = compare("a", BASE, "b", [0.80, 0.84, 0.83])  # differences 0.10, 0.10, 0.11: p = 0.001
+    assert c.difference == pytest.approx(0.10333, abs=1e-5)
+    assert c.paired and c.p < 0.01 and c.low > 0
     assert c.outcome == "better"
-    assert compare("a", BASE, "b", [0.60, 0.61, 0.62]).outcome == "worse"  # gap −0.11
+    assert compare("a", BASE, "b", [0.60, 0.61, 0.62]).outcome == "worse"  # −0.10, −0.13, −0.10
 
 
-def test_a_gap_within_the_spread_is_no_clear_difference():
-    c = compare("a", BASE, "b", [0.73, 0.71, 0.75])  # gap 0.01, spread 0.02
+def test_a_gap_the_test_cannot_tell_from_luck_is_no_clear_difference():
+    c = compare("a", BASE, "b", [0.73, 0.71, 0.75])  # differences +0.03, −0.03, +0.03
     assert c.difference == pytest.approx(0.01)
-    assert c.outcome == "unclear"
+    assert c.outcome == "unclear" and c.low < 0 < c.high
     assert compare("a", [0.5, 0.5], "b", [0.5, 0.5]).outcome == "unclear"  # no gap, no spread
+    # The old rule's "better": a 4-point gap against spreads of 2 and 1 points; the test says p = 0.057.
+    assert compare("a", BASE, "b", [0.75, 0.76, 0.77]).outcome == "unclear"
 
 
 def test_one_seed_gives_no_verdict():
     c = compare("a", [0.7], "b", [0.9])
-    assert c.spread is None and c.outcome == "unclear"
+    assert c.spread is None and c.p is None and c.outcome == "unclear"
 
 
 def test_one_seed_reports_no_std_and_no_verdict():
     runs = lambda a: [{"test_acc": a, "test_loss": 0.5, "params": 1, "macs": 1, "seconds": 1.0}]  # noqa: E731
     r = summarize_experiment("loss", 1, {"cross-entropy": runs(0.7), "label smoothing 0.1": runs(0.9)})
-    assert json.loads(json.dumps(r.to_dict(), allow_nan=False))["variants"][0]["std"] is None
-    assert r.verdict.startswith("No verdict with one seed")
-    assert r.answer == "Does label smoothing 0.1 help? Cannot tell with one seed: run at least two."
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["variants"][0]["std"] is None
+    assert d["comparisons"][0]["p"] is None and d["comparisons"][0]["outcome"] == "unclear"
+    assert r.verdict == ("label smoothing 0.1: +20.0 points against cross-entropy, no verdict: one seed gives no "
+                         "seed-to-seed spread to tell a real difference from luck; run at least two.")  # fmt: skip
+    assert r.answer == ("Does label smoothing 0.1 help? Cannot tell: one seed gives no seed-to-seed spread to tell "
+                        "a real difference from luck; run at least two.")  # fmt: skip
 
 
 def test_points_are_percentage_points():
@@ -77,49 +83,76 @@ def test_points_are_percentage_points():
     assert points(None) == "—"
 
 
-def _result(name="deeper", other=(0.75, 0.76, 0.77)):
+def _result(name="deeper", other=(0.80, 0.84, 0.83), base=BASE):
     cfg = ExperimentConfig(exercise=name)
     names = [v.name for v in cfg.variants()]
     runs = lambda accs, p: [{"test_acc": a, "test_loss": 1 - a, "params": p, "macs": 10 * p, "seconds": s}
                             for a, s in zip(accs, (2.0, 3.0, 4.0))]  # fmt: skip
-    return summarize_experiment(name, 3, {names[0]: runs(BASE, 100), names[1]: runs(other, 200)})
+    return summarize_experiment(name, 3, {names[0]: runs(base, 100), names[1]: runs(other, 200)})
 
 
 def test_experiment_result_states_the_numbers_and_the_verdict():
     r = _result()
     assert [v.name for v in r.variants] == ["3 blocks", "4 blocks"]
-    assert r.variants[1].mean == pytest.approx(0.76) and r.variants[1].std == pytest.approx(0.01)
+    assert r.variants[1].mean == pytest.approx(0.8233, abs=1e-4) and r.variants[1].std == pytest.approx(0.0208, abs=1e-4)
     assert r.variants[0].loss_mean == pytest.approx(0.28)
-    assert r.verdict == ("4 blocks did better: 4 blocks scored 76.0 % ± 1.0 against 72.0 % ± 2.0 for 3 blocks "
-                         "over 3 seeds; the gap of 4.0 points is larger than the seed-to-seed spread of 2.0 points.")
-    assert r.answer == "Does deeper always win? Here the fourth block helped, by 4.0 points — but one task cannot " \
+    assert r.verdict == ("4 blocks: +10.3 points (95 % CI +8.9 to +11.8; p = 0.001; paired by seed): better than "
+                         "3 blocks at 3 seeds.")  # fmt: skip
+    assert r.answer == "Does deeper always win? Here the fourth block helped, by 10.3 points — but one task cannot " \
                        "show that deeper *always* wins."  # fmt: skip
 
 
-def test_the_test_loss_gets_the_same_rule_lower_being_better():
-    r = _result()  # losses 1 − accuracy: 0.28 ± 0.02 for the baseline, 0.24 ± 0.01 for 4 blocks
-    assert r.loss_verdict == ("Test loss: 4 blocks 0.240 ± 0.010 against 0.280 ± 0.020 for 3 blocks; lower (better) "
-                              "by 0.040, more than the spread (0.020).")  # fmt: skip
-    assert "within the spread" in _result("loss", other=(0.73, 0.71, 0.75)).loss_verdict
+def test_the_test_loss_gets_the_same_test_lower_being_better():
+    r = _result()  # losses 1 − accuracy
+    assert r.loss_verdict == ("Test loss: 4 blocks: −0.103 (95 % CI −0.118 to −0.089; p = 0.001; paired by seed): "
+                              "lower (better) than 3 blocks at 3 seeds.")  # fmt: skip
+    assert "no clear difference" in _result("loss", other=(0.73, 0.71, 0.75)).loss_verdict
 
 
-def test_no_clear_difference_is_said_with_the_numbers():
-    r = _result("loss", other=(0.73, 0.71, 0.75))
-    assert r.verdict.startswith("No clear difference: label smoothing 0.1 scored 73.0 % ± 2.0 against "
-                                "72.0 % ± 2.0 for cross-entropy over 3 seeds; the gap of 1.0 point is not larger")
-    assert r.answer == ("Does label smoothing 0.1 help? Not clearly, here: 1.0 point, within the seed-to-seed "
-                        "spread of 2.0 points.")  # fmt: skip
+def test_no_clear_difference_is_said_with_the_interval_and_the_seeds_it_would_take():
+    r = _result("loss", other=(0.75, 0.76, 0.77))  # differences 0.05, 0.02, 0.05 (std 1.7 points)
+    assert r.verdict == ("label smoothing 0.1: +4.0 points (95 % CI −0.3 to +8.3; p = 0.057; paired by seed): no "
+                         "clear difference at 3 seeds; about 4 seeds would tell a 4-point gap.")  # fmt: skip
+    assert r.answer == ("Does label smoothing 0.1 help? Not clearly, here: +4.0 points (95 % CI −0.3 to +8.3 "
+                        "points).")  # fmt: skip
+
+
+def test_holms_correction_names_the_comparisons_it_corrects_for():
+    names = [v.name for v in ExperimentConfig(exercise="width").variants()]
+    runs = lambda accs: [{"test_acc": a, "test_loss": 1 - a, "params": 1, "macs": 1, "seconds": 1.0}
+                         for a in accs]  # fmt: skip
+    r = summarize_experiment("width", 3, {names[0]: runs(BASE), names[1]: runs([0.60, 0.66, 0.62]),
+                                          names[2]: runs([0.73, 0.75, 0.74])})  # fmt: skip
+    half, double = r.comparisons
+    assert half.family == double.family == 2
+    assert half.p_adjusted == pytest.approx(2 * half.p)  # the smaller p-value, times 2
+    assert double.p_adjusted == pytest.approx(max(double.p, 2 * half.p))
+    assert "after Holm's correction for 2 comparisons" in r.verdict
+    assert half.outcome == "worse" and double.outcome == "unclear"
+
+
+def test_runs_with_other_seeds_are_compared_unpaired():
+    runs = lambda accs, seeds: [{"test_acc": a, "test_loss": 1 - a, "params": 1, "macs": 1, "seconds": 1.0,
+                                 "seed": s} for a, s in zip(accs, seeds)]  # fmt: skip
+    r = summarize_experiment("loss", 3, {"cross-entropy": runs(BASE, (0, 1, 2)),
+                                         "label smoothing 0.1": runs([0.75, 0.77], (0, 2))})  # fmt: skip
+    assert not r.main.paired and "Welch's test, the runs are not paired" in r.verdict
 
 
 def test_experiment_json_has_exactly_the_issues_fields():
-    d = json.loads(json.dumps(_result().to_dict()))
-    assert set(d) == {"exercise", "seeds", "variants", "verdict"}
+    d = json.loads(json.dumps(_result().to_dict(), allow_nan=False))
+    assert set(d) == {"exercise", "seeds", "variants", "comparisons", "verdict"}
     assert d["exercise"] == "deeper" and d["seeds"] == 3
     first = d["variants"][0]
     assert set(first) == {"name", "test_acc", "mean", "std", "params", "seconds"}
     assert first["test_acc"] == BASE and first["params"] == 100
     assert first["mean"] == pytest.approx(0.72) and first["std"] == pytest.approx(0.02)
     assert first["seconds"] == pytest.approx(3.0)  # mean training time of one run
+    (c,) = d["comparisons"]
+    assert set(c) == {"variant", "baseline", "difference", "ci_low", "ci_high", "p", "p_adjusted",
+                      "comparisons_corrected", "seeds", "paired", "outcome"}  # fmt: skip
+    assert c["variant"] == "4 blocks" and c["baseline"] == "3 blocks" and c["outcome"] == "better"
+    assert c["ci_low"] < c["difference"] < c["ci_high"] and c["p"] == c["p_adjusted"] < 0.05
 
 
 # ---------------------------------------------------------------- the exercises
