@@ -35,8 +35,14 @@ def dataset_ui() -> str:
     return st.sidebar.selectbox("Dataset", list(NAMES), key="ds_dataset", on_change=_on_dataset_change,
                                 format_func=NAMES.get,
                                 help="Shapes are drawn on the fly, so you control how hard they are. Digits are 1,797 "
-                                "real 8×8 scans that ship with scikit-learn. My images: pictures of your own, from a "
-                                "zip, file uploads or your camera.")  # fmt: skip
+                                "real 8×8 scans that ship with scikit-learn, all written by the same 13 people. My "
+                                "images: pictures of your own, from a zip, file uploads or your camera.")  # fmt: skip
+
+
+DIGITS_CAVEAT = ("The 1,797 digits were all written by the same 13 people (scikit-learn's copy of the UCI set's test "
+                 "part). A random split puts each writer's digits in training *and* in test, so the test accuracy "
+                 "says how well the model knows these 13 hands: expect it to flatter how it would do on a new "
+                 "writer's digits.")  # fmt: skip
 
 
 def data_config_ui(name: str, images: ImageSet | None) -> dict:
@@ -119,6 +125,8 @@ intro(
 saved = ss.get(DATA_CONFIG) or DataConfig()
 _seed_widgets(saved.to_dict())
 name = dataset_ui()
+if name == "digits":
+    st.sidebar.caption(DIGITS_CAVEAT)
 images = my_images_ui() if name == "folder" else None
 values = data_config_ui(name, images)
 if name == "folder" and images is None:

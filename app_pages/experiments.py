@@ -166,7 +166,8 @@ reset_button(("exp_", "sweep_"), keep=(BATCH,))
 intro(
     "Does a design choice really help? One run cannot tell: train the same network twice with other random "
     "starting weights and the accuracy moves. Here every **exercise** from the notebook trains each variant over "
-    "several **seeds**, and a difference counts only when it is larger than that seed-to-seed spread. A "
+    "several **seeds** and compares the variants seed by seed: a difference counts only when a t-test says the "
+    "seed-to-seed spread is unlikely to explain it, and every gap comes with its 95 % interval. A "
     "**sweep** tries many training settings and network knobs and finds the best."
 )
 data = task_ui()

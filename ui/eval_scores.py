@@ -12,6 +12,7 @@ from cnn_core.data.dataset import ImageDataset
 from cnn_core.inspection import evaluate as ev_core
 from cnn_core.inspection.evaluate import Evaluation
 from cnn_core.nets.summary import summarize
+from cnn_core.study.significance import wilson
 from cnn_core.training.run import TrainedRun
 from ui import curves
 from ui.plots import class_colour, compact, display_scale, tile
@@ -27,6 +28,12 @@ def draw_summary(run: TrainedRun, ev: Evaluation, rep: ev_core.Report) -> None:
     cols[4].metric("Parameters", f"{summarize(run.spec).total_params:,}",
                    help="Trainable weights and biases, as the Architecture page counts them (batch-norm running "
                    "statistics are stored too, but not learned).")
+    right, n = int((ev.preds == ev.labels).sum()), len(ev.labels)
+    if n:
+        low, high = wilson(right, n)
+        st.caption(f"{right} of {n} right: on new images like these, the accuracy is likely between {low:.1%} and "
+                   f"{high:.1%} (95 % Wilson interval). The {ev.split} images are a sample: fewer images, a wider "
+                   "range.")  # fmt: skip
 
 
 def draw_confusion(ev: Evaluation, normalise: bool) -> None:

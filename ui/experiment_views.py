@@ -14,8 +14,8 @@ from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import BlockDesign
 from cnn_core.study.exercises import ExperimentConfig
 from cnn_core.study.experiments import ExperimentResult
-from cnn_core.study.statistics import mean, percent, sample_std
-from cnn_core.study.sweeps import describe
+from cnn_core.study.statistics import ci_text, mean, percent, sample_std, signed_points
+from cnn_core.study.sweeps import best_caveat, describe
 from cnn_core.training.config import TrainConfig
 from ui.plots import class_colour, compact
 from ui.state import build_dataset
@@ -110,14 +110,34 @@ def curves_figure(cfg: ExperimentConfig, states) -> go.Figure:
                    legend=dict(orientation="h", y=-0.25))  # fmt: skip
 
 
+def comparisons_frame(result: ExperimentResult) -> pd.DataFrame:
+    """Each variant against the baseline: the difference, its 95 % interval, the p-value before and after Holm."""
+    return pd.DataFrame([{
+        "variant": c.other, "against": c.baseline, "difference": signed_points(c.difference),
+        "95 % CI (points)": ci_text(c), "p": c.p, "p after Holm": c.p_adjusted,
+        "verdict": {"better": "better", "worse": "worse"}.get(c.outcome, "no clear difference"),
+    } for c in result.comparisons])  # fmt: skip
+
+
+VERDICT_HELP = (
+    "How the verdict is reached: each seed trains every variant on the same images, so each seed gives one "
+    "difference. A paired t-test asks whether those differences are too consistent to be the luck of the "
+    "starting weights; a difference is claimed only when its p-value is below 5 % (after Holm's correction "
+    "when several variants face one baseline). The 95 % CI is the range of true differences the seeds allow: "
+    "when it spans 0, more seeds are needed to say. One seed, or the same difference at every seed, gives no "
+    "verdict at all."
+)
+
+
 def draw_experiment(cfg: ExperimentConfig, result: ExperimentResult, states) -> None:
     main = result.main
     show = st.success if main.outcome != "unclear" else st.info
     show(f"**{result.answer}**")
     st.markdown(f"**Verdict.** {result.verdict}")
     st.markdown(result.loss_verdict)
-    st.caption("A difference counts only when it is larger than the seed-to-seed spread (the larger of the two "
-               "variants' sample standard deviations): a smaller one could be the luck of the starting weights.")
+    st.caption(VERDICT_HELP)
+    st.dataframe(comparisons_frame(result), hide_index=True, width="stretch", key="exp_comparisons_table",
+                 column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in ("p", "p after Holm")})
     st.dataframe(results_frame(result), hide_index=True, width="stretch", key="exp_results_table",
                  column_config={c: st.column_config.NumberColumn(c, format="localized") for c in COUNTS})
     left, right = st.columns(2)
@@ -187,6 +207,9 @@ def draw_sweep(rows: list[dict], names: list[str], best: dict | None) -> None:
     st.success(f"**Best: trial {best['trial']}** ({describe({n: best[n] for n in names})}): validation accuracy "
                f"**{best['val_acc']:.1%}**, test accuracy {best['test_acc']:.1%}. Chosen on validation accuracy: "
                "choosing on the test images would tune the model to them.")  # fmt: skip
+    caveat = best_caveat(rows, best)
+    if caveat:
+        st.caption(f"Validation accuracy {best['val_acc']:.1%}: {caveat}")
     if sum(r["val_acc"] is not None for r in rows) >= 2:
         st.plotly_chart(parallel_figure(rows, names), key="sweep_parallel")
         st.plotly_chart(scatter_figure(rows, names), key="sweep_scatter")

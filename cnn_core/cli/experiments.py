@@ -143,7 +143,16 @@ def _run_experiment(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from cnn_core.study.sweeps import SweepConfig, best_trial, describe, parse_param, sweep_rows
+    from cnn_core.study.sweeps import (
+        SweepConfig,
+        best_caveat,
+        best_trial,
+        close_to_best,
+        describe,
+        parse_param,
+        sweep_rows,
+        val_interval,
+    )
 
     params = tuple(parse_param(text) for text in args.param)
     data = data_config(args)
@@ -153,7 +162,9 @@ def _run_sweep(args: argparse.Namespace) -> int:
     rows = sweep_rows(batch.states)
     best = best_trial(rows)
     if args.json:
-        print(json.dumps({"mode": mode, "trials": rows, "best": best}))
+        near = [r["trial"] for r in close_to_best(rows, best)]
+        print(json.dumps({"mode": mode, "trials": rows, "best": best, "best_val_ci": val_interval(best),
+                          "close_to_best": near}))  # fmt: skip
         return 0
     names = [k for k, _ in params]
     print(f"{'trial':>5}  {'settings':<40}{'val acc':>9}{'test acc':>10}{'params':>12}{'s':>7}")
@@ -163,4 +174,5 @@ def _run_sweep(args: argparse.Namespace) -> int:
               f"{r['params']:>12,}{r['seconds']:>7.1f}")  # fmt: skip
     print(f"best (on validation accuracy): trial {best['trial']}, {describe({k: best[k] for k in names})}: "
           f"val acc {best['val_acc'] * 100:.1f} %, test acc {best['test_acc'] * 100:.1f} %")  # fmt: skip
+    print(best_caveat(rows, best))
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import BlockDesign
 from cnn_core.study.exercises import HARD_SHAPES, check_splits, design_spec, nested_from_dict, widen, with_blocks
+from cnn_core.study.significance import accuracy_interval
 from cnn_core.study.trials import Trial
 from cnn_core.training.config import TrainConfig
 
@@ -168,17 +169,52 @@ def best_trial(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return min(done, key=lambda r: (-r["val_acc"], r["params"], r["trial"]), default=None)
 
 
+def val_interval(row: dict[str, Any]) -> tuple[float, float] | None:
+    """The 95 % Wilson interval of a trial's validation accuracy over its validation images (None unknown)."""
+    if row.get("val_acc") is None or not row.get("val_images"):
+        return None
+    return accuracy_interval(row["val_acc"], row["val_images"])
+
+
+def close_to_best(rows: list[dict[str, Any]], best: dict[str, Any]) -> list[dict[str, Any]]:
+    """The other finished trials the best cannot be told apart from: their validation accuracy's interval
+    overlaps the best's. (A conservative test: two intervals that barely overlap can still differ at 5 %.)"""
+    top = val_interval(best)
+    if top is None:
+        return []
+    near = []
+    for r in rows:
+        ci = val_interval(r)
+        if r is not best and ci is not None and ci[1] >= top[0]:
+            near.append(r)
+    return sorted(near, key=lambda r: -r["val_acc"])
+
+
+def best_caveat(rows: list[dict[str, Any]], best: dict[str, Any]) -> str:
+    """How sure the best is, in words: its interval and the trials it cannot be told apart from."""
+    ci = val_interval(best)
+    if ci is None:
+        return ""
+    text = f"95 % interval {ci[0]:.1%} to {ci[1]:.1%} over its {best['val_images']} validation images"
+    near = [f"trial {r['trial']}" for r in close_to_best(rows, best)]
+    if not near:
+        return text + "; no other trial's interval reaches it."
+    shown = ", ".join(near[:5]) + (f" and {len(near) - 5} more" if len(near) > 5 else "")
+    return (f"{text}; it cannot be told apart from {shown}: their intervals overlap, so on these images the "
+            "order at the top may be luck.")  # fmt: skip
+
+
 def sweep_rows(states) -> list[dict[str, Any]]:
     """One row per trial (TrialStates of `SweepConfig.trials()`): its settings, state and, once finished,
-    validation and test accuracy, parameters, MACs and training time."""
+    validation and test accuracy (and the count of validation images), parameters, MACs and training time."""
     from cnn_core.study.experiments import cost
 
     rows = []
     for n, s in enumerate(states, 1):
         row: dict[str, Any] = {"trial": n, **dict(s.trial.settings), "state": s.state, "val_acc": None,
-                               "test_acc": None, **cost(s.trial.spec), "seconds": None}  # fmt: skip
+                               "test_acc": None, **cost(s.trial.spec), "seconds": None, "val_images": None}  # fmt: skip
         if s.finished:
             row.update(val_acc=s.run.summary["val_acc"], test_acc=s.scores["test_acc"],
-                       seconds=s.run.summary["train_seconds"])  # fmt: skip
+                       seconds=s.run.summary["train_seconds"], val_images=s.scores.get("val_images"))  # fmt: skip
         rows.append(row)
     return rows

@@ -49,7 +49,8 @@ class TrialState:
 
 
 def test_scores(run, ds) -> dict[str, float]:
-    """Accuracy and mean cross-entropy of a trained run on the dataset's test images."""
+    """Accuracy and mean cross-entropy of a trained run on the dataset's test images, and how many test and
+    validation images there are (an accuracy's interval needs its count)."""
     import numpy as np
 
     from cnn_core.inspection.evaluate import predict
@@ -60,7 +61,8 @@ def test_scores(run, ds) -> dict[str, float]:
     probs = predict(run.build(), images)
     right = probs[np.arange(len(labels)), labels]
     return {"test_acc": float((probs.argmax(1) == labels).mean()),
-            "test_loss": float(-np.log(np.clip(right, 1e-12, None)).mean())}  # fmt: skip
+            "test_loss": float(-np.log(np.clip(right, 1e-12, None)).mean()),
+            "test_images": len(labels), "val_images": len(ds.splits["val"])}  # fmt: skip
 
 
 def on_executor(executor, who: str = "") -> Callable[[Trial], Any]:

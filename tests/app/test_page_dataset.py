@@ -71,6 +71,8 @@ def test_switching_to_digits_uses_the_digit_defaults(app):
     assert m["Images"] == "1,797" and m["Image shape"] == "1×8×8" and m["Classes"] == "10"
     # Shape-only knobs are disabled for real digits.
     assert next(s for s in at.sidebar.slider if s.key == "ds_rotation").disabled
+    # A random split puts the same writers in training and test: the page says so.
+    assert any("same 13 people" in c.value and "flatter" in c.value for c in at.sidebar.caption)
 
 
 def test_a_bad_choice_shows_an_error_and_keeps_the_last_dataset(app):

@@ -92,6 +92,15 @@ def test_the_sidebar_names_the_torch_version_and_device(shown):
     assert f"PyTorch {torch.__version__}" in _texts(shown.sidebar.caption)
 
 
+def test_the_accuracy_comes_with_its_wilson_interval_from_scipy(shown, reference):
+    from scipy.stats import binomtest
+
+    right, n = int((reference.preds == reference.labels).sum()), len(reference.labels)
+    ci = binomtest(right, n).proportion_ci(method="wilson")
+    assert f"{right} of {n} right" in _texts(shown.caption)
+    assert f"between {ci.low:.1%} and {ci.high:.1%} (95 % Wilson interval)" in _texts(shown.caption)
+
+
 def test_the_scores_equal_scikit_learns_on_the_models_test_predictions(shown, reference):
     metrics = {m.label: m.value for m in shown.metric}
     assert metrics["Accuracy on test"] == f"{accuracy_score(reference.labels, reference.preds):.1%}"

@@ -9,6 +9,8 @@ import pytest
 
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import BlockDesign
+from cnn_core.study.experiments import experiment_result
+from cnn_core.study.statistics import ci_text, signed_points
 
 PAGE = "app_pages/experiments.py"
 TINY = DataConfig(n_per_class=8, size=16, test_fraction=0.25, val_fraction=0.25, seed=7)
@@ -37,7 +39,7 @@ def _open(app, data: DataConfig | None = None):
 def test_the_page_explains_itself_and_offers_hard_shapes(app):
     at = _open(app)
     assert at.title[0].value == "Experiments"
-    assert "seed-to-seed spread" in at.markdown[0].value
+    assert "seed by seed" in at.markdown[0].value and "95 % interval" in at.markdown[0].value
     assert any("colour alone gives the answer" in c for c in _texts(at.caption))
     assert at.radio(key="exp_task").value == "hard"
     assert any("2 variants × 3 seeds = 6 runs" in c for c in _texts(at.caption))
@@ -120,6 +122,16 @@ def test_a_tiny_experiment_runs_end_to_end_and_a_rerun_trains_nothing(app):
     assert any("Does label smoothing 0.1 help?" in s for s in _texts(at.success) + _texts(at.info))
     table = at.dataframe[-1].value if at.dataframe else None
     assert table is not None and list(table["variant"]) == ["cross-entropy", "label smoothing 0.1"]
+    # The interval, the p-value and the corrected verdict, as the core computes them from the same runs.
+    result = experiment_result(at.session_state["exp_batch"]["config"], batch.states)
+    (c,) = result.comparisons
+    comparisons = next(d.value for d in at.dataframe if "p after Holm" in d.value.columns)
+    row = comparisons.iloc[0]
+    assert row["variant"] == "label smoothing 0.1" and row["difference"] == signed_points(c.difference)
+    assert row["95 % CI (points)"] == ci_text(c)
+    assert (row["p"], row["p after Holm"]) == pytest.approx((c.p, c.p_adjusted), nan_ok=True)
+    assert row["verdict"] == {"better": "better", "worse": "worse"}.get(c.outcome, "no clear difference")
+    assert result.verdict in markdown and any("paired t-test" in t for t in _texts(at.caption))
 
     again = _wait(_tiny_experiment(app), _finished)
     rerun = again.session_state["exp_batch"]["batch"]
@@ -159,6 +171,7 @@ def test_a_tiny_sweep_finds_the_best_and_sends_it_to_the_other_pages(app):
     rows = at.dataframe[-1].value
     assert list(rows["blocks"]) == [2, 3] and list(rows["lr"]) == [1e-3, 1e-3]
     assert any("Best: trial" in s for s in _texts(at.success))
+    assert any("95 % interval" in c and "validation images" in c for c in _texts(at.caption))
     at.button(key="sweep_use_best").click().run()
     assert not at.exception
     best = min(at.session_state["exp_batch"]["batch"].states, key=lambda s: (-s.run.summary["val_acc"],

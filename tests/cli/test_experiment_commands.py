@@ -50,8 +50,19 @@ def test_a_tiny_experiment_prints_the_issues_json_and_a_rerun_trains_nothing(tmp
     result = run_cli("experiment", "--exercise", "batchnorm", "--seeds", "2", *TINY, "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert set(out) == {"exercise", "seeds", "variants", "verdict"}
+    assert set(out) == {"exercise", "seeds", "variants", "comparisons", "verdict"}
     assert out["exercise"] == "batchnorm" and out["seeds"] == 2
+    (c,) = out["comparisons"]  # the interval, the p-value and the corrected verdict
+    assert c["variant"] == "no batch norm" and c["baseline"] == "batch norm" and c["paired"] and c["seeds"] == 2
+    accs = [v["test_acc"] for v in out["variants"]]
+    assert c["difference"] == pytest.approx(sum(b - a for a, b in zip(*accs)) / 2)
+    assert c["outcome"] in ("better", "worse", "unclear") and c["comparisons_corrected"] == 1
+    if c["p"] is None:  # the same difference at both seeds: no spread, no verdict
+        assert c["ci_low"] is None and c["outcome"] == "unclear"
+    else:
+        assert c["ci_low"] <= c["difference"] <= c["ci_high"] and c["p_adjusted"] == c["p"]
+        assert (c["outcome"] != "unclear") == (c["p_adjusted"] < 0.05)
+    assert out["verdict"].startswith("no batch norm: ")
     assert [v["name"] for v in out["variants"]] == ["batch norm", "no batch norm"]
     for v in out["variants"]:
         assert set(v) == {"name", "test_acc", "mean", "std", "params", "seconds"}
@@ -76,3 +87,6 @@ def test_a_tiny_sweep_prints_one_row_per_trial_and_the_best(tmp_path, monkeypatc
     assert out["mode"] == "grid" and [(t["lr"], t["width"]) for t in out["trials"]] == [(1e-3, 0.5), (1e-2, 0.5)]
     best = max(out["trials"], key=lambda t: (t["val_acc"], -t["params"], -t["trial"]))
     assert out["best"]["trial"] == best["trial"]
+    low, high = out["best_val_ci"]  # the best's validation accuracy with its Wilson interval
+    assert low <= out["best"]["val_acc"] <= high and out["best"]["val_images"] == 4  # 4 classes × round(8 × 0.15)
+    assert all(isinstance(n, int) for n in out["close_to_best"])
