@@ -8,7 +8,8 @@ an empty run registry and trains those 15 runs:
 - pool: the process pool with --workers runs at a time (the executor gives each worker its share of cores);
 - sequential: the same executor with one run at a time, so the 15 runs go one after another;
 - cached: the whole batch again, which finds every run in the registry and trains nothing.
-Then it prints each exercise's table and verdict (from the pool's runs).
+Then it prints each exercise's table and verdict (from the pool's runs), and the rows of the docs' table:
+each variant against its baseline seed by seed, with the 95 % interval of the difference and the p-value.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cnn_core.study.exercises import EXERCISES, HARD_SHAPES, ExperimentConfig
 from cnn_core.study.experiments import experiment_result  # noqa: E402
-from cnn_core.study.statistics import percent
+from cnn_core.study.statistics import ci_text, percent, signed_points
 from cnn_core.training.config import TrainConfig  # noqa: E402
 
 NOTEBOOK = [name for name, e in EXERCISES.items() if e.notebook]
@@ -82,7 +83,7 @@ def main() -> None:
         print(f"the same batch again: {cached_s:.1f} s, {again.counts.get('cached', 0)} of {len(trials)} runs "
               "from the registry")  # fmt: skip
 
-    offset = 0
+    offset, rows = 0, []
     for cfg in cfgs:
         n = len(cfg.trials())
         result = experiment_result(cfg, batch.states[offset : offset + n])
@@ -93,6 +94,16 @@ def main() -> None:
             print(f"  {v.name:<22}{percent(v.mean, v.std):>16}  ({seeds})  {v.params:>9,} params  {v.seconds:5.1f} s/run")
         print(f"  {result.verdict}")
         print(f"  {result.answer}")
+        base, c = result.variants[0], result.main
+        seeds = lambda v: ", ".join(f"{a * 100:.1f}" for a in v.test_acc)  # noqa: E731
+        other = result.stats[c.other]
+        rows.append(f"| {cfg.exercise} | {base.name} {percent(base.mean, base.std)} ({seeds(base)}) | {other.name} "
+                    f"{percent(other.mean, other.std)} ({seeds(other)}) | {signed_points(c.difference)} "
+                    f"({ci_text(c)}) | {'—' if c.p is None else f'{c.p:.2f}'} | "
+                    f"{'no clear difference' if c.outcome == 'unclear' else c.outcome} |")  # fmt: skip
+    print("\n| exercise | baseline | variant | difference (95 % CI, points) | p | verdict |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
