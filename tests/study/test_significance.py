@@ -113,6 +113,7 @@ def test_seeds_needed_matches_the_power_table_and_a_simulation():
     [([0.8], [0.9]),  # one seed
      ([0.80, 0.85, 0.90], [0.80, 0.85, 0.90]),  # identical results
      ([0.70, 0.74, 0.72], [0.72, 0.76, 0.74]),  # the same gap at every seed: zero spread of the differences
+     ([0.1, 0.2, 0.3], [0.2, 0.3, 0.4]),  # the same gap, but floats make the differences differ by 1e-17
      ([0.875, 0.875], [0.879166, 0.879166])],  # two seeds that tie, one image apart
 )  # fmt: skip
 def test_no_spread_or_one_seed_is_never_a_claimed_difference(base, other):
