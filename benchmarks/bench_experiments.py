@@ -93,6 +93,7 @@ def main() -> None:
             seeds = ", ".join(f"{a * 100:.1f}" for a in v.test_acc)
             print(f"  {v.name:<22}{percent(v.mean, v.std):>16}  ({seeds})  {v.params:>9,} params  {v.seconds:5.1f} s/run")
         print(f"  {result.verdict}")
+        print(f"  {result.loss_verdict}")
         print(f"  {result.answer}")
         base, c = result.variants[0], result.main
         seeds = lambda v: ", ".join(f"{a * 100:.1f}" for a in v.test_acc)  # noqa: E731
