@@ -326,3 +326,22 @@ def test_sweep_settings_apply_to_a_copy_of_the_base():
     base = TrainConfig(epochs=2)
     sweep = SweepConfig((parse_param("optimizer=sgd,adamw"),), train=base)
     assert [t.train for t in sweep.trials()] == [dataclasses.replace(base, optimizer=o) for o in ("sgd", "adamw")]
+
+
+def test_the_best_trial_has_its_wilson_interval_and_the_trials_it_cannot_be_told_from():
+    from scipy.stats import binomtest
+
+    from cnn_core.study.sweeps import best_caveat, close_to_best, val_interval
+
+    rows = [{"trial": 1, "val_acc": 180 / 200, "val_images": 200, "params": 10},
+            {"trial": 2, "val_acc": 172 / 200, "val_images": 200, "params": 10},  # intervals overlap the best's
+            {"trial": 3, "val_acc": 140 / 200, "val_images": 200, "params": 10},  # far below
+            {"trial": 4, "val_acc": None, "val_images": None, "params": 10}]  # fmt: skip
+    best = best_trial(rows)
+    ci = binomtest(180, 200).proportion_ci(method="wilson")
+    assert val_interval(best) == pytest.approx((ci.low, ci.high))
+    assert [r["trial"] for r in close_to_best(rows, best)] == [2]
+    assert best_caveat(rows, best).startswith(f"95 % interval {ci.low:.1%} to {ci.high:.1%} over its 200 validation")
+    assert "cannot be told apart from trial 2" in best_caveat(rows, best)
+    assert "no other trial" in best_caveat(rows[:1] + rows[2:], best)
+    assert val_interval(rows[3]) is None and best_caveat(rows, {**best, "val_images": None}) == ""
