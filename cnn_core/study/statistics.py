@@ -174,7 +174,6 @@ def verdict_sentence(c: Comparison, unit: Unit = ACCURACY) -> str:
     return f"{head}: no clear difference at {c.n} seeds{seeds_line(c) if unit.gap else ''}."
 
 
-
 @dataclass(frozen=True)
 class VariantStats:
     name: str
