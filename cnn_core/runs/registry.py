@@ -207,8 +207,7 @@ class RunRegistry:
         db = sqlite3.connect(path, timeout=30, isolation_level=None)
         if fresh or not self._ready:
             try:
-                set_up(db)
-                if fresh:
+                if set_up(db):  # the table was made just now: the checkpoints on disk get their rows again
                     restore_rows(self, db)
             except BaseException:
                 db.close()

@@ -1,7 +1,7 @@
-"""The run registry's table (its schema and rows), and how it mends itself: a removed table is made again, a corrupt database is
-moved aside (renamed, kept for whoever wants to look at it, never deleted) for a fresh one, and a fresh database
-is refilled from the checkpoint files on disk, each registered from its own metadata (the session's name is not
-in a file: it is lost).
+"""The run registry's table (its schema and rows), and how it mends itself: a removed folder or table is made
+again, a corrupt database is kept under another name (never deleted) and replaced by a fresh one, and a fresh
+table is refilled from the checkpoint files on disk, each registered from its own metadata (the session's name
+is not in a file: it is lost).
 
 Two processes that find the same damage at once take turns on a lock file; the second finds a healthy database
 and leaves it alone.
@@ -73,51 +73,61 @@ def heal(registry, exc: sqlite3.DatabaseError) -> bool:
 
 
 def start_afresh(folder: Path) -> Path | None:
-    """Move a corrupt database aside and start a fresh one from the checkpoints; where it went (None: it was
-    healthy by the time this process held the lock, another one had mended it)."""
+    """Keep a corrupt database under another name and put a fresh one, already refilled from the checkpoints, in
+    its place in one rename (no process ever sees it empty); where the old one went (None: it was healthy by the
+    time this process held the lock, another one had mended it)."""
     path = folder / DB_NAME
     with _repair_lock(folder):
         if _healthy(path):
             return None
-        aside = path.with_name(f"{DB_NAME}{ASIDE}{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
-        for suffix in ("", "-wal", "-shm"):  # the write-ahead log belongs to the damaged file: it goes with it
-            try:
-                os.replace(f"{path}{suffix}", f"{aside}{suffix}")
-            except FileNotFoundError:
-                pass
-        logger.error("run registry in %s: the database was damaged; moved aside to %s", folder, aside.name)
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        fresh = folder / f".{DB_NAME}.{os.getpid()}.new"
+        fresh.unlink(missing_ok=True)
+        db = sqlite3.connect(fresh, timeout=30, isolation_level=None)
         try:
             set_up(db)
             restored = _insert_from_files(folder, db, warn=lambda m: logger.warning("run registry: %s", m))
         finally:
             db.close()
-        logger.warning("run registry in %s: %d checkpoints registered again from their files", folder, restored)
+        aside = path.with_name(f"{DB_NAME}{ASIDE}{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        for suffix in ("-wal", "-shm"):  # the damaged file's log goes with it, never onto the fresh one
+            try:
+                os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+            except FileNotFoundError:
+                pass
+        os.link(path, aside)  # kept under its new name…
+        os.replace(fresh, path)  # …and replaced in one step
+        logger.error("run registry in %s: the database was damaged; kept as %s, a fresh one holds the %d "
+                     "checkpoints on disk", folder, aside.name, restored)  # fmt: skip
         return aside
 
 
-def set_up(db: sqlite3.Connection, tries: int = 100) -> None:
-    """WAL mode and the table. Switching the journal mode ignores the busy timeout, so two processes
-    creating the database at once retry."""
+def set_up(db: sqlite3.Connection, tries: int = 100) -> bool:
+    """WAL mode and the table; True if this call made the table (a database new or emptied: refill it).
+    Switching the journal mode ignores the busy timeout, so two processes creating the database at once retry."""
     for attempt in range(tries):
         try:
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute("PRAGMA journal_mode=WAL")
+            made = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone() is None
             db.executescript(SCHEMA)
             have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
             for name, kind in ADDED.items():  # a database made before these columns existed
                 if name not in have:
                     db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-            return
+            return made
         except sqlite3.OperationalError as exc:
             if not ("locked" in str(exc) or "duplicate column" in str(exc)) or attempt == tries - 1:
                 raise
             time.sleep(0.05)
+    return False
 
 
 def restore_rows(registry, db: sqlite3.Connection) -> int:
-    """Register the checkpoints on disk that have no row (a database made afresh); how many were registered."""
-    return _insert_from_files(registry.folder, db, registry._warn)
+    """Register the checkpoints on disk that have no row (a table made afresh); how many were registered."""
+    count = _insert_from_files(registry.folder, db, registry._warn)
+    if count:
+        registry._warn(f"the run table was missing: {count} checkpoints on disk were registered again")
+    return count
 
 
 def _insert_from_files(folder: Path, db: sqlite3.Connection, warn) -> int:

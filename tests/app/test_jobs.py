@@ -197,3 +197,25 @@ def test_watchers_count_every_session_waiting_for_every_run(manager, ds, spec):
     assert manager.watchers() == 3
     manager.release("b")
     assert manager.watchers() == 2
+
+
+def test_the_cache_folder_removed_mid_run_still_registers_the_run(tmp_path, ds, spec):
+    import shutil
+
+    manager = TrainingManager(ModelCache(tmp_path / "cache"), FakeExecutor())
+    manager.cache.put(make_run(5))  # the registry is open and set up
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    shutil.rmtree(tmp_path / "cache")  # while the run trains
+    run = finish(job.handle)
+    assert [e["run_id"] for e in manager.cache.listing()] == [run.run_id]
+    assert job.state == "done" and job.store_problem == ""
+
+
+def test_a_run_the_disk_cannot_keep_is_reported_to_the_session_that_trained_it(tmp_path, ds, spec):
+    (tmp_path / "cache").write_text("a file where the folder should be")
+    manager = TrainingManager(ModelCache(tmp_path / "cache"), FakeExecutor())
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    run = finish(job.handle)
+    assert job.state == "done" and "could not be saved" in job.store_problem
+    assert job.result().run_id == run.run_id  # the session keeps it, and this server finds it by key
+    assert manager.submit(spec, ds, TrainConfig(epochs=2), who="b").cached
