@@ -51,9 +51,10 @@ def teacher_passphrase() -> str | None:
     if value:
         return value
     try:
-        return st.secrets.get(PASSPHRASE_VAR) or None
+        secret = st.secrets.get(PASSPHRASE_VAR)
     except Exception:  # no secrets file at all: Streamlit raises rather than returning nothing
         return None
+    return None if secret is None or secret == "" else str(secret)  # TOML may hold a number: compared as text
 
 
 def lesson_ui(lessons: list[Lesson], current_key: str | None) -> Lesson:
@@ -137,5 +138,9 @@ def teacher_ui(lesson: Lesson, entries: list[dict], remove) -> None:
             except PermissionError as exc:
                 st.error(f"Not cleared: {exc}.")
                 return
-            remove(doomed)
+            try:
+                remove(doomed)
+            except OSError as exc:  # the registry's disk refused (logged by the cache)
+                st.error(f"Not cleared: {exc}.")
+                return
             st.success(f"Cleared {len(doomed)} run{'s' * (len(doomed) != 1)} of this lesson.")

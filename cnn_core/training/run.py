@@ -68,6 +68,14 @@ class TrainedRun:
         model.load_state_dict(self.state_dict)
         return model.to(device).eval()
 
+    def weights_digest(self) -> str:
+        """A hash of the weights (names and values): what a cache shared between sessions keys a run by, since
+        the run id in a checkpoint file is only what that file declares. Kept until the weights are replaced."""
+        held = self.__dict__.get("_digest")
+        if held is None or held[0] is not self.state_dict:
+            held = self.__dict__["_digest"] = (self.state_dict, _weights_digest(self.state_dict))
+        return held[1]
+
     def to_payload(self) -> dict[str, Any]:
         """Plain types and tensors only, so that `torch.load(weights_only=True)` reads it back."""
         return {
