@@ -98,4 +98,4 @@ if chosen is not None:
                     help="Its dataset, network and training settings, on the Training page: train it yourself, or "
                     "change one thing and try to beat it."):  # fmt: skip
         open_run(chosen["run_id"], "training")
-teacher_ui(lesson, entries, cache.forget)
+teacher_ui(lesson, entries, cache.forget, cache.warnings)

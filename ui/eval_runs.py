@@ -94,7 +94,10 @@ def cached_run_ui(entries: list[dict], cache, me: str) -> TrainedRun | None:
     st.caption(cache_details(entries[i]))
     run = cache.get_run(entries[i]["run_id"])
     if run is None:
+        why = [w for w in cache.warnings if entries[i]["run_id"] in w][-1:]  # what the store said about it (logged too)
         st.warning("That run's checkpoint could not be read; it is skipped from now on.")
+        if why:
+            st.text(why[0])
     return run
 
 

@@ -131,3 +131,15 @@ def test_a_disk_or_process_out_of_room_gives_clear_messages_and_deletes_nothing(
     finally:
         os.environ[ENV_VAR] = before
     assert ids(ModelCache(tmp_path)) == {old.run_id}
+
+
+def test_store_warnings_are_logged_every_time_and_kept_within_a_bound(tmp_path, caplog):
+    from cnn_core.runs.registry import MAX_WARNINGS
+
+    (tmp_path / "cache").write_text("a file where the folder should be")
+    cache, run = ModelCache(tmp_path / "cache"), make_run(0)
+    with caplog.at_level("ERROR", logger="cnn_core.runs.model_cache"):
+        for _ in range(MAX_WARNINGS + 10):
+            assert "could not be saved" in cache.put(run)
+    assert len(cache.warnings) == MAX_WARNINGS  # the newest only: a server that runs for weeks doesn't grow
+    assert sum("could not be saved" in r.getMessage() for r in caplog.records) == MAX_WARNINGS + 10
