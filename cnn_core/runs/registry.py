@@ -33,6 +33,7 @@ DEFAULT_MAX_RUNS = 500
 STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a writer that died
 MAX_WARNINGS = 50  # the newest warnings kept for the pages; every one is logged
 
+
 def default_max_runs() -> int:
     value = os.environ.get(MAX_RUNS_VAR, "")
     return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_RUNS

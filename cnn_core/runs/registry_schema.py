@@ -52,6 +52,7 @@ INSERT = f"INSERT OR {{verb}} INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.joi
 ADDED = {"test_acc": "REAL", "test_split": "TEXT"}  # columns newer than the first schema: added to older databases
 
 CORRUPT = ("file is not a database", "malformed", "not a database")  # sqlite3's words for a damaged file
+WRITING_SECONDS = 300  # a checkpoint this recent may belong to a put() about to insert its row
 ASIDE = ".corrupt-"  # runs.sqlite3.corrupt-20261204T143000-1234: a database moved aside
 
 
@@ -123,14 +124,15 @@ def set_up(db: sqlite3.Connection, tries: int = 100) -> bool:
 
 
 def restore_rows(registry, db: sqlite3.Connection) -> int:
-    """Register the checkpoints on disk that have no row (a table made afresh); how many were registered."""
-    count = _insert_from_files(registry.folder, db, registry._warn)
+    """Register the checkpoints on disk that have no row (a table made afresh); how many were registered. A file
+    written in the last WRITING_SECONDS is skipped: its writer inserts its own row (with its session's name)."""
+    count = _insert_from_files(registry.folder, db, registry._warn, before=time.time() - WRITING_SECONDS)
     if count:
         registry._warn(f"the run table was missing: {count} checkpoints on disk were registered again")
     return count
 
 
-def _insert_from_files(folder: Path, db: sqlite3.Connection, warn) -> int:
+def _insert_from_files(folder: Path, db: sqlite3.Connection, warn, before: float = float("inf")) -> int:
     from cnn_core.runs.checkpoint import load_checkpoint
 
     files = sorted(folder.joinpath(FILES).glob("*.pt"))
@@ -140,10 +142,14 @@ def _insert_from_files(folder: Path, db: sqlite3.Connection, warn) -> int:
         if not RUN_ID.match(path.stem) or path.stem in known:
             continue
         try:
+            stat = path.stat()
+            if stat.st_mtime >= before:
+                continue
             run = load_checkpoint(path, verify=False)
             if run.run_id != path.stem:
                 raise ValueError(f"it holds the run {run.run_id}")
-            stat = path.stat()
+        except FileNotFoundError:  # evicted meanwhile
+            continue
         except (ValueError, OSError, MemoryError) as exc:  # kept on disk, not registered: reported
             warn(f"the checkpoint {path.name} could not be registered again: {exc}")
             continue

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -59,6 +60,8 @@ def test_a_folder_or_table_removed_while_the_server_runs_is_made_again(tmp_path)
     shutil.rmtree(folder)
     second = make_run(1)
     assert cache.put(second) is None and ids(cache) == {second.run_id}
+    an_hour_ago = time.time() - 3600
+    os.utime(folder / "checkpoints" / f"{second.run_id}.pt", (an_hour_ago, an_hour_ago))  # not being written
     with sqlite3.connect(folder / "runs.sqlite3") as db:
         db.execute("DROP TABLE runs")
     third = make_run(2)
