@@ -134,7 +134,8 @@ class TrainingManager:
             try:
                 handle = self.executor.submit(TrainRequest(dataset.config, spec, config, device, who=name or who))
             except BaseException:
-                image_store.release(lease) if lease is not None else None
+                if lease is not None:
+                    image_store.release(lease)
                 raise
             job = self._active[key] = Job(key, config, handle, owners={who}, lease=lease)
         handle.add_done_callback(lambda h: self._finished(job))

@@ -230,7 +230,7 @@ def test_a_run_on_a_learner_s_images_holds_them_in_the_store_until_it_ends(tmp_p
     monkeypatch.setenv("CNN_LAB_CACHE_DIR", str(tmp_path))
     images = from_files({c: [(str(i), picture(k, seed=i)) for i in range(8)] for c, k in (("a", RED), ("b", BLUE))})
     image_store.put(images)
-    folder = make_dataset(folder_config(images, size=8))
+    folder = make_dataset(folder_config(images, size=16))
     net = ModelSpec(folder.input_shape, 2, (layer("flatten"), layer("linear", out_features=2)))
     manager = TrainingManager(ModelCache(tmp_path), FakeExecutor())
     job = manager.submit(net, folder, TrainConfig(epochs=1), who="a")
