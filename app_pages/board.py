@@ -10,29 +10,36 @@ from ui.jobs import shared_cache
 from ui.lesson.params import Link
 from ui.lesson.presenting import intro
 from ui.lesson.session import MODEL_SPEC, apply_link
-from ui.state import DATA_CONFIG, shared_dataset
+from ui.state import DATA_CONFIG, MY_DIGESTS, shared_dataset
+
+UNSCORED = "board_unscored"  # session key: run ids this session could not score (another learner's images…)
 
 
-@st.cache_data(max_entries=2000, show_spinner=False)
-def test_score(run_id: str) -> tuple[str, float] | None:
-    """(split, accuracy) of a registered run on its own dataset's held-out images; once per run and server."""
-    run = shared_cache().get_run(run_id)
-    if run is None:
+def test_score(entry: dict) -> float | None:
+    """A run's held-out accuracy: stored in the registry when the run was registered; else measured here once and
+    stored for everyone. What one session can't measure (another learner's images) is remembered for that session
+    only, never cached for the others."""
+    if isinstance(entry.get("test_acc"), (int, float)):
+        return entry["test_acc"]
+    skipped = st.session_state.setdefault(UNSCORED, set())
+    if entry["run_id"] in skipped:
         return None
+    run = shared_cache().get_run(entry["run_id"])
     try:
-        return test_accuracy(run, shared_dataset(run.data_config))
-    except ValueError:  # a dataset with no held-out images
+        split, accuracy = test_accuracy(run, shared_dataset(run.data_config)) if run is not None else (None, None)
+    except ValueError:  # images this session doesn't hold, a dataset with no held-out images, a store not readable
+        split = None
+    if split is None:
+        skipped.add(entry["run_id"])
         return None
+    shared_cache().record_score(entry["run_id"], split, accuracy)
+    return accuracy
 
 
 def scored(entries: list[dict]) -> list[dict]:
     """The entries with their test accuracy (None where it can't be measured)."""
-    out = []
     with st.spinner("Scoring new runs on their test images…"):
-        for entry in entries:
-            score = test_score(entry["run_id"])
-            out.append({**entry, "test_acc": score[1] if score else None})
-    return out
+        return [{**entry, "test_acc": test_score(entry)} for entry in entries]
 
 
 def open_run(run_id: str, page: str) -> None:
@@ -45,7 +52,11 @@ def open_run(run_id: str, page: str) -> None:
         st.session_state.setdefault("runs", []).append(run)
         st.session_state["active_run"] = run
         st.session_state.pop("ev_source", None)  # Evaluation shows the active model
-        st.switch_page("app_pages/evaluation.py")
+        st.switch_page("app_pages/evaluation.py")  # it asks for the images if they are another learner's
+    if run.data_config.dataset == "folder" and run.data_config.digest not in st.session_state.get(MY_DIGESTS, {}):
+        st.error("This run trained on its student's own images, which only that student has, so its settings "
+                 "can't be loaded here. Bring the same images on the Dataset page first, or pick another run.")
+        return
     design = design_of(run.spec)
     link = Link(data=run.data_config.to_dict(), train=dict(run.train_config),
                 arch=dataclasses.asdict(design) if design else {})  # fmt: skip
@@ -87,4 +98,4 @@ if chosen is not None:
                     help="Its dataset, network and training settings, on the Training page: train it yourself, or "
                     "change one thing and try to beat it."):  # fmt: skip
         open_run(chosen["run_id"], "training")
-teacher_ui(lesson, entries, cache.forget)
+teacher_ui(lesson, entries, cache.forget, cache.warnings)

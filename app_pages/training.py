@@ -78,6 +78,7 @@ def collect_finished() -> None:
                                         st.session_state.get(JOB_DATA, ""))
         return
     run = job.result()
+    st.session_state["tr_store_problem"] = job.store_problem
     runs = st.session_state.setdefault("runs", [])
     same = next((i for i, r in enumerate(runs, 1) if r.run_id == run.run_id), None)
     if same is not None:  # the cache gave back a run this session already has: no identical "Run 2"
@@ -152,6 +153,8 @@ if JOB in st.session_state:
 error, kind, dataset_key = st.session_state.get("tr_error", ("", "", ""))
 if error and dataset_key == ds.config.key():
     st.warning(f"Training {error}.") if kind == "stopped" else st.error(f"Training failed: {error}")
+if problem := st.session_state.get("tr_store_problem"):  # trained, but the server's disk did not keep it
+    st.warning(f"Your run trained, but {problem}. Download its checkpoint below to keep it.", icon=":material/save:")
 
 runs = st.session_state.get("runs", [])
 if runs:

@@ -51,9 +51,10 @@ def teacher_passphrase() -> str | None:
     if value:
         return value
     try:
-        return st.secrets.get(PASSPHRASE_VAR) or None
+        secret = st.secrets.get(PASSPHRASE_VAR)
     except Exception:  # no secrets file at all: Streamlit raises rather than returning nothing
         return None
+    return None if secret is None or secret == "" else str(secret)  # TOML may hold a number: compared as text
 
 
 def lesson_ui(lessons: list[Lesson], current_key: str | None) -> Lesson:
@@ -119,10 +120,14 @@ def _train_words(cfg: dict) -> str:
             f"seed {cfg.get('seed')}")
 
 
-def teacher_ui(lesson: Lesson, entries: list[dict], remove) -> None:
-    """Clear a lesson's runs behind the teacher's passphrase; `remove(run_ids)` deletes them from the registry."""
+def teacher_ui(lesson: Lesson, entries: list[dict], remove, warnings: list[str] = ()) -> None:
+    """Clear a lesson's runs behind the teacher's passphrase; `remove(run_ids)` deletes them from the registry.
+    `warnings`: what the server's run store could not read or write lately (also in the server's log)."""
     expected = teacher_passphrase()
     with st.expander("For the teacher", icon=":material/lock:"):
+        if warnings:
+            st.caption("The server's run store reported (newest last; the server's log has each one):")
+            st.text("\n".join(warnings[-5:]))  # as text: a message may quote a file's name
         if not expected:
             st.caption(f"Clearing the board is switched off. To allow it, start the server with a passphrase in "
                        f"`${PASSPHRASE_VAR}` or in Streamlit secrets (`{PASSPHRASE_VAR} = \"…\"`).")  # fmt: skip
@@ -137,5 +142,9 @@ def teacher_ui(lesson: Lesson, entries: list[dict], remove) -> None:
             except PermissionError as exc:
                 st.error(f"Not cleared: {exc}.")
                 return
-            remove(doomed)
+            try:
+                remove(doomed)
+            except OSError as exc:  # the registry's disk refused (logged by the cache)
+                st.error(f"Not cleared: {exc}.")
+                return
             st.success(f"Cleared {len(doomed)} run{'s' * (len(doomed) != 1)} of this lesson.")

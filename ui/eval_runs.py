@@ -20,8 +20,10 @@ TSNE_MAX = 2000  # t-SNE's time grows faster than the number of images: a sample
 
 
 def run_key(run: TrainedRun) -> str:
-    """What the per-run caches are keyed by: the run id (two runs of one configuration differ there) and the data."""
-    return f"{run.run_id}:{run.data_config.key()}"
+    """What the per-run caches (shared by every session) are keyed by: a digest of the weights, the network's and
+    the dataset's keys; never the run id a checkpoint file declares (an upload may carry another learner's id with
+    other weights)."""
+    return f"{run.weights_digest()}:{run.spec.key()}:{run.data_config.key()}"
 
 
 def run_label(run: TrainedRun, number: int) -> str:
@@ -92,7 +94,10 @@ def cached_run_ui(entries: list[dict], cache, me: str) -> TrainedRun | None:
     st.caption(cache_details(entries[i]))
     run = cache.get_run(entries[i]["run_id"])
     if run is None:
+        why = [w for w in cache.warnings if entries[i]["run_id"] in w][-1:]  # what the store said about it (logged too)
         st.warning("That run's checkpoint could not be read; it is skipped from now on.")
+        if why:
+            st.text(why[0])
     return run
 
 

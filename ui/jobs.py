@@ -10,6 +10,7 @@ sessions wait for it. A session's share is released when its tab closes (a sessi
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 import uuid
@@ -18,11 +19,14 @@ from typing import Any
 
 import streamlit as st
 
+from cnn_core.data import image_store
 from cnn_core.runs.launch import make_executor
 from cnn_core.runs.model_cache import ModelCache
 from cnn_core.runs.request import RunHandle, TrainRequest
 from cnn_core.runs.resources import server_plan
 from cnn_core.training.run import run_key
+
+logger = logging.getLogger(__name__)
 
 WHO = "who"  # session key: this session's anonymous label, stored with its runs in the registry
 ORPHAN_GRACE = 30.0  # seconds a run without sessions goes on (a reconnecting tab takes its share back)
@@ -54,6 +58,9 @@ class Job:
     cached_run: Any = None  # the run from the cache
     history: list[dict[str, float]] = field(default_factory=list)
     batch: tuple[int, int] = (0, 0)  # batches done in the current epoch, batches per epoch
+    store_problem: str = ""  # why the finished run could not be kept on disk ("" when it was)
+    settled: bool = False  # the finished run is registered (or its problem known): pages may collect it
+    lease: Any = None  # the image store's lease on the learner's images while queued or running (folder datasets)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -62,8 +69,11 @@ class Job:
 
     @property
     def state(self) -> str:
-        """queued → running → done | failed."""
-        return "done" if self.handle is None else self.handle.state
+        """queued → running → done | failed (done once the run is registered, so its page hears how that went)."""
+        if self.handle is None:
+            return "done"
+        state = self.handle.state
+        return "running" if state == "done" and not self.settled else state
 
     @property
     def error(self) -> str:
@@ -111,7 +121,7 @@ class TrainingManager:
     def submit(self, spec, dataset, config, device: str = "auto", who: str = "", name: str = "") -> Job:
         """This session's job for a training: joined if the key is under way, done at once if cached. `who` is the
         session's unique label (it owns the job); `name`, the class board's name for the run (default: `who`)."""
-        key = run_key(dataset.config, spec, config)
+        key = run_key(dataset.config, spec, config, device)
         with self._lock:  # lookup, cache and submit under one lock: one key never starts two runs
             job = self._active.get(key)
             if job is not None and not job.stopping:
@@ -120,8 +130,14 @@ class TrainingManager:
             cached = self.cache.get(key)
             if cached is not None:
                 return Job(key, config, owners={who}, cached_run=cached, history=list(cached.history))
-            handle = self.executor.submit(TrainRequest(dataset.config, spec, config, device, who=name or who))
-            job = self._active[key] = Job(key, config, handle, owners={who})
+            lease = _hold_images(dataset.config)
+            try:
+                handle = self.executor.submit(TrainRequest(dataset.config, spec, config, device, who=name or who))
+            except BaseException:
+                if lease is not None:
+                    image_store.release(lease)
+                raise
+            job = self._active[key] = Job(key, config, handle, owners={who}, lease=lease)
         handle.add_done_callback(lambda h: self._finished(job))
         return job
 
@@ -177,8 +193,27 @@ class TrainingManager:
         with self._lock:
             if self._active.get(job.key) is job:
                 del self._active[job.key]
-        if job.handle.state == "done":
-            self.cache.put(job.handle.result(timeout=0), who=job.handle.request.who)
+        try:
+            if job.handle.state == "done":
+                job.store_problem = self.cache.put(job.handle.result(timeout=0), who=job.handle.request.who) or ""
+        except Exception as exc:  # never lost without a word: logged here, shown on the page that trained it
+            logger.exception("registering the run of key %s failed", job.key)
+            job.store_problem = f"the finished run could not be registered ({type(exc).__name__}: {exc})"
+        finally:
+            job.settled = True
+            if job.lease is not None:
+                image_store.release(job.lease)
+
+
+def _hold_images(data_config):
+    """A lease that keeps a folder dataset's images from eviction until its run ends (None: none needed, or the
+    store can't be written now; the run still trains, its images only lose their protection, which is logged)."""
+    if data_config.dataset != "folder":
+        return None
+    try:
+        return image_store.hold(data_config.digest)
+    except ValueError:  # StoreUnavailable, logged by the store
+        return None
 
 
 @st.cache_resource(show_spinner=False)

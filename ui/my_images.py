@@ -139,5 +139,9 @@ def ask_for_images(exc: MissingImages) -> None:
         st.error(f"**{file.name}** holds other images (digest {images.digest[:12]}…, classes "
                  f"{', '.join(images.classes)}) than this model was trained on (digest {exc.digest[:12]}…).")
         return
-    keep_my_images(images)
+    try:
+        keep_my_images(images)
+    except ValueError as exc3:  # the server's store can't be written now (a full disk…)
+        st.error(f"**{file.name}** can't be kept: {exc3}.")
+        return
     st.rerun()

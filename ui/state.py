@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import streamlit as st
@@ -10,18 +11,27 @@ from cnn_core.data import image_store
 from cnn_core.data.config import DataConfig
 from cnn_core.data.dataset import ImageDataset, make_dataset
 from cnn_core.data.image_set import ImageSet
-from cnn_core.runs.resources import plan, read_limits, torch_build
+from cnn_core.runs.resources import plan, read_limits, server_plan, torch_build
 
 DATA_CONFIG = "data_config"  # session key: the DataConfig the learner chose
 DATASET = "dataset"  # session key: the ImageDataset built from it
 MY_IMAGES = "my_images"  # session key: the ImageSet of the learner's own images, if any
 MY_DIGESTS = "my_image_digests"  # session key: digest → ImageSet of the image sets this session brought
 MAX_SETS_PER_SESSION = 3  # older ones are asked for again when a model needs them
+logger = logging.getLogger(__name__)
+
+
+def dataset_entries() -> int:
+    """How many datasets the server keeps for everyone: the sidebar's plan, $CNN_LAB_MAX_RUNS and $CNN_LAB_THREADS
+    included (a bad value is named in the sidebar; the plan without it is used meanwhile)."""
+    try:
+        return server_plan().dataset_entries
+    except ValueError:
+        return plan(read_limits(), torch_build()).dataset_entries
 
 
 # As many datasets as the server's memory holds beside its training workers (cnn_core.runs.resources), at most 4.
-@st.cache_resource(max_entries=plan(read_limits(), torch_build()).dataset_entries, ttl=3600,
-                   show_spinner="Generating the dataset…")
+@st.cache_resource(max_entries=dataset_entries(), ttl=3600, show_spinner="Generating the dataset…")
 def _shared_dataset(config: DataConfig) -> ImageDataset:
     ds = make_dataset(config)
     for array in (ds.images, ds.labels, *ds.splits.values()):
@@ -68,7 +78,14 @@ def current_dataset() -> ImageDataset:
     """The dataset chosen on the Dataset page, or the default one before any choice."""
     ds = st.session_state.get(DATASET)
     if ds is None:
-        ds = build_dataset(st.session_state.get(DATA_CONFIG) or DataConfig())
+        config = st.session_state.get(DATA_CONFIG) or DataConfig()
+        try:
+            ds = build_dataset(config)
+        except ValueError as exc:  # another learner's images (a run loaded from the board), a store that can't be read
+            logger.info("dataset %s can't be built for this session: %s", config.dataset, exc)
+            st.warning(f"The chosen dataset can't be used here: {exc}. The default dataset is used instead; choose "
+                       "another on the Dataset page.")  # fmt: skip
+            ds = build_dataset(DataConfig())
     return ds
 
 

@@ -28,6 +28,8 @@ def data_config(args: argparse.Namespace, base: dict[str, Any]):
         raise ValueError("--path goes with --dataset folder")
     if settings.get("classes"):
         raise ValueError("--classes does not apply to --dataset folder: its classes are the folders of --path")
+    import atexit
+
     from cnn_core.data import image_store
     from cnn_core.data.folders import read_path
     from cnn_core.data.image_set import folder_config
@@ -35,7 +37,8 @@ def data_config(args: argparse.Namespace, base: dict[str, Any]):
     images = read_path(args.path)
     for notice in images.notices():
         print(f"note: {notice}", file=sys.stderr)
-    image_store.put(images)
+    image_store.put(images)  # StoreUnavailable (a ValueError: exit 2, one line) if the disk refuses
+    atexit.register(image_store.release, image_store.hold(images.digest))  # this command's runs need them
     kept = ("n_per_class", "size", "noise", "image_mode", "val_fraction", "test_fraction", "seed")
     return folder_config(images, **{k: v for k, v in settings.items() if k in kept and v is not None})
 

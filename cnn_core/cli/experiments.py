@@ -102,8 +102,9 @@ def _run(trials, data, args: argparse.Namespace):
 
     executor = make_executor(args.workers)
     try:
-        cache = ModelCache()
-        batch = TrialBatch(trials, on_executor(executor, who="cli"), ds, lookup=cache.get, keep=cache.put)
+        cache, unsaved = ModelCache(), []
+        keep = lambda run: unsaved.append(cache.put(run))  # noqa: E731  (None when it was saved)
+        batch = TrialBatch(trials, on_executor(executor, who="cli"), ds, lookup=cache.get, keep=keep)
         try:
             batch.wait(on_change=None if args.json else progress)
             if not args.json:
@@ -117,6 +118,8 @@ def _run(trials, data, args: argparse.Namespace):
     if failed:
         raise ValueError(f"{len(failed)} of {len(batch.states)} runs did not finish ({failed[0].trial.label}, "
                          f"seed {failed[0].trial.seed}: {failed[0].error or failed[0].state})")  # fmt: skip
+    if problems := [p for p in unsaved if p]:  # trained, but not kept: the next command would train them again
+        raise ValueError(f"{len(problems)} finished run{'s' * (len(problems) != 1)} could not be saved: {problems[0]}")
     return batch
 
 

@@ -8,14 +8,17 @@ or diverged run is not what its configuration gives. Memory keeps the most recen
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
-from cnn_core.runs.registry import CACHEABLE, RunRegistry
+from cnn_core.runs.registry import CACHEABLE, MAX_WARNINGS, RunRegistry
 from cnn_core.settings import default_dir
+
+logger = logging.getLogger(__name__)
 
 
 def _copy(run):
@@ -33,11 +36,14 @@ class ModelCache:
         self._memory: OrderedDict[str, Any] = OrderedDict()  # run id → run, least recently used first
         self._by_key: dict[str, str] = {}  # configuration key → run id of a cacheable run in memory
         self._lock = threading.Lock()
-        self._own_warnings: list[str] = []
+        self._own_warnings: deque[str] = deque(maxlen=MAX_WARNINGS)
 
     @property
     def warnings(self) -> list[str]:
-        return [*self._own_warnings, *self.registry.warnings]
+        """The newest things that could not be read or written (every one is logged as well)."""
+        with self._lock:
+            own = list(self._own_warnings)
+        return [*own, *self.registry.warnings]
 
     def get(self, key: str):
         """The completed or early-stopped run of a configuration key, or None; from memory, else from disk."""
@@ -64,13 +70,27 @@ class ModelCache:
         self._remember(run)
         return _copy(run)
 
-    def put(self, run, who: str = "") -> None:
-        """Keep a finished run in memory and register it on disk (a disk that can't be written only warns)."""
+    def put(self, run, who: str = "") -> str | None:
+        """Keep a finished run in memory and register it on disk; None, or why it could not be kept on disk (a
+        full or read-only disk…: logged and in `warnings`, for the caller to show to whoever can act on it).
+        The run stays in memory either way, so this server still finds it."""
         self._remember(run)
         try:
             self.registry.put(run, who)
-        except OSError as exc:
-            self._warn(f"could not write the model cache in {self.folder}: {exc.strerror or exc}")
+        except (OSError, sqlite3.Error) as exc:
+            problem = (f"the run {run.run_id[:8]} could not be saved in {self.folder} "
+                       f"({getattr(exc, 'strerror', None) or exc}): it is kept in memory only, until the server "
+                       "restarts; free some disk space or set $CNN_LAB_CACHE_DIR to a writable folder")  # fmt: skip
+            self._warn(problem, exc)
+            return problem
+        return None
+
+    def record_score(self, run_id: str, split: str, accuracy: float) -> None:
+        """Keep a run's held-out accuracy in the registry (a disk that can't be written only warns)."""
+        try:
+            self.registry.record_score(run_id, split, accuracy)
+        except (OSError, sqlite3.Error) as exc:
+            self._warn(f"could not store the score of the run {run_id[:8]} in {self.folder}: {exc}", exc)
 
     def forget(self, run_ids: list[str]) -> int:
         """Remove runs from memory and from the registry (the class board's clear); how many were registered."""
@@ -79,7 +99,12 @@ class ModelCache:
                 run = self._memory.pop(run_id, None)
                 if run is not None and self._by_key.get(run.key) == run_id:
                     del self._by_key[run.key]
-        return self.registry.remove(run_ids)
+        try:
+            return self.registry.remove(run_ids)
+        except (OSError, sqlite3.Error) as exc:
+            problem = f"could not remove runs from {self.folder}: {getattr(exc, 'strerror', None) or exc}"
+            self._warn(problem, exc)
+            raise OSError(problem) from None
 
     def listing(self, limit: int = 200) -> list[dict[str, Any]]:
         """One dict per run on disk (run_id, key, status, dataset, params, val_acc, …), newest first."""
@@ -90,7 +115,7 @@ class ModelCache:
         try:
             return read()
         except (OSError, sqlite3.Error) as exc:
-            self._warn(f"could not read the model cache in {self.folder}: {exc}")
+            self._warn(f"could not read the model cache in {self.folder}: {exc}", exc)
             return None
 
     def _remember(self, run) -> None:
@@ -104,6 +129,7 @@ class ModelCache:
                 if self._by_key.get(gone.key) == gone_id:
                     del self._by_key[gone.key]
 
-    def _warn(self, message: str) -> None:
+    def _warn(self, message: str, exc: BaseException | None = None) -> None:
+        logger.error("model cache: %s", message, exc_info=exc)
         with self._lock:
             self._own_warnings.append(message)

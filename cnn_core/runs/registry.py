@@ -5,54 +5,33 @@ its own and renamed into place before its row is inserted, so a row always names
 in other processes (listings are queries) never see half a run. A file that is missing or can't be read is
 reported in `warnings` and skipped, never deleted: only evicted runs (the folder keeps the newest `max_runs`
 and at most `max_bytes` of checkpoints) and stale temporary files (definitely not checkpoints) are removed.
-
-About 270 lines: the schema, the atomic write, eviction and reporting are one table's life cycle.
+A removed folder or table is made again and a corrupt database moved aside (cnn_core.runs.registry_schema).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import re
 import sqlite3
 import threading
 import time
+from collections import deque
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-DB_NAME = "runs.sqlite3"
-FILES = "checkpoints"
+from cnn_core.runs.registry_schema import COLUMNS, DB_NAME, FILES, INSERT, LISTED, RUN_ID, heal, restore_rows, row, set_up
+
+logger = logging.getLogger(__name__)
+
 # Runs that are what their configuration gives, so found by key ("unstable": completed, with a warning that it
 # barely learned: the same configuration would give the same again). Stopped and diverged runs are not.
 CACHEABLE = ("completed", "early stopping", "unstable")
 MAX_RUNS_VAR = "CNN_LAB_CACHE_MAX_RUNS"  # environment variable: runs kept on disk (default 500)
 DEFAULT_MAX_RUNS = 500
 STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a writer that died
-RUN_ID = re.compile(r"^[0-9a-f]{8,64}$")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,      -- names one set of weights (TrainedRun.run_id)
-    key TEXT NOT NULL,            -- the configuration key: data config, spec, train config and seed
-    status TEXT NOT NULL,         -- completed, early stopping, unstable, stopped or diverged
-    saved REAL NOT NULL,          -- time.time() when registered
-    dataset TEXT, val_acc REAL, val_loss REAL, epochs_run INTEGER, params INTEGER, train_seconds REAL,
-    device TEXT,
-    who TEXT NOT NULL DEFAULT '', -- an anonymous session label
-    layers INTEGER, input TEXT, num_classes INTEGER,
-    data_config TEXT NOT NULL, spec TEXT NOT NULL, train_config TEXT NOT NULL, summary TEXT NOT NULL,
-    bytes INTEGER NOT NULL,       -- size of the checkpoint file
-    problem TEXT                  -- why its file can't be used (missing, damaged); NULL when fine
-);
-CREATE INDEX IF NOT EXISTS runs_by_key ON runs (key, saved);
-CREATE INDEX IF NOT EXISTS runs_by_time ON runs (saved);
-"""
-COLUMNS = ("run_id", "key", "status", "saved", "dataset", "val_acc", "val_loss", "epochs_run", "params",
-           "train_seconds", "device", "who", "layers", "input", "num_classes", "data_config", "spec",
-           "train_config", "summary", "bytes")  # fmt: skip
-LISTED = ("run_id", "key", "status", "saved", "dataset", "val_acc", "val_loss", "epochs_run", "params",
-          "train_seconds", "device", "who", "layers", "input", "num_classes", "data_config", "train_config")  # fmt: skip
+MAX_WARNINGS = 50  # the newest warnings kept for the pages; every one is logged
 
 
 def default_max_runs() -> int:
@@ -67,9 +46,15 @@ class RunRegistry:
         self.folder = Path(folder)
         self.max_runs = max_runs or default_max_runs()
         self.max_bytes = max_bytes  # None: no size bound
-        self.warnings: list[str] = []
+        self._warnings: deque[str] = deque(maxlen=MAX_WARNINGS)
         self._lock = threading.Lock()
         self._ready = False
+
+    @property
+    def warnings(self) -> list[str]:
+        """The newest MAX_WARNINGS things that could not be read (each one is logged too)."""
+        with self._lock:
+            return list(self._warnings)
 
     # ---------------------------------------------------------------- writing
 
@@ -82,15 +67,19 @@ class RunRegistry:
         path = self._path(run.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(run, path)  # complete on disk before any reader can find its row
-        row = _row(run, who, path.stat().st_size)
-        with self._connect() as db:
-            db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                       [row[c] for c in COLUMNS])  # fmt: skip
+        values = row(run, who, path.stat().st_size)
+        self._db(lambda db: db.execute(INSERT.format(verb="REPLACE"), [values[c] for c in COLUMNS]))
         self._evict()
+
+    def record_score(self, run_id: str, split: str, accuracy: float) -> None:
+        """Store a run's held-out accuracy measured after it was registered (runs registered before scores were)."""
+        self._db(lambda db: db.execute("UPDATE runs SET test_acc = ?, test_split = ? WHERE run_id = ?",
+                                       (float(accuracy), split, run_id)))  # fmt: skip
 
     def _evict(self) -> None:
         """Oldest runs out beyond the count and size bounds; stale temporary files out."""
-        with self._connect() as db:
+
+        def doom(db) -> list[str]:
             db.execute("BEGIN IMMEDIATE")  # one evicter at a time, across processes
             rows = db.execute("SELECT run_id, bytes FROM runs ORDER BY saved DESC, rowid DESC").fetchall()
             total, doomed = 0, []
@@ -99,6 +88,9 @@ class RunRegistry:
                 if i >= self.max_runs or (self.max_bytes is not None and total > self.max_bytes and i > 0):
                     doomed.append(run_id)
             db.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in doomed])
+            return doomed
+
+        doomed = self._db(doom)
         for run_id in doomed:  # rows first: a reader never finds a row whose file was evicted on purpose
             self._path(run_id).unlink(missing_ok=True)
         from cnn_core.runs.checkpoint import TMP_SUFFIX
@@ -116,8 +108,7 @@ class RunRegistry:
         ids = [r for r in run_ids if RUN_ID.match(r)]
         if not ids or not self._exists():
             return 0
-        with self._connect() as db:
-            gone = db.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in ids]).rowcount
+        gone = self._db(lambda db: db.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in ids]).rowcount)
         for run_id in ids:  # rows first, as in eviction: a reader never finds a row without its file
             self._path(run_id).unlink(missing_ok=True)
         return gone
@@ -128,10 +119,9 @@ class RunRegistry:
         """The newest completed or early-stopped run of a configuration key whose file loads, or None."""
         if not self._exists():
             return None
-        with self._connect() as db:
-            ids = [r[0] for r in db.execute(
-                f"SELECT run_id FROM runs WHERE key = ? AND status IN ({', '.join('?' * len(CACHEABLE))}) "
-                "AND problem IS NULL ORDER BY saved DESC, rowid DESC", (key, *CACHEABLE))]  # fmt: skip
+        ids = [r[0] for r in self._db(lambda db: db.execute(
+            f"SELECT run_id FROM runs WHERE key = ? AND status IN ({', '.join('?' * len(CACHEABLE))}) "
+            "AND problem IS NULL ORDER BY saved DESC, rowid DESC", (key, *CACHEABLE)).fetchall())]  # fmt: skip
         for run_id in ids:
             run = self.load(run_id)
             if run is not None and run.key == key:
@@ -169,9 +159,8 @@ class RunRegistry:
         """The newest registered runs whose files are there, as plain dicts (a query; files aren't opened)."""
         if not self._exists():
             return []
-        with self._connect() as db:
-            rows = db.execute(f"SELECT {', '.join(LISTED)} FROM runs WHERE problem IS NULL "
-                              "ORDER BY saved DESC, rowid DESC LIMIT ?", (limit,)).fetchall()  # fmt: skip
+        rows = self._db(lambda db: db.execute(f"SELECT {', '.join(LISTED)} FROM runs WHERE problem IS NULL "
+                                              "ORDER BY saved DESC, rowid DESC LIMIT ?", (limit,)).fetchall())  # fmt: skip
         entries = []
         for values in rows:
             entry = dict(zip(LISTED, values))
@@ -187,8 +176,8 @@ class RunRegistry:
         """(run id, why) of every registered run whose file can't be used."""
         if not self._exists():
             return []
-        with self._connect() as db:
-            return db.execute("SELECT run_id, problem FROM runs WHERE problem IS NOT NULL ORDER BY saved").fetchall()
+        return self._db(lambda db: db.execute(
+            "SELECT run_id, problem FROM runs WHERE problem IS NOT NULL ORDER BY saved").fetchall())
 
     # ---------------------------------------------------------------- plumbing
 
@@ -196,15 +185,34 @@ class RunRegistry:
         return self.folder / FILES / f"{run_id}.pt"
 
     def _exists(self) -> bool:
-        return self._ready or (self.folder / DB_NAME).exists()
+        return (self.folder / DB_NAME).exists()
+
+    def _db(self, work):
+        """`work(db)` on a connection of its own. A removed folder, database or table is made again and a corrupt
+        database moved aside (kept) for a fresh one, both refilled from the checkpoints on disk; then `work` runs
+        once more. Other errors (a full or read-only disk) are raised to the caller, who reports them."""
+        for attempt in (1, 2):
+            try:
+                with self._connect() as db:
+                    return work(db)
+            except sqlite3.DatabaseError as exc:
+                if attempt == 2 or not heal(self, exc):
+                    raise
 
     def _connect(self) -> closing[sqlite3.Connection]:
         """A connection of this call's own (safe across threads), in autocommit mode, waiting out other writers."""
-        if not self._ready:
+        path = self.folder / DB_NAME
+        fresh = not path.exists()  # never made, or removed (with its folder?) while the server ran
+        if fresh or not self._ready:
             self.folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.folder / DB_NAME, timeout=30, isolation_level=None)
-        if not self._ready:
-            _set_up(db)
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        if fresh or not self._ready:
+            try:
+                if set_up(db):  # the table was made just now: the checkpoints on disk get their rows again
+                    restore_rows(self, db)
+            except BaseException:
+                db.close()
+                raise
             self._ready = True
         return _Connection(db)
 
@@ -212,14 +220,13 @@ class RunRegistry:
         """Remember why a run's file can't be used (it is skipped from then on) and report it; the file stays.
 
         A run evicted meanwhile by another process has no row any more: nothing to report then."""
-        with self._connect() as db:
-            marked = db.execute("UPDATE runs SET problem = ? WHERE run_id = ?", (problem, run_id)).rowcount
-        if marked:
+        if self._db(lambda db: db.execute("UPDATE runs SET problem = ? WHERE run_id = ?", (problem, run_id)).rowcount):
             self._warn(problem)
 
     def _warn(self, message: str) -> None:
+        logger.warning("run registry in %s: %s", self.folder, message)
         with self._lock:
-            self.warnings.append(message)
+            self._warnings.append(message)
 
 
 class _Connection(closing):
@@ -233,36 +240,3 @@ class _Connection(closing):
         if db.in_transaction:
             db.execute("ROLLBACK" if exc_type else "COMMIT")
         db.close()
-
-
-def _set_up(db: sqlite3.Connection, tries: int = 100) -> None:
-    """WAL mode and the table. Switching the journal mode ignores the busy timeout, so two processes
-    creating the database at once retry."""
-    for attempt in range(tries):
-        try:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(0.05)
-
-
-def _row(run, who: str, size: int) -> dict[str, Any]:
-    s = run.summary
-    return {
-        "run_id": run.run_id, "key": run.key, "status": s.get("status", "completed"), "saved": time.time(),
-        "dataset": run.data_config.dataset, "val_acc": s.get("val_acc"), "val_loss": _finite(s.get("val_loss")),
-        "epochs_run": s.get("epochs_run"), "params": s.get("params"), "train_seconds": s.get("train_seconds"),
-        "device": s.get("device"), "who": who, "layers": len(run.spec.layers), "input": json.dumps(list(run.spec.input)),
-        "num_classes": run.spec.num_classes, "data_config": run.data_config.to_json(), "spec": run.spec.to_json(),
-        "train_config": json.dumps(run.train_config, sort_keys=True), "summary": json.dumps(s, default=str),
-        "bytes": size,
-    }  # fmt: skip
-
-
-def _finite(value):
-    """SQLite stores NaN as NULL anyway; say so explicitly."""
-    return value if isinstance(value, (int, float)) and value == value and abs(value) != float("inf") else None

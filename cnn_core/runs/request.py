@@ -43,7 +43,7 @@ class TrainRequest:
         """The configuration key: the same for every request that must give the same run."""
         from cnn_core.training.run import run_key
 
-        return run_key(self.data_config, self.spec, self.config)
+        return run_key(self.data_config, self.spec, self.config, self.device)
 
     def to_dict(self) -> dict[str, Any]:
         return {"data_config": self.data_config.to_dict(), "spec": self.spec.to_dict(),

@@ -157,14 +157,14 @@ def test_accuracy(run, dataset) -> tuple[str, float]:
 
 def passphrase_ok(given: str, expected: str | None) -> bool:
     """Whether a typed passphrase matches the teacher's, in constant time; never when none is set."""
-    if not expected or not isinstance(given, str):
+    if expected is None or str(expected) == "" or not isinstance(given, str):
         return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    return hmac.compare_digest(given.encode("utf-8"), str(expected).encode("utf-8"))  # a number in TOML: as text
 
 
 def runs_to_clear(entries: list[dict[str, Any]], lesson: str, given: str, expected: str | None) -> list[str]:
     """The run ids of one lesson, for the teacher to clear; PermissionError unless the passphrase matches."""
-    if not expected:
+    if expected is None or str(expected) == "":
         raise PermissionError(f"clearing is switched off: the teacher sets a passphrase in ${PASSPHRASE_VAR} "
                               "or in Streamlit secrets")  # fmt: skip
     if not passphrase_ok(given, expected):

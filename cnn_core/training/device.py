@@ -74,3 +74,16 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
         except OSError:
             return False
     return re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo) is not None
+
+
+def resolve_precision(choice: str, device) -> str:
+    """"auto" → "bf16" on hardware with native bfloat16 (AVX512-BF16/AMX CPUs, recent GPUs), else "fp32"."""
+    import torch
+
+    if choice != "auto":
+        return choice
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    return "fp32"

@@ -17,26 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnn_core.training.config import PER_BATCH_SCHEDULES, TrainConfig
+from cnn_core.training.device import resolve_precision
 
 EVAL_BATCH = 1024  # images per forward pass when evaluating: no gradients, so big batches are cheap
 
 
 # ---------------------------------------------------------------- setting a run up
-
-
-def resolve_precision(choice: str, device) -> str:
-    """"auto" → "bf16" on hardware with native bfloat16 (AVX512-BF16/AMX CPUs, recent GPUs), else "fp32"."""
-    import torch
-
-    from cnn_core.training.device import cpu_has_native_bf16
-
-    if choice != "auto":
-        return choice
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if cpu_has_native_bf16() else "fp32"
-    return "fp32"
 
 
 def make_optimizer(model, cfg: TrainConfig):
@@ -262,6 +248,7 @@ def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
     train_seconds = time.perf_counter() - start
 
     val_loss, val_acc = evaluate(s.model, *s.val, precision=s.cfg.precision)
+    test_split, test_acc = held_out_accuracy(s, dataset)
     if status in ("completed", "early stopping"):
         warning = outcome.learned_nothing(dataset.num_classes, history, val_acc, s.val[1].cpu().numpy())
         status, reason = ("unstable", warning) if warning else (status, reason)
@@ -270,6 +257,15 @@ def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
         epochs_run=len(history), train_seconds=train_seconds, device=s.device.type,
         device_name=describe_device(s.device), precision=s.cfg.precision,
         params=sum(p.numel() for p in s.model.parameters()), status=status, reason=reason,
+        test_acc=test_acc, test_split=test_split,
     )  # fmt: skip
-    return TrainedRun(spec, dataset.config, cfg.to_dict(), _cpu_state(s.model), history, summary,
-                      run_key(dataset.config, spec, cfg))  # fmt: skip
+    return TrainedRun(spec, dataset.config, s.cfg.to_dict(), _cpu_state(s.model), history, summary,
+                      run_key(dataset.config, spec, s.cfg))  # fmt: skip
+
+
+def held_out_accuracy(s: Setup, dataset) -> tuple[str, float]:
+    """(split, accuracy) on the test images (validation when there are none), in fp32 as Evaluation measures it:
+    the class board's score, stored with the run when it is registered."""
+    split = "test" if len(dataset.splits["test"]) else "val"
+    tensors = s.val if split == "val" else to_tensors(*dataset.split("test"), s.device, s.device.type in ("cpu", "cuda"))
+    return split, evaluate(s.model, *tensors, precision="fp32")[1]

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -22,10 +23,25 @@ AGAIN = "download the checkpoint again from the Training page"
 ENGINE_VERSION = 2  # part of every key: bump it when training changes, so old results aren't reused
 
 
-def run_key(data_config, spec, train_config) -> str:
-    """Hash of the dataset config, the model spec and the training config (which holds the seed)."""
-    parts = [ENGINE_VERSION, data_config.to_dict(), spec.to_dict(), train_config.to_dict()]
+def run_key(data_config, spec, train_config, device: str = "auto") -> str:
+    """Hash of the dataset config, the model spec and the training config (which holds the seed). Precision "auto"
+    counts as what it resolves to on `device` of this machine: bf16 and fp32 weights never share a key."""
+    train = train_config.to_dict()
+    if train.get("precision") == "auto":
+        train["precision"] = resolved_precision(device)
+    parts = [ENGINE_VERSION, data_config.to_dict(), spec.to_dict(), train]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+@functools.lru_cache(maxsize=8)
+def resolved_precision(device: str = "auto") -> str:
+    """What precision "auto" trains in on this device of this machine ("bf16" or "fp32"), as training resolves it."""
+    from cnn_core.training.device import detect_device, resolve_precision
+
+    try:
+        return resolve_precision("auto", detect_device(device))
+    except ValueError:  # a device this machine doesn't have: the run trains on what it has
+        return resolve_precision("auto", detect_device("auto"))
 
 
 def new_run_id() -> str:
@@ -51,6 +67,14 @@ class TrainedRun:
         model = build_model(self.spec)
         model.load_state_dict(self.state_dict)
         return model.to(device).eval()
+
+    def weights_digest(self) -> str:
+        """A hash of the weights (names and values): what a cache shared between sessions keys a run by, since
+        the run id in a checkpoint file is only what that file declares. Kept until the weights are replaced."""
+        held = self.__dict__.get("_digest")
+        if held is None or held[0] is not self.state_dict:
+            held = self.__dict__["_digest"] = (self.state_dict, _weights_digest(self.state_dict))
+        return held[1]
 
     def to_payload(self) -> dict[str, Any]:
         """Plain types and tensors only, so that `torch.load(weights_only=True)` reads it back."""

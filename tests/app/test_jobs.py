@@ -197,3 +197,46 @@ def test_watchers_count_every_session_waiting_for_every_run(manager, ds, spec):
     assert manager.watchers() == 3
     manager.release("b")
     assert manager.watchers() == 2
+
+
+def test_the_cache_folder_removed_mid_run_still_registers_the_run(tmp_path, ds, spec):
+    import shutil
+
+    manager = TrainingManager(ModelCache(tmp_path / "cache"), FakeExecutor())
+    manager.cache.put(make_run(5))  # the registry is open and set up
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    shutil.rmtree(tmp_path / "cache")  # while the run trains
+    run = finish(job.handle)
+    assert [e["run_id"] for e in manager.cache.listing()] == [run.run_id]
+    assert job.state == "done" and job.store_problem == ""
+
+
+def test_a_run_the_disk_cannot_keep_is_reported_to_the_session_that_trained_it(tmp_path, ds, spec):
+    (tmp_path / "cache").write_text("a file where the folder should be")
+    manager = TrainingManager(ModelCache(tmp_path / "cache"), FakeExecutor())
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")
+    run = finish(job.handle)
+    assert job.state == "done" and "could not be saved" in job.store_problem
+    assert job.result().run_id == run.run_id  # the session keeps it, and this server finds it by key
+    assert manager.submit(spec, ds, TrainConfig(epochs=2), who="b").cached
+
+
+def test_a_run_on_a_learner_s_images_holds_them_in_the_store_until_it_ends(tmp_path, monkeypatch):
+    from cnn_core.data import image_store
+    from cnn_core.data.folders import from_files
+    from cnn_core.data.image_set import folder_config
+    from tests.image_files import BLUE, RED, picture
+
+    monkeypatch.setenv("CNN_LAB_CACHE_DIR", str(tmp_path))
+    images = from_files({c: [(str(i), picture(k, seed=i)) for i in range(8)] for c, k in (("a", RED), ("b", BLUE))})
+    image_store.put(images)
+    folder = make_dataset(folder_config(images, size=16))
+    net = ModelSpec(folder.input_shape, 2, (layer("flatten"), layer("linear", out_features=2)))
+    manager = TrainingManager(ModelCache(tmp_path), FakeExecutor())
+    job = manager.submit(net, folder, TrainConfig(epochs=1), who="a")
+    monkeypatch.setattr(image_store, "MAX_STORE_BYTES", 1)
+    image_store.put(from_files({c: [(str(i), picture(k, seed=50 + i)) for i in range(8)]
+                                for c, k in (("a", RED), ("b", BLUE))}))  # fmt: skip
+    assert image_store.has(images.digest)  # queued or running: never evicted
+    finish(job.handle)
+    assert not list((image_store.store_dir() / image_store.LEASES).iterdir())

@@ -101,3 +101,64 @@ def test_a_student_with_the_wrong_passphrase_cannot_clear_and_the_teacher_can(ap
 
 def _submit(at) -> None:
     next(b for b in at.button if b.label.startswith("Clear this lesson")).click().run()
+
+
+def test_a_numeric_teacher_passphrase_in_secrets_clears_as_text(app, registry):
+    at = app()
+    at.secrets[PASSPHRASE_VAR] = 4321  # secrets.toml: CNN_LAB_TEACHER_PASSPHRASE = 4321
+    at.session_state["data_config"] = DATA
+    at.switch_page(BOARD).run()
+    at.text_input(key="board_passphrase").set_value("4321")
+    _submit(at)
+    assert not at.exception and "Cleared 4 runs" in at.success[0].value
+
+
+@pytest.fixture
+def own_images_run(tmp_path, monkeypatch):
+    """A registry holding one run trained on a learner's own images (in the server's image store), registered
+    without a stored score as runs were before scores were stored; and those images."""
+    from cnn_core.data import image_store
+    from cnn_core.data.dataset import make_dataset
+    from cnn_core.data.folders import from_files
+    from cnn_core.data.image_set import folder_config
+    from cnn_core.nets.layers import layer
+    from cnn_core.nets.spec import ModelSpec
+    from cnn_core.training.config import TrainConfig
+    from cnn_core.training.engine import fit
+    from tests.image_files import BLUE, RED, picture
+
+    shared_cache.clear()
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    monkeypatch.delenv(PASSPHRASE_VAR, raising=False)
+    images = from_files({c: [(str(i), picture(k, seed=i)) for i in range(12)] for c, k in (("reds", RED), ("blues", BLUE))})
+    image_store.put(images)
+    ds = make_dataset(folder_config(images, size=16, test_fraction=0.25))
+    spec = ModelSpec(ds.input_shape, 2, (layer("flatten"), layer("linear", out_features=2)))
+    run = fit(spec, ds, TrainConfig(epochs=1, batch_size=8), device="cpu")
+    run.summary.pop("test_acc", None), run.summary.pop("test_split", None)
+    run.summary["status"] = "completed"  # one epoch on 24 images may be called unstable: the board scores completed
+    RunRegistry(tmp_path).put(run, who="Owner Otter 11")
+    yield run, images
+    shared_cache.clear()
+
+
+def test_a_run_one_session_cannot_score_is_never_hidden_from_the_others(app, own_images_run):
+    run, images = own_images_run
+    stranger = board(app)  # lacks the owner's images: can't measure the score, and says nothing for others
+    assert not stranger.exception
+    owner = board(app, my_image_digests={images.digest: images})
+    assert not owner.exception and names_on_board(owner) == {"Owner Otter 11"}
+    [score] = owner.dataframe[0].value["test accuracy"]
+    assert 0 <= score <= 1
+    later = board(app)  # another stranger: the score the owner's session measured is in the registry now
+    assert names_on_board(later) == {"Owner Otter 11"} and list(later.dataframe[0].value["test accuracy"]) == [score]
+
+
+@pytest.mark.parametrize("page", ["app_pages/training.py", "app_pages/architecture.py"])
+def test_settings_of_a_run_on_another_learner_s_images_never_break_a_page(app, own_images_run, page):
+    run, _ = own_images_run
+    at = app()
+    at.session_state["data_config"] = run.data_config  # what loading that run's settings used to leave
+    at.switch_page(page).run()
+    assert not at.exception
+    assert any("can't be used here" in w.value for w in at.warning)
