@@ -9,8 +9,18 @@ import sys
 from pathlib import Path
 
 from cnn_core.cli.data_options import PATH_HELP, add_data_options, data_config
-from cnn_core.cli.options import add_config_options, comma_list, config_from_args, read_config_file
+from cnn_core.cli.options import (
+    add_config_options,
+    comma_list,
+    config_from_args,
+    input_file,
+    output_file,
+    read_config_file,
+    read_text_file,
+)
 from cnn_core.training.device import DEVICE_CHOICES
+
+MAX_THREADS = 1024  # --threads: more than any machine's cores
 
 # ---------------------------------------------------------------- data
 
@@ -19,10 +29,10 @@ def add_data(sub) -> None:
     from cnn_core.data.config import DataConfig
 
     p = sub.add_parser("data", help="generate a dataset and save it as .npz")
-    p.add_argument("--config", type=Path, help="a JSON file of DataConfig settings (or a run's configuration)")
+    p.add_argument("--config", type=input_file, help="a JSON file of DataConfig settings (or a run's configuration)")
     add_config_options(p, DataConfig, "data.", skip=("digest",))
     p.add_argument("--path", type=Path, help=PATH_HELP)
-    p.add_argument("--out", type=Path, required=True, help="the .npz file to write")
+    p.add_argument("--out", type=output_file, required=True, help="the .npz file to write")
     p.set_defaults(run=_run_data)
 
 
@@ -72,13 +82,12 @@ def load_arch(arch: str, input: tuple[int, int, int] | None, classes: int | None
     from cnn_core.nets.presets import NETWORKS, load_spec
 
     if arch not in NETWORKS:
-        path = Path(arch)
-        if not path.is_file():
-            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(NETWORKS)}) nor an existing JSON file")
         try:
-            arch = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read {path}: {exc}") from None
+            path = input_file(arch)
+        except argparse.ArgumentTypeError:
+            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(NETWORKS)}) nor an existing JSON file") \
+                from None
+        arch = read_text_file(path)
     if classes is not None and classes < 2:
         raise ValueError(f"--classes must be at least 2, got {classes}")
     return load_spec(arch, input, classes)
@@ -116,7 +125,7 @@ def _run_summary(args: argparse.Namespace) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a checkpoint on its dataset's test split")
-    p.add_argument("--checkpoint", type=Path, required=True, help="a .pt file saved by the Training page or CLI")
+    p.add_argument("--checkpoint", type=input_file, required=True, help="a .pt file saved by the Training page or CLI")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--json", action="store_true", help="print accuracy, per-class report and confusion matrix as JSON")
     p.set_defaults(run=_run_evaluate)
@@ -155,12 +164,12 @@ def add_train(sub) -> None:
     from cnn_core.training.config import CLASSIC_SPLIT, TrainConfig
 
     p = sub.add_parser("train", help="train a model on a dataset (defaults: the classic recipe)")
-    p.add_argument("--config", type=Path, help="a run's configuration JSON (the Training page's download) or a JSON "
+    p.add_argument("--config", type=input_file, help="a run's configuration JSON (the Training page's download) or a JSON "
                    "object of TrainConfig settings: its values, then any flag given here")  # fmt: skip
     p.add_argument("--arch", help="a preset name or a JSON spec file (default: the --config file's spec, else simple_cnn)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default: auto, the fastest)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--out", type=Path, help="write the checkpoint (.pt) here")
+    p.add_argument("--out", type=output_file, help="write the checkpoint (.pt) here")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     add_config_options(p, TrainConfig, "train.")
     add_data_options(p, defaults=CLASSIC_SPLIT)
@@ -181,16 +190,24 @@ def train_request(args: argparse.Namespace):
 
 def _run_train(args: argparse.Namespace) -> int:
     from cnn_core.data.dataset import make_dataset
+    from cnn_core.nets.build import check_fits
     from cnn_core.runs.checkpoint import save_checkpoint
     from cnn_core.runs.launch import train_to_end
     from cnn_core.runs.request import TrainRequest
+    from cnn_core.runs.resources import check_network
 
     data_cfg, cfg, arch = train_request(args)
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be at least 1, got {args.threads}")
-    ds = make_dataset(data_cfg)  # here only to fit --arch to its images and classes; the worker builds its own
-    spec = load_arch(arch, ds.input_shape, ds.num_classes) if isinstance(arch, str) else \
-        arch.with_io(ds.input_shape, ds.num_classes)
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise ValueError(f"--threads must be from 1 to {MAX_THREADS}, got {args.threads}")
+    shape, n = (data_cfg.channels, data_cfg.size, data_cfg.size), len(data_cfg.classes)  # the dataset's images
+    spec = load_arch(arch, shape, n) if isinstance(arch, str) else arch.with_io(shape, n)
+    verdict = check_network(spec, cfg.batch_size)  # before any data is made or model built
+    if verdict.refused:
+        raise ValueError(verdict.message)
+    if verdict.message:
+        print(f"warning: {verdict.message}", file=sys.stderr)
+    ds = make_dataset(data_cfg)  # here only to check the data before a worker starts; the worker builds its own
+    check_fits(spec, ds.input_shape, ds.classes, "the dataset's images differ from its settings")
     request = TrainRequest(data_cfg, spec, cfg, args.device, args.threads or 0, who="cli")
     run, executor = train_to_end(request, None if args.json else _print_epoch)  # a worker, or $CNN_LAB_RAY_ADDRESS
     if args.out is not None:
