@@ -104,8 +104,10 @@ def read_path(path: str | Path) -> ImageSet:
     path = Path(path)
     try:
         info = path.stat()
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except FileNotFoundError:
+        raise ValueError(f"{path} is neither a folder nor a zip file: nothing is there") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if stat.S_ISREG(info.st_mode):
         _check_totals(0, info.st_size)
         return read_zip(_read_file(path))
