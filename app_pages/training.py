@@ -12,6 +12,7 @@ from ui.board_views import board_name
 from ui.jobs import live_interval, session_label, shared_manager
 from ui.lesson.presenting import intro
 from ui.reset import reset_button
+from ui.server import draw_verdict, network_verdict
 from ui.state import current_dataset, seed_widget
 from ui.train_views import (
     draw_comparison,
@@ -137,8 +138,11 @@ except ValueError as exc:
 
 draw_warnings(before_training(config.optimizer, config.lr, len(ds.splits["train"]), len(ds.splits["val"]),
                               list(summarize(spec).warnings)))
+verdict = network_verdict(spec, config.batch_size)  # before anything is built: the server's memory plan
+draw_verdict(verdict, "Train is off until it fits: change the network on the Architecture page, or the batch size.")
+too_large = verdict is not None and verdict.refused
 if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_train",
-             disabled=JOB in st.session_state,
+             disabled=JOB in st.session_state or too_large,
              help="Train in the background: you may visit other pages meanwhile. If this exact configuration was "
              "trained before on this server, the result comes back at once."):  # fmt: skip
     st.session_state.pop("tr_error", None)
