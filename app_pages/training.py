@@ -9,6 +9,7 @@ from cnn_core.training.advice import before_training
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import available_devices, describe_device, detect_device
 from ui.board_views import board_name
+from ui.echo import plain
 from ui.jobs import live_interval, session_label, shared_manager
 from ui.lesson.presenting import intro
 from ui.reset import reset_button
@@ -82,7 +83,7 @@ def collect_finished() -> None:
     runs = st.session_state.setdefault("runs", [])
     same = next((i for i, r in enumerate(runs, 1) if r.run_id == run.run_id), None)
     if same is not None:  # the cache gave back a run this session already has: no identical "Run 2"
-        st.toast(f"This exact configuration was trained before: {run_name(runs[same - 1], same)} again.")
+        st.toast(f"This exact configuration was trained before: {plain(run_name(runs[same - 1], same))} again.")
         run = runs[same - 1]
     else:
         if job.cached:
@@ -133,7 +134,7 @@ collect_finished()
 try:
     config = TrainConfig(**values)
 except ValueError as exc:
-    st.error(f"{exc}.")
+    st.error(f"{plain(exc)}.")
     st.stop()
 
 draw_warnings(before_training(config.optimizer, config.lr, len(ds.splits["train"]), len(ds.splits["val"]),
@@ -155,7 +156,7 @@ if JOB in st.session_state:
     st.fragment(live_job, run_every=every)(st.session_state[JOB].config)
 error, kind, dataset_key = st.session_state.get("tr_error", ("", "", ""))
 if error and dataset_key == ds.config.key():
-    st.warning(f"Training {error}.") if kind == "stopped" else st.error(f"Training failed: {error}")
+    st.warning(f"Training {plain(error)}.") if kind == "stopped" else st.error(f"Training failed: {plain(error)}")
 
 runs = st.session_state.get("runs", [])
 if runs:
