@@ -29,10 +29,10 @@ def add_data(sub) -> None:
     from cnn_core.data.config import DataConfig
 
     p = sub.add_parser("data", help="generate a dataset and save it as .npz")
-    p.add_argument("--config", type=input_file, help="a JSON file of DataConfig settings (or a run's configuration)")
+    p.add_argument("--config", type=Path, help="a JSON file of DataConfig settings (or a run's configuration)")
     add_config_options(p, DataConfig, "data.", skip=("digest",))
     p.add_argument("--path", type=Path, help=PATH_HELP)
-    p.add_argument("--out", type=output_file, required=True, help="the .npz file to write")
+    p.add_argument("--out", type=Path, required=True, help="the .npz file to write")
     p.set_defaults(run=_run_data)
 
 
@@ -42,6 +42,7 @@ def add_data(sub) -> None:
 def _run_data(args: argparse.Namespace) -> int:
     from cnn_core.data.dataset import make_dataset
 
+    output_file(args.out)
     ds = make_dataset(data_config(args, read_config_file(args.config, "data_config").get("data_config", {})))
     try:
         args.out.write_bytes(ds.to_npz())
@@ -82,12 +83,9 @@ def load_arch(arch: str, input: tuple[int, int, int] | None, classes: int | None
     from cnn_core.nets.presets import NETWORKS, load_spec
 
     if arch not in NETWORKS:
-        try:
-            path = input_file(arch)
-        except argparse.ArgumentTypeError:
-            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(NETWORKS)}) nor an existing JSON file") \
-                from None
-        arch = read_text_file(path)
+        if not Path(arch).exists():
+            raise ValueError(f"--arch {arch[:80]!r} is neither a preset ({', '.join(NETWORKS)}) nor an existing JSON file")
+        arch = read_text_file(input_file(Path(arch)))
     if classes is not None and classes < 2:
         raise ValueError(f"--classes must be at least 2, got {classes}")
     return load_spec(arch, input, classes)
@@ -125,7 +123,7 @@ def _run_summary(args: argparse.Namespace) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a checkpoint on its dataset's test split")
-    p.add_argument("--checkpoint", type=input_file, required=True, help="a .pt file saved by the Training page or CLI")
+    p.add_argument("--checkpoint", type=Path, required=True, help="a .pt file saved by the Training page or CLI")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--json", action="store_true", help="print accuracy, per-class report and confusion matrix as JSON")
     p.set_defaults(run=_run_evaluate)
@@ -137,7 +135,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from cnn_core.runs.checkpoint import load_checkpoint
     from cnn_core.training.device import detect_device
 
-    run = load_checkpoint(args.checkpoint)
+    run = load_checkpoint(input_file(args.checkpoint))
     ds = make_dataset(run.data_config)
     check_compatible(run.spec, ds)
     ev = evaluate(run.build(detect_device(args.device)), ds)
@@ -164,12 +162,12 @@ def add_train(sub) -> None:
     from cnn_core.training.config import CLASSIC_SPLIT, TrainConfig
 
     p = sub.add_parser("train", help="train a model on a dataset (defaults: the classic recipe)")
-    p.add_argument("--config", type=input_file, help="a run's configuration JSON (the Training page's download) or a JSON "
+    p.add_argument("--config", type=Path, help="a run's configuration JSON (the Training page's download) or a JSON "
                    "object of TrainConfig settings: its values, then any flag given here")  # fmt: skip
     p.add_argument("--arch", help="a preset name or a JSON spec file (default: the --config file's spec, else simple_cnn)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default: auto, the fastest)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--out", type=output_file, help="write the checkpoint (.pt) here")
+    p.add_argument("--out", type=Path, help="write the checkpoint (.pt) here")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     add_config_options(p, TrainConfig, "train.")
     add_data_options(p, defaults=CLASSIC_SPLIT)
@@ -196,6 +194,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from cnn_core.runs.request import TrainRequest
     from cnn_core.runs.resources import check_network
 
+    output_file(args.out)  # before the work: a run trained for nothing is the worst refusal
     data_cfg, cfg, arch = train_request(args)
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise ValueError(f"--threads must be from 1 to {MAX_THREADS}, got {args.threads}")

@@ -23,38 +23,39 @@ def comma_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def input_file(text: str) -> Path:
-    """An argparse type: a path that is an existing regular file (a pipe or device could be read forever)."""
-    path = Path(text)
+def input_file(path: Path) -> Path:
+    """The path, if it is an existing regular file (a pipe or device could be read forever); ValueError if not."""
     try:
-        info = path.stat()
+        info = Path(path).stat()
     except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError:  # a NUL byte in the name
-        raise argparse.ArgumentTypeError(f"cannot read {text!r}: not a file name") from None
+        raise ValueError(f"cannot read {str(path)[:80]!r}: not a file name") from None
     if not stat.S_ISREG(info.st_mode):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a regular file (a folder, pipe or device)")
-    return path
+        raise ValueError(f"{path} is not a regular file (a folder, pipe or device)")
+    return Path(path)
 
 
-def output_file(text: str) -> Path:
-    """An argparse type: a path to write, which may not exist yet but may not be a folder or a pipe."""
-    path = Path(text)
+def output_file(path: Path | None) -> Path | None:
+    """The path to write, checked before any work: it may not exist yet, but may not be a folder or a pipe."""
+    if path is None:
+        return None
     try:
-        info = path.stat()
+        info = Path(path).stat()
     except FileNotFoundError:
         return path
     except (OSError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ValueError(f"cannot write {str(path)[:80]}: {getattr(exc, 'strerror', None) or exc}") from None
     if stat.S_ISDIR(info.st_mode) or stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
-        raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a folder, pipe or socket, not a file")
+        raise ValueError(f"cannot write {path}: it is a folder, pipe or socket, not a file")
     return path
 
 
 def read_text_file(path: Path) -> str:
     """A small text file (a regular one, of at most MAX_JSON_BYTES, UTF-8); ValueError saying what is wrong."""
     try:
-        with open(path, "rb") as f:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a pipe opens at once instead of waiting for a writer
+        with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 raise ValueError(f"{path} is not a regular file (a folder, pipe or device)")
             data = f.read(MAX_JSON_BYTES + 1)
