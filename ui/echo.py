@@ -9,7 +9,9 @@ from typing import Any
 
 # The characters that make markdown (CommonMark and GFM), HTML, LaTeX and Streamlit's :colour[...] / :material/...:
 # directives out of text; each is escaped with a backslash, which CommonMark allows before any ASCII punctuation.
-ACTIVE = re.compile(r"([\\`*_\[\]<>~$|#{}])")
+# Not "_": inside a word (out_channels, my_photo.png) it never emphasises, and escaping it would garble the names
+# that messages quote most; around a word it can only make italics.
+ACTIVE = re.compile(r"([\\`*\[\]<>~$|#{}])")
 AUTOLINK = re.compile(r"(?i)(?<=www)\.|:(?=//)|:(?=[\w/-]+[\[:])")  # www.x and x://y become links; :name[ a directive
 MAX_LENGTH = 300  # characters of one value shown; the rest is cut, saying how long it was
 
