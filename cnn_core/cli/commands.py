@@ -192,7 +192,6 @@ def _run_train(args: argparse.Namespace) -> int:
     from cnn_core.runs.checkpoint import save_checkpoint
     from cnn_core.runs.launch import train_to_end
     from cnn_core.runs.request import TrainRequest
-    from cnn_core.runs.resources import check_network
 
     output_file(args.out)  # before the work: a run trained for nothing is the worst refusal
     data_cfg, cfg, arch = train_request(args)
@@ -200,11 +199,7 @@ def _run_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be from 1 to {MAX_THREADS}, got {args.threads}")
     shape, n = (data_cfg.channels, data_cfg.size, data_cfg.size), len(data_cfg.classes)  # the dataset's images
     spec = load_arch(arch, shape, n) if isinstance(arch, str) else arch.with_io(shape, n)
-    verdict = check_network(spec, cfg.batch_size)  # before any data is made or model built
-    if verdict.refused:
-        raise ValueError(verdict.message)
-    if verdict.message:
-        print(f"warning: {verdict.message}", file=sys.stderr)
+    check_budget(spec, cfg.batch_size)  # before any data is made or model built
     ds = make_dataset(data_cfg)  # here only to check the data before a worker starts; the worker builds its own
     check_fits(spec, ds.input_shape, ds.classes, "the dataset's images differ from its settings")
     request = TrainRequest(data_cfg, spec, cfg, args.device, args.threads or 0, who="cli")
@@ -216,6 +211,17 @@ def _run_train(args: argparse.Namespace) -> int:
             raise ValueError(f"cannot write {args.out}: {exc.strerror}") from None
     _print_run(run, executor, args)
     return 0
+
+
+def check_budget(spec, batch_size: int, label: str = "") -> None:
+    """ValueError when the network is too large for this machine's memory plan; a warning on stderr when large."""
+    from cnn_core.runs.resources import check_network
+
+    verdict = check_network(spec, batch_size)
+    if verdict.refused:
+        raise ValueError(f"{label}{verdict.message}")
+    if verdict.message:
+        print(f"warning: {label}{verdict.message}", file=sys.stderr)
 
 
 def _print_epoch(h: dict) -> None:

@@ -57,6 +57,7 @@ def one_line_error(argv, capsys) -> str:
     (["train", "--threads", str(10**30)], "--threads must be from 1"),
     (["summary", "--arch", "simple_cnn", "--classes", "-5"], "--classes must be at least 2"),
     (["sweep", "--param", f"lr={10**400}", "--epochs", "1"], ""),
+    (["sweep", "--param", f"batch_size=8,{10**7}", "--epochs", "1", "--task", "classic"], "trial 2: this network is too large"),
     (["evaluate", "--checkpoint", "missing.pt"], "cannot read"),
     (["evaluate", "--checkpoint", "."], "not a regular file"),
     (["data", "--out", ".", "--n-per-class", "3"], "cannot write"),
