@@ -109,9 +109,13 @@ def test_a_zip_of_many_small_files_of_large_images_is_refused_before_decoding_an
 
 def test_the_total_budget_counts_a_jpeg_at_the_scale_it_decodes_at(monkeypatch):
     """A 4000×3000 JPEG decodes at 1/8 scale (500×375) for 128² storage: it costs 0.19 megapixels, not 12."""
-    from tests.image_files import picture
+    import io
 
-    photo = picture(size=(4000, 3000), fmt="JPEG")
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (200, 30, 30)).save(buf, "JPEG")
+    photo = buf.getvalue()
     assert folders.decode_cost(photo) == 500 * 375
     assert folders.decode_cost(png_bomb()) == 0  # over the limit for one image: skipped, never decoded
     monkeypatch.setattr(folders, "MAX_TOTAL_PIXELS", 500 * 375 * 4)
