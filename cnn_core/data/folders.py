@@ -110,7 +110,7 @@ def read_path(path: str | Path) -> ImageSet:
         raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if stat.S_ISREG(info.st_mode):
         _check_totals(0, info.st_size)
-        return read_zip(_read_file(path))
+        return read_zip(_read_file(path, follow=True))  # a link to a zip given by name is followed
     if not stat.S_ISDIR(info.st_mode):
         raise ValueError(f"{path} is neither a folder nor a zip file")
     files, skipped = [], {}
@@ -140,10 +140,11 @@ def read_path(path: str | Path) -> ImageSet:
     return _collect(files, _read_file, skipped)
 
 
-def _read_file(path: Path) -> bytes:
-    """A file's bytes, read without waiting on a pipe that has taken its place; ValueError if it can't be read."""
+def _read_file(path: Path, follow: bool = False) -> bytes:
+    """A file's bytes, read without waiting on a pipe (or following a link) that has taken its place; ValueError if
+    it can't be read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else getattr(os, "O_NOFOLLOW", 0)))
         with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 raise ValueError("not a regular file")

@@ -141,3 +141,9 @@ def test_a_folder_with_a_pipe_a_device_link_and_an_unreadable_file_skips_them_wi
     assert "not regular files (pipes, devices or sockets)): reds/pipe.png" in notices
     if os.geteuid() != 0:  # root reads any file
         assert "can't be read" in notices and "locked.png" in notices
+
+
+def test_a_zip_given_by_a_link_is_still_read(tmp_path):
+    (tmp_path / "mine.zip").write_bytes(zip_of(layout(two_classes(3))))
+    (tmp_path / "link.zip").symlink_to(tmp_path / "mine.zip")
+    assert read_path(tmp_path / "link.zip").counts == [3, 3]
