@@ -4,11 +4,14 @@ from cnn_core.nets.layers import MISSING_HEAD
 from cnn_core.nets.presets import default_rule, network
 from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.summary import summarize
+from cnn_core.training.config import TrainConfig
 from ui import arch_editor as editor
 from ui.arch_views import draw_cost_chart, draw_formulas, draw_shape_flow, draw_summary_table, draw_totals
 from ui.lesson.presenting import intro
 from ui.reset import reset_button
+from ui.server import draw_verdict, network_verdict
 from ui.state import current_dataset
+from ui.train_widgets import SAVED
 
 
 @st.cache_data
@@ -42,6 +45,8 @@ kept = editor.publish(summary)
 with status:
     if summary.ok:
         draw_totals(summary)
+        batch = st.session_state.get(SAVED, {}).get("batch_size") or TrainConfig().batch_size  # the Training page's
+        draw_verdict(network_verdict(spec, batch), "The Training page will not train it.")
     else:
         error = summary.error
         where = ("the end: the head is missing" if error.layer_type == MISSING_HEAD else

@@ -16,6 +16,7 @@ from ui.conv_views import (
     draw_window,
     image_figure,
 )
+from ui.echo import plain
 from ui.lesson.presenting import intro
 from ui.plots import CHANNEL_NAMES, display_scale
 from ui.reset import reset_button
@@ -63,7 +64,7 @@ def image_ui() -> np.ndarray:
         i = sb.number_input("Image number", 0, len(ds.labels) - 1, 0, key="conv_index",
                             help="Any image of the dataset chosen on the Dataset page.")
         image = ds.images[i]
-        sb.caption(f"Image #{i}: {ds.classes[ds.labels[i]]}, {image.shape[1]}×{image.shape[2]} pixels")
+        sb.caption(f"Image #{i}: {plain(ds.classes[ds.labels[i]])}, {image.shape[1]}×{image.shape[2]} pixels")
     elif source == "Upload":
         file = sb.file_uploader("PNG or JPEG image", type=["png", "jpg", "jpeg"], key="conv_upload",
                                 help="Images larger than 128 pixels on a side are shrunk to 128.")
@@ -75,7 +76,7 @@ def image_ui() -> np.ndarray:
                 if notice:
                     sb.warning(notice)
             except ValueError as exc:
-                st.error(f"Cannot use {file.name}: {exc}. Showing the built-in sample instead.")
+                st.error(f"Cannot use {plain(file.name)}: {plain(exc)}. Showing the built-in sample instead.")
     mode = sb.radio("Channels", CHANNEL_MODES, key="conv_channels", index=1, horizontal=True,
                     help="Colour keeps the red, green and blue channels (the kernel then has one slice per "
                     "channel); the others keep a single channel.")

@@ -5,6 +5,7 @@ from cnn_core.data.config import DataConfig
 from cnn_core.data.image_set import ImageSet, folder_config
 from cnn_core.data.stats import split_warnings
 from ui import data_views as views
+from ui.echo import plain
 from ui.lesson.presenting import intro
 from ui.my_images import images_zip, my_images_ui
 from ui.reset import reset_button
@@ -54,7 +55,7 @@ def data_config_ui(name: str, images: ImageSet | None) -> dict:
             ss.ds_folder_digest, ss.ds_n_per_class = images.digest, most
         ss.ds_n_per_class = min(ss.ds_n_per_class, most)
         if images:
-            sb.caption(f"Classes: {', '.join(images.classes)} (in alphabetical order).")
+            sb.caption(f"Classes: {plain(', '.join(images.classes))} (in alphabetical order).")
     else:
         most = 5000 if shapes else data.DIGITS_PER_CLASS
         sb.multiselect("Classes", data.SHAPE_CLASSES if shapes else data.DIGIT_CLASSES, key="ds_classes",
@@ -137,7 +138,7 @@ try:
     config = make_config(values, images)
     ds = build_dataset(config)
 except ValueError as exc:
-    st.error(f"{str(exc)[0].upper()}{str(exc)[1:]}. Still showing the last dataset that worked.")
+    st.error(f"{plain(str(exc)[0].upper() + str(exc)[1:])}. Still showing the last dataset that worked.")
     try:
         ds = build_dataset(saved)
     except ValueError:  # your images of then are no longer this session's

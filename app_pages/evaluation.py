@@ -7,6 +7,7 @@ from cnn_core.runs.checkpoint import load_checkpoint
 from cnn_core.training.device import detect_device
 from cnn_core.training.run import TrainedRun
 from ui.device import sidebar_device
+from ui.echo import plain
 from ui.eval_interpret import (
     describe_layer,
     draw_explanation,
@@ -82,7 +83,7 @@ def run_source_ui() -> TrainedRun | None:
             st.session_state[UPLOADED] = held
         except ValueError as exc:
             kept = " Still showing the last checkpoint that loaded." if held else ""
-            st.error(f"**{file.name}** can't be used: {exc}.{kept}")
+            st.error(f"**{plain(file.name)}** can't be used: {plain(exc)}.{kept}")
     return held[1] if held else None
 
 
@@ -93,7 +94,7 @@ def image_ui(ev: Evaluation) -> int:
     pos = st.sidebar.number_input(f"{ev.split_name.capitalize()} image to look inside (0 to {n - 1})", 0, n - 1, 0,
                                   key="ev_image_pos", help=f"One of the {n} {ev.split_name} images, numbered as in the "
                                   "Mistakes tab. The Feature maps and Grad-CAM tabs show what the network does with it.")
-    true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
+    true, pred = plain(ev.classes[ev.labels[pos]]), plain(ev.classes[ev.preds[pos]])
     st.sidebar.caption(f"{ev.name(pos).capitalize()}: a **{true}**, predicted **{pred}** ({ev.confidence[pos]:.0%})")
     return int(pos)
 
@@ -154,7 +155,7 @@ except MissingImages as exc:  # your own images, not in this session: ask for th
     ask_for_images(exc)
     st.stop()
 except (ValueError, RuntimeError) as exc:
-    st.error(f"This model can't be evaluated: {exc}. Choose another model in the sidebar, or train again.")
+    st.error(f"This model can't be evaluated: {plain(exc)}. Choose another model in the sidebar, or train again.")
     st.stop()
 if note := status_note(run):
     st.warning(note)
@@ -220,7 +221,7 @@ with tabs[5]:
         try:
             mine, notices = prepare_image(upload.getvalue(), run.spec.input, invert)
         except ValueError as exc:
-            st.error(f"**{upload.name}**: {exc}.")
+            st.error(f"**{plain(upload.name)}**: {plain(exc)}.")
         else:
             for notice in notices:
                 st.info(f"Your image was changed: {notice}.")

@@ -5,6 +5,7 @@ from cnn_core.study.exercises import EXERCISES, HARD_SHAPES, MAX_SEEDS, WHY_HARD
 from cnn_core.study.experiments import experiment_result
 from cnn_core.study.sweeps import MAX_TRIALS, SweepConfig, apply, best_trial, sweep_rows
 from cnn_core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from ui.echo import plain
 from ui.experiment_runs import start_batch
 from ui.experiment_views import draw_experiment, draw_progress, draw_sweep, send_to_pages
 from ui.lesson.presenting import intro
@@ -69,7 +70,7 @@ def exercise_ui(data, design, train) -> ExperimentConfig | None:
         cfg = ExperimentConfig(exercise=name, seeds=seeds, data=data, design=design, train=train)
         n = len(cfg.variants())
     except ValueError as exc:
-        st.error(f"{exc}.")
+        st.error(f"{plain(exc)}.")
         return None
     origin = "from the notebook" if ex.notebook else "beyond the notebook"
     st.caption(f"*{ex.question}* ({origin}) · {n} variants × {seeds} seeds = {n * seeds} runs")
@@ -98,7 +99,7 @@ def sweep_ui(data, design, train) -> SweepConfig | None:
         cfg = SweepConfig(tuple(params), mode=mode, budget=int(budget), data=data, design=design, train=train)
         trials = len(cfg.combinations())
     except ValueError as exc:
-        st.error(f"{exc}.")
+        st.error(f"{plain(exc)}.")
         return None
     st.caption(f"{cfg.grid_size} combinations in the grid · {trials} runs")
     return cfg
@@ -112,7 +113,7 @@ def run_button(label: str, key: str, cfg) -> None:
         try:
             batch = start_batch(cfg.trials(), shared_dataset(cfg.data))
         except ValueError as exc:  # a variant the images can't take, or an unreachable Ray cluster
-            st.error(f"{exc}.")
+            st.error(f"{plain(exc)}.")
             return
         ss[BATCH] = {"kind": key, "config": cfg, "batch": batch}
         st.rerun()

@@ -9,9 +9,11 @@ from cnn_core.training.advice import before_training
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import available_devices, describe_device, detect_device
 from ui.board_views import board_name
+from ui.echo import plain
 from ui.jobs import live_interval, session_label, shared_manager
 from ui.lesson.presenting import intro
 from ui.reset import reset_button
+from ui.server import draw_verdict, network_verdict
 from ui.state import current_dataset, seed_widget
 from ui.train_views import (
     draw_comparison,
@@ -82,7 +84,7 @@ def collect_finished() -> None:
     runs = st.session_state.setdefault("runs", [])
     same = next((i for i, r in enumerate(runs, 1) if r.run_id == run.run_id), None)
     if same is not None:  # the cache gave back a run this session already has: no identical "Run 2"
-        st.toast(f"This exact configuration was trained before: {run_name(runs[same - 1], same)} again.")
+        st.toast(f"This exact configuration was trained before: {plain(run_name(runs[same - 1], same))} again.")
         run = runs[same - 1]
     else:
         if job.cached:
@@ -133,13 +135,16 @@ collect_finished()
 try:
     config = TrainConfig(**values)
 except ValueError as exc:
-    st.error(f"{exc}.")
+    st.error(f"{plain(exc)}.")
     st.stop()
 
 draw_warnings(before_training(config.optimizer, config.lr, len(ds.splits["train"]), len(ds.splits["val"]),
                               list(summarize(spec).warnings)))
+verdict = network_verdict(spec, config.batch_size)  # before anything is built: the server's memory plan
+draw_verdict(verdict, "Train is off until it fits: change the network on the Architecture page, or the batch size.")
+too_large = verdict is not None and verdict.refused
 if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_train",
-             disabled=JOB in st.session_state,
+             disabled=JOB in st.session_state or too_large,
              help="Train in the background: you may visit other pages meanwhile. If this exact configuration was "
              "trained before on this server, the result comes back at once."):  # fmt: skip
     st.session_state.pop("tr_error", None)
@@ -152,9 +157,9 @@ if JOB in st.session_state:
     st.fragment(live_job, run_every=every)(st.session_state[JOB].config)
 error, kind, dataset_key = st.session_state.get("tr_error", ("", "", ""))
 if error and dataset_key == ds.config.key():
-    st.warning(f"Training {error}.") if kind == "stopped" else st.error(f"Training failed: {error}")
+    st.warning(f"Training {plain(error)}.") if kind == "stopped" else st.error(f"Training failed: {plain(error)}")
 if problem := st.session_state.get("tr_store_problem"):  # trained, but the server's disk did not keep it
-    st.warning(f"Your run trained, but {problem}. Download its checkpoint below to keep it.", icon=":material/save:")
+    st.warning(f"Your run trained, but {plain(problem)}. Download its checkpoint below to keep it.", icon=":material/save:")
 
 runs = st.session_state.get("runs", [])
 if runs:

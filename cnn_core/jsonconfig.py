@@ -19,6 +19,17 @@ import typing
 from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T", bound="JsonConfig")
+MAX_SHOWN = 60  # characters of a value quoted back in an error message
+
+
+def shown(value: Any) -> str:
+    """A value for an error message: its repr, cut to MAX_SHOWN characters (a value from a file may be a megabyte,
+    or nested a thousand lists deep, which repr itself can't print)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a {type(value).__name__} nested too deeply to show"
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}… ({len(text):,} characters)"
 
 
 class JsonConfig:
@@ -48,6 +59,8 @@ class JsonConfig:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON for {cls.__name__}: {exc}") from None
+        except (RecursionError, ValueError) as exc:  # nested too deeply, or a number of thousands of digits
+            raise ValueError(f"not valid JSON for {cls.__name__}: {_unreadable(exc)}") from None
         return cls.from_dict(data)
 
     def key(self) -> str:
@@ -62,6 +75,11 @@ class JsonConfig:
         return {name: text.strip() for name, text in pattern.findall(inspect.getsource(cls)) if name in names}
 
 
+def _unreadable(exc: Exception) -> str:
+    """Why json.loads gave up on text that is JSON to the letter: too deep, or a number too long for Python."""
+    return "it is nested too deeply" if isinstance(exc, RecursionError) else f"{str(exc)[:120]}"
+
+
 def check_fields(config: JsonConfig) -> None:
     """ValueError naming the first field whose value has the wrong type or is not one of its CHOICES.
 
@@ -74,12 +92,12 @@ def check_fields(config: JsonConfig) -> None:
         value = getattr(config, f.name)
         ok, fixed = _conform(value, hints[f.name])
         if not ok:
-            raise ValueError(f"{type(config).__name__}.{f.name} must be {describe_type(hints[f.name])}, got {value!r}")
+            raise ValueError(f"{type(config).__name__}.{f.name} must be {describe_type(hints[f.name])}, got {shown(value)}")
         if fixed is not value:
             object.__setattr__(config, f.name, fixed)
         allowed = config.CHOICES.get(f.name)
         if allowed is not None and fixed is not None and fixed not in allowed:  # None: an optional field's default
-            raise ValueError(f"unknown {f.name} {fixed!r}; expected one of {', '.join(allowed)}")
+            raise ValueError(f"unknown {f.name} {shown(fixed)}; expected one of {', '.join(allowed)}")
 
 
 def _conform(value: Any, hint: Any) -> tuple[bool, Any]:

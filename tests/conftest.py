@@ -7,8 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Hypothesis keeps no example database (no .hypothesis/ folder in the repo) and a few examples per test: the
+# fuzz tests check that no input gives a traceback, within seconds.
+settings.register_profile("cnn_lab", database=None, max_examples=int(os.environ.get("CNN_LAB_EXAMPLES", 60)), deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+settings.load_profile("cnn_lab")
 
 
 @pytest.fixture

@@ -39,3 +39,20 @@ def zip_of(files: dict[str, bytes]) -> bytes:
 def layout(classes: dict[str, list[tuple[str, bytes]]], root: str = "") -> dict[str, bytes]:
     """The ImageFolder layout of class → files: {root/class/name: bytes}."""
     return {f"{root}{name}/{fname}": data for name, files in classes.items() for fname, data in files}
+
+
+def png_bomb(width: int = 7000, height: int = 7000) -> bytes:
+    """A valid 1-bit grey PNG of width × height, all black: a few kilobytes that decode to width × height pixels
+    (7000² = 49 megapixels: under every limit the app had before it checked sizes from the header, each of
+    which decoded it to hundreds of megabytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte 0, then the row's bits
+    pixels = zlib.compressobj(9)
+    data = b"".join(pixels.compress(row) for _ in range(height)) + pixels.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, grey, deflate, no filter, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")

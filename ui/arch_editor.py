@@ -13,6 +13,7 @@ from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.nets.summary import Summary
 from ui.arch_views import spec_from_table, table_column_config, table_frame
+from ui.echo import plain
 from ui.lesson.session import NETWORK_STATE as LESSON_NETWORK
 from ui.state import seed_widget
 
@@ -175,9 +176,9 @@ def edited_spec(mode: str, io: tuple) -> ModelSpec:
     try:
         spec = BlockDesign(**block_ui()).to_spec(*io) if mode == "blocks" else spec_from_table(layer_table_ui(), *io)
     except SpecError as exc:
-        st.error(f"Row {exc.index} ({exc.layer_type}): {exc.reason}")
+        st.error(f"Row {exc.index} ({plain(exc.layer_type)}): {plain(exc.reason)}")
     except ValueError as exc:
-        st.error(f"{exc}.")
+        st.error(f"{plain(exc)}.")
     if spec is None:
         spec = ss.arch_current
         st.warning("Showing the last network that could be built.")

@@ -20,6 +20,7 @@ from cnn_core.study.board import (
     random_name,
     runs_to_clear,
 )
+from ui.echo import plain
 
 NAME = "board_name"  # session key: the name this session's runs carry on the board (the registry's `who`)
 ss = st.session_state
@@ -41,7 +42,7 @@ def student_name() -> str:
     try:
         ss[NAME] = clean_name(typed)
     except ValueError as exc:
-        st.sidebar.error(f"{exc}; still {ss[NAME]!r}.")
+        st.sidebar.error(f"{plain(exc)}; still {plain(repr(ss[NAME]))}.")
     return ss[NAME]
 
 
@@ -102,7 +103,7 @@ def draw_leaderboard(rows: list[dict], me: str):
                              "training time (s)": st.column_config.NumberColumn(format="%.1f"),
                          })  # fmt: skip
     mine = sum(r.get("who") == me for r in rows)
-    st.caption(f"{len(rows)} run{'s' * (len(rows) != 1)} in this challenge, {mine} of them yours ({me}). "
+    st.caption(f"{len(rows)} run{'s' * (len(rows) != 1)} in this challenge, {mine} of them yours ({plain(me)}). "
                "Select a row to open it in Evaluation or to load its settings.")  # fmt: skip
     chosen = event.selection.rows if event is not None else []
     return rows[chosen[0]] if chosen and chosen[0] < len(rows) else None

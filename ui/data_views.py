@@ -11,6 +11,7 @@ from cnn_core.data.config import DataConfig
 from cnn_core.data.dataset import ImageDataset
 from cnn_core.data.stats import class_means, pixel_histograms, split_counts
 from cnn_core.nets.shapes import shape_text
+from ui.echo import plain
 from ui.plots import CHANNEL_COLOURS, CHANNEL_NAMES, class_colour, compact, display_scale, tile
 
 SAMPLES_PER_CLASS = 8
@@ -41,7 +42,7 @@ def draw_gallery(ds: ImageDataset) -> None:
     scale = display_scale(ds.input_shape[1], 80)
     for k, name in enumerate(ds.classes):
         idx = np.flatnonzero(ds.labels == k)[:SAMPLES_PER_CLASS]
-        st.markdown(f"<span style='color:{class_colour(k)}'>■</span> **{name}**", unsafe_allow_html=True)
+        st.markdown(f"<span style='color:{class_colour(k)}'>■</span> **{plain(name)}**", unsafe_allow_html=True)
         st.image([tile(ds.images[i], scale) for i in idx], caption=[f"#{i:,}" for i in idx])
 
 

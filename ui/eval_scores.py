@@ -15,6 +15,7 @@ from cnn_core.nets.summary import summarize
 from cnn_core.study.significance import wilson
 from cnn_core.training.run import TrainedRun
 from ui import curves
+from ui.echo import plain
 from ui.plots import class_colour, compact, display_scale, tile
 
 
@@ -72,7 +73,7 @@ def draw_mistakes(ds: ImageDataset, ev: Evaluation, limit: int) -> None:
     for start in range(0, len(wrong), per_row):
         for col, m in zip(st.columns(per_row), wrong[start : start + per_row]):
             col.image(tile(ds.images[m.index], scale))  # a transparent margin: rounded corners clip no pixel
-            col.caption(f"{ev.name(m.position)}: a **{ev.classes[m.true]}**  \nsaid **{ev.classes[m.predicted]}** "
+            col.caption(f"{ev.name(m.position)}: a **{plain(ev.classes[m.true])}**  \nsaid **{plain(ev.classes[m.predicted])}** "
                         f"({m.confidence:.0%} sure)")
 
 

@@ -12,6 +12,7 @@ from cnn_core.data.examples import example_zip
 from cnn_core.data.folders import MAX_CLASSES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, from_files, read_zip
 from cnn_core.data.image_set import ImageSet
 from cnn_core.data.image_store import MissingImages
+from ui.echo import plain
 from ui.state import MY_IMAGES, keep_my_images
 
 SOURCES = {"example": "The example set (faces)", "zip": "A zip of class folders", "classes": "Class by class"}
@@ -40,7 +41,7 @@ def _read(make, what: str) -> None:
     try:
         keep_my_images(make())
     except ValueError as exc:
-        st.session_state[ERROR] = f"{what} can't be used: {exc}."
+        st.session_state[ERROR] = f"{what} can't be used: {plain(exc)}."
 
 
 def my_images_ui() -> ImageSet | None:
@@ -65,15 +66,15 @@ def my_images_ui() -> ImageSet | None:
             st.session_state.pop(ERROR, None)  # the refused zip was removed
         if file is not None and file.file_id not in st.session_state.setdefault(SEEN, set()):
             st.session_state[SEEN].add(file.file_id)
-            _read(lambda: _read_zip(file.getvalue()), f"**{file.name}**")
+            _read(lambda: _read_zip(file.getvalue()), f"**{plain(file.name)}**")
     else:
         class_by_class_ui()
     if ERROR in st.session_state:
         st.error(st.session_state[ERROR])
     images = st.session_state.get(MY_IMAGES)
     if images is not None:
-        counts = ", ".join(f"{name} {n:,}" for name, n in zip(images.classes, images.counts))
-        notices = "".join(f"\n- {notice}." for notice in images.notices())
+        counts = ", ".join(f"{plain(name)} {n:,}" for name, n in zip(images.classes, images.counts))
+        notices = "".join(f"\n- {plain(notice)}." for notice in images.notices())
         st.caption(f":material/photo_library: In use: {len(images.labels):,} images ({counts}).{notices}")
     return images
 
@@ -124,7 +125,7 @@ def images_zip(images: ImageSet) -> bytes:
 
 def ask_for_images(exc: MissingImages) -> None:
     """A model made from images this session doesn't hold: ask for them, and take them if they match."""
-    st.warning(f"This model's dataset can't be rebuilt yet: {exc}.")
+    st.warning(f"This model's dataset can't be rebuilt yet: {plain(exc)}.")
     file = st.file_uploader("The zip of those images", type=["zip"], key="my_images_again", max_upload_size=ZIP_MB,
                             help="The zip you made the dataset from, or the one the Dataset page's *Download your "
                             "images* gave you. " + LIMITS)  # fmt: skip
@@ -133,11 +134,11 @@ def ask_for_images(exc: MissingImages) -> None:
     try:
         images = _read_zip(file.getvalue())
     except ValueError as exc2:
-        st.error(f"**{file.name}** can't be used: {exc2}.")
+        st.error(f"**{plain(file.name)}** can't be used: {plain(exc2)}.")
         return
     if images.digest != exc.digest:
-        st.error(f"**{file.name}** holds other images (digest {images.digest[:12]}…, classes "
-                 f"{', '.join(images.classes)}) than this model was trained on (digest {exc.digest[:12]}…).")
+        st.error(f"**{plain(file.name)}** holds other images (digest {images.digest[:12]}…, classes "
+                 f"{plain(', '.join(images.classes))}) than this model was trained on (digest {exc.digest[:12]}…).")
         return
     try:
         keep_my_images(images)

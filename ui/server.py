@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnn_core.runs.resources import Limits, Plan, read_limits, server_plan
+from cnn_core.runs.resources import Limits, Plan, check_network, read_limits, server_plan
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,3 +25,24 @@ def sidebar_server_facts() -> None:
                    f"priority than the web server (nice {plan.worker_nice}), so that pages and live views go first; "
                    f"the server keeps up to {plan.dataset_entries} dataset{'s' * (plan.dataset_entries != 1)} in "
                    "memory for everyone.")
+
+
+def network_verdict(spec, batch_size: int):
+    """This server's judgement of a network (cnn_core.runs.resources.check_network: ok, warn or refuse) from its
+    limits and plan; None when the spec breaks or the plan can't be read (the page says so elsewhere)."""
+    try:
+        limits, plan = server_facts()
+        return check_network(spec, batch_size, limits, plan)
+    except ValueError:
+        return None
+
+
+def draw_verdict(verdict, refused_means: str) -> None:
+    """A network's warning, or its refusal followed by what the refusal means on this page."""
+    if verdict is None or verdict.level == "ok":
+        return
+    text = verdict.message[0].upper() + verdict.message[1:]
+    if verdict.refused:
+        st.error(f"{text}. {refused_means}", icon=":material/memory:")
+    else:
+        st.warning(f"{text}.", icon=":material/memory:")

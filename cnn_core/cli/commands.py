@@ -9,8 +9,18 @@ import sys
 from pathlib import Path
 
 from cnn_core.cli.data_options import PATH_HELP, add_data_options, data_config
-from cnn_core.cli.options import add_config_options, comma_list, config_from_args, read_config_file
+from cnn_core.cli.options import (
+    add_config_options,
+    comma_list,
+    config_from_args,
+    input_file,
+    output_file,
+    read_config_file,
+    read_text_file,
+)
 from cnn_core.training.device import DEVICE_CHOICES
+
+MAX_THREADS = 1024  # --threads: more than any machine's cores
 
 # ---------------------------------------------------------------- data
 
@@ -32,6 +42,7 @@ def add_data(sub) -> None:
 def _run_data(args: argparse.Namespace) -> int:
     from cnn_core.data.dataset import make_dataset
 
+    output_file(args.out)
     ds = make_dataset(data_config(args, read_config_file(args.config, "data_config").get("data_config", {})))
     try:
         args.out.write_bytes(ds.to_npz())
@@ -72,13 +83,9 @@ def load_arch(arch: str, input: tuple[int, int, int] | None, classes: int | None
     from cnn_core.nets.presets import NETWORKS, load_spec
 
     if arch not in NETWORKS:
-        path = Path(arch)
-        if not path.is_file():
-            raise ValueError(f"--arch {arch!r} is neither a preset ({', '.join(NETWORKS)}) nor an existing JSON file")
-        try:
-            arch = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read {path}: {exc}") from None
+        if not Path(arch).exists():
+            raise ValueError(f"--arch {arch[:80]!r} is neither a preset ({', '.join(NETWORKS)}) nor an existing JSON file")
+        arch = read_text_file(input_file(Path(arch)))
     if classes is not None and classes < 2:
         raise ValueError(f"--classes must be at least 2, got {classes}")
     return load_spec(arch, input, classes)
@@ -128,7 +135,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from cnn_core.runs.checkpoint import load_checkpoint
     from cnn_core.training.device import detect_device
 
-    run = load_checkpoint(args.checkpoint)
+    run = load_checkpoint(input_file(args.checkpoint))
     ds = make_dataset(run.data_config)
     check_compatible(run.spec, ds)
     ev = evaluate(run.build(detect_device(args.device)), ds)
@@ -181,16 +188,20 @@ def train_request(args: argparse.Namespace):
 
 def _run_train(args: argparse.Namespace) -> int:
     from cnn_core.data.dataset import make_dataset
+    from cnn_core.nets.build import check_fits
     from cnn_core.runs.checkpoint import save_checkpoint
     from cnn_core.runs.launch import train_to_end
     from cnn_core.runs.request import TrainRequest
 
+    output_file(args.out)  # before the work: a run trained for nothing is the worst refusal
     data_cfg, cfg, arch = train_request(args)
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be at least 1, got {args.threads}")
-    ds = make_dataset(data_cfg)  # here only to fit --arch to its images and classes; the worker builds its own
-    spec = load_arch(arch, ds.input_shape, ds.num_classes) if isinstance(arch, str) else \
-        arch.with_io(ds.input_shape, ds.num_classes)
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise ValueError(f"--threads must be from 1 to {MAX_THREADS}, got {args.threads}")
+    shape, n = (data_cfg.channels, data_cfg.size, data_cfg.size), len(data_cfg.classes)  # the dataset's images
+    spec = load_arch(arch, shape, n) if isinstance(arch, str) else arch.with_io(shape, n)
+    check_budget(spec, cfg.batch_size)  # before any data is made or model built
+    ds = make_dataset(data_cfg)  # here only to check the data before a worker starts; the worker builds its own
+    check_fits(spec, ds.input_shape, ds.classes, "the dataset's images differ from its settings")
     request = TrainRequest(data_cfg, spec, cfg, args.device, args.threads or 0, who="cli")
     run, executor = train_to_end(request, None if args.json else _print_epoch)  # a worker, or $CNN_LAB_RAY_ADDRESS
     if args.out is not None:
@@ -200,6 +211,17 @@ def _run_train(args: argparse.Namespace) -> int:
             raise ValueError(f"cannot write {args.out}: {exc.strerror}") from None
     _print_run(run, executor, args)
     return 0
+
+
+def check_budget(spec, batch_size: int, label: str = "") -> None:
+    """ValueError when the network is too large for this machine's memory plan; a warning on stderr when large."""
+    from cnn_core.runs.resources import check_network
+
+    verdict = check_network(spec, batch_size)
+    if verdict.refused:
+        raise ValueError(f"{label}{verdict.message}")
+    if verdict.message:
+        print(f"warning: {label}{verdict.message}", file=sys.stderr)
 
 
 def _print_epoch(h: dict) -> None:

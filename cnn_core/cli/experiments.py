@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sys
 
+from cnn_core.cli.commands import check_budget
 from cnn_core.cli.data_options import add_data_options
 from cnn_core.cli.data_options import data_config as cli_data_config
 from cnn_core.cli.options import given_flags
@@ -87,6 +88,8 @@ def _run(trials, data, args: argparse.Namespace):
     from cnn_core.runs.model_cache import ModelCache
     from cnn_core.study.trials import TrialBatch, on_executor
 
+    for spec, batch_size, label in {(t.spec, t.train.batch_size, t.label): None for t in trials}:
+        check_budget(spec, batch_size, f"{label}: ")  # every network before any is trained
     ds = make_dataset(data)
     reported: set[int] = set()
 

@@ -1,6 +1,7 @@
 """`python -m cnn_core …`: the core's functions on the command line.
 
-Bad arguments exit with code 2 and one line on stderr; results go to stdout or to --out. The subcommands
+Bad arguments and bad input files exit with code 2 and one line on stderr, never a traceback; results go to
+stdout or to --out. The subcommands
 live in commands.py (data, summary, train, evaluate) and experiments.py (experiment, sweep).
 """
 
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+    except (OverflowError, RecursionError) as exc:  # met past the checks: still the input's fault, still one line
+        what = "a number is too large" if isinstance(exc, OverflowError) else "the input is nested too deeply"
+        print(f"error: {what} to use ({str(exc)[:120]})", file=sys.stderr)
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly, as Unix tools do
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python's exit-time flush from failing again
         return 0

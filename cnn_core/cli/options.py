@@ -10,13 +10,73 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import stat
 import typing
 from pathlib import Path
 from typing import Any
 
+MAX_JSON_BYTES = 10 * 2**20  # a --config or --arch JSON file: a run's configuration is a few kilobytes
+
 
 def comma_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def input_file(path: Path) -> Path:
+    """The path, if it is an existing regular file (a pipe or device could be read forever); ValueError if not."""
+    try:
+        info = Path(path).stat()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL byte in the name
+        raise ValueError(f"cannot read {str(path)[:80]!r}: not a file name") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path} is not a regular file (a folder, pipe or device)")
+    return Path(path)
+
+
+def output_file(path: Path | None) -> Path | None:
+    """The path to write, checked before any work: it may not exist yet, but may not be a folder or a pipe."""
+    if path is None:
+        return None
+    try:
+        info = Path(path).stat()
+    except FileNotFoundError:
+        return path
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot write {str(path)[:80]}: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISDIR(info.st_mode) or stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+        raise ValueError(f"cannot write {path}: it is a folder, pipe or socket, not a file")
+    return path
+
+
+def read_text_file(path: Path) -> str:
+    """A small text file (a regular one, of at most MAX_JSON_BYTES, UTF-8); ValueError saying what is wrong."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a pipe opens at once instead of waiting for a writer
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ValueError(f"{path} is not a regular file (a folder, pipe or device)")
+            data = f.read(MAX_JSON_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_JSON_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_JSON_BYTES // 2**20} MB: it is not a configuration file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not text (UTF-8 JSON)") from None
+
+
+def read_json_file(path: Path):
+    """The JSON value in a small text file; ValueError saying what is wrong."""
+    try:
+        return json.loads(read_text_file(path))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path} nests its JSON too deeply to read") from None
 
 
 def _option_type(hint: Any) -> Any:
@@ -70,12 +130,7 @@ def read_config_file(path: Path | None, flat: str) -> dict[str, Any]:
     …), or one flat object, read as the `flat` section."""
     if path is None:
         return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")
     sections = {*SECTIONS.values(), "spec"}

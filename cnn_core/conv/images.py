@@ -1,14 +1,61 @@
-"""Images for the convolution playground: a built-in sample scene, uploads, and picking channels."""
+"""Images for the convolution playground: a built-in sample scene, uploads, and picking channels; and
+`open_image`, the one way every upload path opens an image file: its size checked from the header first."""
 
 from __future__ import annotations
 
 import io
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 MAX_SIDE = 128  # uploads are shrunk to at most this many pixels on the long side
 CHANNEL_MODES = ("colour", "grey", "red", "green", "blue")
+MAX_PIXELS = 25_000_000  # the most pixels an upload may decode to (a JPEG counts at the reduced scale it decodes at)
+
+
+class TooLarge(ValueError):
+    """An image whose header declares more pixels than an upload may decode to."""
+
+    def __init__(self, pixels: int, size: tuple[int, int] | None = None):
+        self.pixels, self.size = pixels, size
+        amount = f"{pixels / 1e6:,.0f} megapixels" if pixels >= 10**6 else f"{pixels:,} pixels"
+        dims = f"{size[0]:,}×{size[1]:,} pixels, " if size else ""
+        super().__init__(f"the image is too large to open safely ({dims}{amount}; the limit is "
+                         f"{MAX_PIXELS // 1_000_000} megapixels): upload a smaller one")  # fmt: skip
+
+
+@contextmanager
+def open_image(data: bytes, draft: tuple[int, int] | None = None) -> Iterator[tuple[Image.Image, tuple[int, int]]]:
+    """The image in `data`, opened lazily with nothing decoded yet, and its size as its header declares it: checked
+    against MAX_PIXELS before the caller decodes it (a PNG of a few hundred kilobytes may declare a gigabyte).
+
+    `draft` (width, height) lets a JPEG decode at a reduced scale that is still at least that large (fast, little
+    memory); the check counts the pixels it will decode. Whatever it decodes to, the header may declare at most
+    Pillow's MAX_IMAGE_PIXELS (89 megapixels: its warning, made an error here).
+    ValueError if the bytes are not an image (TooLarge if too large); errors while the caller decodes are the
+    caller's to word."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # checked below, with our own limit
+            im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ValueError("this file is not an image that can be read: use a PNG, JPEG, GIF, BMP, WebP or TIFF") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:  # Pillow gives only the count
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise TooLarge(int(found.group(1)) if found else Image.MAX_IMAGE_PIXELS) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ValueError(f"the image file is damaged or incomplete ({str(exc)[:120]}): upload it again") from None
+    with im:
+        width, height = im.size
+        if draft is not None:
+            im.draft(None, draft)  # JPEG only: the scale it will decode at; nothing is decoded yet
+        if im.size[0] * im.size[1] > MAX_PIXELS:
+            raise TooLarge(width * height, (width, height))
+        yield im, (width, height)
 
 
 def sample_image(size: int = 64) -> np.ndarray:
@@ -30,24 +77,19 @@ def sample_image(size: int = 64) -> np.ndarray:
 
 def load_image(data: bytes, max_side: int = MAX_SIDE) -> tuple[np.ndarray, str | None]:
     """Decode PNG/JPEG bytes to (3, H, W) in [0, 1], shrunk to max_side; also a notice when it was shrunk."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:  # Pillow's decompression-bomb guard stays on
-            original = im.size
-            im.draft("RGB", (max_side, max_side))  # a JPEG decodes at a reduced scale: less memory for big photos
+    with open_image(data, draft=(max_side, max_side)) as (im, original):  # a JPEG decodes at a reduced scale
+        try:
             im.load()
             im = im.convert("RGB")
-            notice = None
-            if max(original) > max_side:
-                im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-                notice = (f"The image was {original[1]}×{original[0]} pixels (height × width); it was shrunk to "
-                          f"{im.size[1]}×{im.size[0]} so that every number stays quick to compute and show.")
-            pixels = np.asarray(im, dtype=np.float32) / 255.0  # (H, W, 3)
-    except UnidentifiedImageError:
-        raise ValueError("this file is not an image Pillow can read: upload a PNG or JPEG") from None
-    except Image.DecompressionBombError as exc:
-        raise ValueError(f"this image is far too large to open safely ({exc}): upload a smaller one") from None
-    except (OSError, SyntaxError) as exc:
-        raise ValueError(f"this image file is damaged or truncated ({exc}): upload another one") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValueError(f"this image file is damaged or truncated ({exc}): upload another one") from None
+        notice = None
+        if max(im.size) > max_side:
+            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        if max(original) > max_side:
+            notice = (f"The image was {original[1]}×{original[0]} pixels (height × width); it was shrunk to "
+                      f"{im.size[1]}×{im.size[0]} so that every number stays quick to compute and show.")
+        pixels = np.asarray(im, dtype=np.float32) / 255.0  # (H, W, 3)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)), notice
 
 

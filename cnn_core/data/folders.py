@@ -1,7 +1,8 @@
 """Your own images: read a zip or folder of class folders, or files class by class, into one ImageSet.
 
-Every source ends the same way: each readable image is turned upright (EXIF), put on white where it
-is transparent, cropped to a centred square and resized to STORE_SIDE × STORE_SIDE RGB. Within a class
+Every source ends the same way: the pixels that decoding every image would take are read from their headers
+and checked against MAX_TOTAL_PIXELS, then each readable image is turned upright (EXIF), put on white where it
+is transparent, cropped to a centred square and resized to STORE_SIDE × STORE_SIDE RGB (decoding.py). Within a class
 the images are ordered by content, so the same files give the same ImageSet (and digest) whichever
 way they came. Nothing is written to disk here and no archive member is extracted: a zip is read in
 memory, with the limits below checked before anything is decompressed.
@@ -12,84 +13,29 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import warnings
+import stat
 import zipfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cnn_core.data.image_set import STORE_SIDE, ImageSet
+from cnn_core.conv import images as conv_images
+from cnn_core.data.decoding import MAX_FILE_BYTES as MAX_FILE_BYTES  # the upload widgets' limit
+from cnn_core.data.decoding import decode, decode_cost
+from cnn_core.data.image_set import ImageSet
 
 MAX_FILES = 5000  # members of a zip or files of a folder, images or not
 MAX_IMAGES = 3000  # images kept: 3000 × 128² × 3 bytes = 141 MB at most in memory
 MAX_TOTAL_BYTES = 300 * 2**20  # uncompressed bytes of all the files together
-MAX_FILE_BYTES = 30 * 2**20  # one image file
 MAX_RATIO = 100  # a zip member that inflates more than this is a zip bomb (photos barely compress)
-MAX_PIXELS = 50_000_000  # one decoded image: above this it is a decompression bomb
+MAX_TOTAL_PIXELS = 1_000_000_000  # pixels decoded for all the images together (each at most conv_images.MAX_PIXELS):
+# read from the headers before any is decoded, so that 2,000 small files of 25 megapixels each are refused at once
 MAX_CLASSES = 20
 MIN_PER_CLASS = 2
 ARCHIVES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
 SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
 MB = 2**20
-
-
-# ---------------------------------------------------------------- decoding one image
-
-
-def decode(data: bytes, changed: Counter, originals: Counter | None = None) -> np.ndarray:
-    """One image file → (STORE_SIDE, STORE_SIDE, 3) uint8; ValueError saying why it can't be used."""
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES // MB} MB")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                if im.size[0] * im.size[1] > MAX_PIXELS:
-                    raise ValueError(f"more than {MAX_PIXELS // 1_000_000} megapixels")
-                if originals is not None:
-                    originals[(im.mode, *im.size)] += 1
-                if getattr(im, "n_frames", 1) > 1:
-                    changed["animated: only the first frame was used"] += 1
-                im.seek(0)
-                im.draft("RGB", (STORE_SIDE, STORE_SIDE))  # JPEGs decode at a reduced scale: fast, less memory
-                upright = ImageOps.exif_transpose(im)
-                if upright is not im and im.getexif().get(0x0112, 1) != 1:
-                    changed["turned upright by their EXIF orientation"] += 1
-                rgb = _to_rgb(upright, changed)
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        if isinstance(exc, UnidentifiedImageError):
-            raise ValueError("not an image") from None
-        raise ValueError(f"more than {MAX_PIXELS // 1_000_000} megapixels") from None
-    except ValueError:
-        raise
-    except Exception:  # noqa: BLE001 - a crafted file can make any decoder fail: skip it, keep the server up
-        raise ValueError("damaged or truncated") from None
-    w, h = rgb.size
-    side = min(w, h)
-    if (w, h) != (side, side):
-        changed["cropped to a centred square"] += 1
-    box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
-    square = rgb.resize((STORE_SIDE, STORE_SIDE), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
-    return np.asarray(square, dtype=np.uint8)
-
-
-def _to_rgb(im: Image.Image, changed: Counter) -> Image.Image:
-    """Any mode as RGB; transparent parts go on white, 16-bit and float grey are scaled to 8 bits."""
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        a = np.asarray(im, dtype=np.float64)
-        top = a.max() if a.max() > 255 else 255.0
-        im = Image.fromarray(np.clip(a / top * 255 + 0.5, 0, 255).astype(np.uint8), "L")
-        changed["with 16-bit or float pixels scaled to 8 bits"] += 1
-    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-    if has_alpha:
-        rgba = im.convert("RGBA")
-        if rgba.getextrema()[3][0] < 255:
-            changed["with transparency put on a white background"] += 1
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return im.convert("RGB")
 
 
 # ---------------------------------------------------------------- sources
@@ -153,31 +99,63 @@ def read_zip(data: bytes) -> ImageSet:
 
 
 def read_path(path: str | Path) -> ImageSet:
-    """A folder of class folders, or a zip file of them (the CLI's `--path`)."""
+    """A folder of class folders, or a zip file of them (the CLI's `--path`). Only regular files are read: a pipe,
+    device or socket inside the folder is skipped (reading one could wait forever), as is a file that can't be read."""
     path = Path(path)
-    if path.is_file():
-        if path.stat().st_size > MAX_TOTAL_BYTES:
-            _check_totals(0, path.stat().st_size)
-        return read_zip(path.read_bytes())
-    if not path.is_dir():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ValueError(f"{path} is neither a folder nor a zip file: nothing is there") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISREG(info.st_mode):
+        _check_totals(0, info.st_size)
+        return read_zip(_read_file(path, follow=True))  # a link to a zip given by name is followed
+    if not stat.S_ISDIR(info.st_mode):
         raise ValueError(f"{path} is neither a folder nor a zip file")
-    files = []
-    for root, dirs, names in os.walk(path, followlinks=False):
+    files, skipped = [], {}
+
+    def unreadable(exc: OSError) -> None:
+        _skip(skipped, "folders that can't be read", Path(exc.filename or "?").name)
+
+    for root, dirs, names in os.walk(path, onerror=unreadable, followlinks=False):
         dirs.sort()
         for name in sorted(names):
             full = Path(root) / name
-            if full.is_symlink():
+            rel = full.relative_to(path).as_posix()
+            try:
+                mode = full.lstat()
+            except OSError:
+                _skip(skipped, "files that can't be read", rel)
                 continue
-            files.append((full.relative_to(path).as_posix(), full, full.stat().st_size))
+            if stat.S_ISLNK(mode.st_mode):
+                continue
+            if not stat.S_ISREG(mode.st_mode):
+                _skip(skipped, "not regular files (pipes, devices or sockets)", rel)
+                continue
+            files.append((rel, full, mode.st_size))
             if len(files) > MAX_FILES:
                 _check_totals(len(files), 0)
     _check_totals(len(files), sum(size for _, _, size in files))
-    return _collect(files, lambda full: full.read_bytes())
+    return _collect(files, _read_file, skipped)
 
 
-def _collect(entries, read) -> ImageSet:
+def _read_file(path: Path, follow: bool = False) -> bytes:
+    """A file's bytes, read without waiting on a pipe (or following a link) that has taken its place; ValueError if
+    it can't be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else getattr(os, "O_NOFOLLOW", 0)))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ValueError("not a regular file")
+            return f.read(MAX_TOTAL_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"can't be read ({exc.strerror or exc})") from None
+
+
+def _collect(entries, read, skipped: dict[str, list[str]] | None = None) -> ImageSet:
     """(path relative to the root, handle, size) of every file → an ImageSet, classes from the first folder."""
-    skipped: dict[str, list[str]] = {}
+    skipped = {} if skipped is None else skipped
     visible = []
     for rel, handle, _size in entries:
         if _is_hidden(rel):
@@ -219,6 +197,7 @@ def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | N
             raise ValueError(f"class name {name!r} can't be used: use 1 to 40 characters without slashes")
     if len(names) > MAX_CLASSES:
         raise ValueError(f"found {len(names)} classes; the limit is {MAX_CLASSES}")
+    _check_pixels(classes)
     per_class: list[list[np.ndarray]] = []
     kept = 0
     for name in names:
@@ -245,6 +224,23 @@ def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | N
     if few:
         raise ValueError(f"too few images in {', '.join(few)}{note}: each class needs at least {MIN_PER_CLASS}, "
                          "and more than 10 to train and test on")
-    images = np.stack([a for d in per_class for a in d])
+    pixels = np.stack([a for d in per_class for a in d])
     labels = np.repeat(np.arange(len(names), dtype=np.int64), [len(d) for d in per_class])
-    return ImageSet(tuple(names), images, labels, skipped, changed, originals)
+    return ImageSet(tuple(names), pixels, labels, skipped, changed, originals)
+
+
+def _check_pixels(classes: dict[str, list[tuple[str, object]]]) -> None:
+    """ValueError, before any image is decoded, when decoding them all would take more than MAX_TOTAL_PIXELS."""
+    total = 0
+    for files in classes.values():
+        for fname, get in files:
+            if fname.lower().endswith(ARCHIVES):
+                continue
+            try:
+                total += decode_cost(get())
+            except ValueError:  # a file that can't be read: the decoding pass lists it
+                continue
+            if total > MAX_TOTAL_PIXELS:
+                raise ValueError(f"decoding these images would take more than {MAX_TOTAL_PIXELS // 1_000_000:,} "
+                                 f"megapixels (the limit; one image may have at most {conv_images.MAX_PIXELS // 1_000_000}):"
+                                 " use fewer or smaller images")

@@ -1,17 +1,17 @@
 """Looking inside a trained CNN: its filters, its feature maps, Grad-CAM, saliency, and a user's own image.
 
-torch and Pillow are imported inside the functions that need them.
+torch is imported inside the functions that need it (Pillow comes with open_image, which checks an upload first).
 """
 
 from __future__ import annotations
 
-import io
-import warnings
-
 import numpy as np
 
+from cnn_core.conv.images import open_image
 from cnn_core.nets.layers import ACTIVATIONS
 from cnn_core.nets.spec import ModelSpec
+
+DECODE_SIDE = 256  # an uploaded JPEG decodes at a reduced scale (1/2 to 1/8) down to this side, then is resized
 
 
 def resolve_layer(model, layer):
@@ -155,45 +155,42 @@ def saliency(model, x, target_class: int) -> np.ndarray:
 
 def prepare_image(data: bytes, input_shape: tuple[int, int, int], invert: bool = False) -> tuple[np.ndarray, list[str]]:
     """An uploaded image file as the model's (C, H, W) float32 input in [0, 1], and notices of what was changed."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     c, h, w = input_shape
     if c not in (1, 3):
         raise ValueError(f"the model reads {c}-channel images; only grey (1) or colour (3) models can take a photo")
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; on a shared server we refuse both.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+    draft = (max(w, DECODE_SIDE), max(h, DECODE_SIDE))  # a large JPEG decodes at a reduced scale, no smaller
+    with open_image(data, draft) as (img, size):  # its size checked before anything is decoded
+        try:
             img.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValueError(f"the image is too large to open safely (more than {Image.MAX_IMAGE_PIXELS:,} pixels): "
-                         "upload a smaller one") from None  # fmt: skip
-    except UnidentifiedImageError:
-        raise ValueError("the file is not an image that can be read: upload a PNG, JPEG, GIF, BMP or WebP") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"the image file is damaged or incomplete ({str(exc)[:120]}): upload it again") from None
-    notices = []
-    if getattr(img, "n_frames", 1) > 1:
-        notices.append(f"it has {img.n_frames} frames: using the first")
-    img = ImageOps.exif_transpose(img)
-    if "A" in img.getbands() or "transparency" in img.info:
-        img = Image.alpha_composite(Image.new("RGBA", img.size, (0, 0, 0, 255)), img.convert("RGBA"))
-        notices.append("transparent parts became black, like the dataset's background")
-    if img.mode == "P":  # a palette of colours, one band of indices
-        img = img.convert("RGB")
-    bands = len(img.getbands())
-    if c == 3 and bands < 3:
-        notices.append("converted from grey to colour (red, green and blue equal), as the model reads 3 channels")
-    elif c == 1 and bands >= 3:
-        notices.append("converted from colour to grey, as the model reads 1 channel")
-    img = img.convert("RGB" if c == 3 else "L")
-    if img.size != (w, h):
-        squeezed = img.width * h != img.height * w
-        notices.append(f"resized from {img.width}×{img.height} to {w}×{h} pixels, the model's input size"
-                       + (" (squeezed: its shape is not the model's)" if squeezed else ""))  # fmt: skip
-        img = img.resize((w, h), Image.Resampling.BILINEAR)
-    arr = np.asarray(img, dtype=np.float32) / 255.0
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValueError(f"the image file is damaged or incomplete ({str(exc)[:120]}): upload it again") from None
+        notices = []
+        if getattr(img, "n_frames", 1) > 1:
+            notices.append(f"it has {img.n_frames} frames: using the first")
+        before = img.size
+        img = ImageOps.exif_transpose(img)
+        if img.size != before:  # turned a quarter: the declared size turns too
+            size = size[::-1]
+        if "A" in img.getbands() or "transparency" in img.info:
+            img = Image.alpha_composite(Image.new("RGBA", img.size, (0, 0, 0, 255)), img.convert("RGBA"))
+            notices.append("transparent parts became black, like the dataset's background")
+        if img.mode == "P":  # a palette of colours, one band of indices
+            img = img.convert("RGB")
+        bands = len(img.getbands())
+        if c == 3 and bands < 3:
+            notices.append("converted from grey to colour (red, green and blue equal), as the model reads 3 channels")
+        elif c == 1 and bands >= 3:
+            notices.append("converted from colour to grey, as the model reads 1 channel")
+        img = img.convert("RGB" if c == 3 else "L")
+        if size != (w, h):
+            squeezed = size[0] * h != size[1] * w
+            notices.append(f"resized from {size[0]}×{size[1]} to {w}×{h} pixels, the model's input size"
+                           + (" (squeezed: its shape is not the model's)" if squeezed else ""))  # fmt: skip
+        if img.size != (w, h):
+            img = img.resize((w, h), Image.Resampling.BILINEAR)
+        arr = np.asarray(img, dtype=np.float32) / 255.0
     arr = arr[None] if c == 1 else arr.transpose(2, 0, 1)  # (C, H, W)
     if invert:
         arr = 1.0 - arr

@@ -8,8 +8,11 @@ and every fact about an argument (kind, smallest value, help) in `ARGS`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from cnn_core.jsonconfig import shown
 
 REQUIRED = object()  # marks an argument without a default
 
@@ -89,7 +92,7 @@ def layer_type(name: str) -> LayerType:
     try:
         return LAYER_TYPES[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown layer type {name!r}; expected one of {', '.join(LAYER_TYPES)}") from None
+        raise ValueError(f"unknown layer type {shown(name)}; expected one of {', '.join(LAYER_TYPES)}") from None
 
 
 def _check_value(name: str, value: Any) -> Any:
@@ -97,17 +100,17 @@ def _check_value(name: str, value: Any) -> Any:
     arg = ARGS[name]
     if arg.kind is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false, got {value!r}")
+            raise ValueError(f"{name} must be true or false, got {shown(value)}")
         return value
     if arg.kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{name} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {shown(value)}")
         if arg.below is not None and not arg.minimum <= value < arg.below:
             raise ValueError(f"dropout {name} must be a probability from {arg.minimum} up to (not including) "
-                             f"{arg.below}, got {value!r}")  # fmt: skip
+                             f"{arg.below}, got {shown(value)}")  # fmt: skip
         return float(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+        raise ValueError(f"{name} must be a whole number, got {shown(value)}")
     if value < arg.minimum:
         raise ValueError(f"{name} must be at least {arg.minimum}, got {value}")
     return value
@@ -141,7 +144,7 @@ class LayerSpec:
         unknown = sorted(set(kwargs) - set(allowed))
         if unknown:
             expected = ", ".join(allowed) or "no arguments"
-            raise ValueError(f"{type} takes no argument {', '.join(unknown)}; it takes {expected}")
+            raise ValueError(f"{type} takes no argument {', '.join(unknown)[:80]}; it takes {expected}")
         args = {}
         for name, default in allowed.items():
             value = kwargs.get(name, default)
@@ -179,7 +182,11 @@ class LayerSpec:
         if not isinstance(data, dict) or "type" not in data:
             raise ValueError('each layer must be an object with a "type", e.g. {"type": "relu"}')
         kwargs = {k: v for k, v in data.items() if k != "type"}
-        return cls.make(str(data["type"]).lower(), **kwargs)
+        if not isinstance(data["type"], str):
+            raise ValueError(f'a layer\'s "type" must be text such as "relu", got {shown(data["type"])}')
+        if any(not isinstance(k, str) for k in kwargs):
+            raise ValueError("a layer's argument names must be text")
+        return cls.make(data["type"].lower(), **kwargs)
 
     def describe(self) -> str:
         """E.g. 'conv2d(out_channels=32, kernel_size=3, padding=1)'."""

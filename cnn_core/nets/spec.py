@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cnn_core.jsonconfig import JsonConfig
+from cnn_core.jsonconfig import JsonConfig, shown
 from cnn_core.nets.layers import LayerSpec, SpecError, layer
 
 SPEC_FIELDS = ("input", "num_classes", "layers")
@@ -29,9 +29,9 @@ class ModelSpec(JsonConfig):
     def __post_init__(self) -> None:
         shape = tuple(self.input) if isinstance(self.input, (tuple, list)) else (self.input,)
         if len(shape) != 3 or not all(_is_count(v, 1) for v in shape):
-            raise ValueError(f"input must be three positive whole numbers (C, H, W), got {self.input!r}")
+            raise ValueError(f"input must be three positive whole numbers (C, H, W), got {shown(self.input)}")
         if not _is_count(self.num_classes, 2):
-            raise ValueError(f"num_classes must be a whole number of at least 2, got {self.num_classes!r}")
+            raise ValueError(f"num_classes must be a whole number of at least 2, got {shown(self.num_classes)}")
         object.__setattr__(self, "input", shape)
         object.__setattr__(self, "layers", tuple(self.layers))
 
@@ -43,9 +43,9 @@ class ModelSpec(JsonConfig):
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         if not isinstance(data, dict):
             raise ValueError("a model spec must be a JSON object with input, num_classes and layers")
-        unknown = sorted(set(data) - set(SPEC_FIELDS))
+        unknown = sorted(map(str, set(data) - set(SPEC_FIELDS)))
         if unknown:
-            raise ValueError(f"unknown spec field(s) {', '.join(unknown)}; expected {', '.join(SPEC_FIELDS)}")
+            raise ValueError(f"unknown spec field(s) {', '.join(unknown)[:80]}; expected {', '.join(SPEC_FIELDS)}")
         raw_layers = data.get("layers")
         if not isinstance(raw_layers, list):
             raise ValueError('a model spec needs "layers", a list of layer objects such as '
@@ -55,7 +55,8 @@ class ModelSpec(JsonConfig):
             try:
                 layers.append(LayerSpec.from_dict(raw))
             except ValueError as exc:
-                raise SpecError(i, str(exc), str(raw.get("type", "?")) if isinstance(raw, dict) else "?") from None
+                named = raw.get("type") if isinstance(raw, dict) else None
+                raise SpecError(i, str(exc), named[:40] if isinstance(named, str) else "?") from None
         return cls(data.get("input", [3, 32, 32]), data.get("num_classes", 4), tuple(layers))
 
     @classmethod
@@ -67,6 +68,10 @@ class ModelSpec(JsonConfig):
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"this is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        except RecursionError:
+            raise ValueError("the spec is nested too deeply to read: a spec is an object with a list of layers") from None
+        except ValueError as exc:  # a number of thousands of digits
+            raise ValueError(f"this JSON can't be read ({str(exc)[:120]})") from None
         return cls.from_dict(data)
 
     def to_json(self, indent: int | None = None) -> str:  # type: ignore[override]

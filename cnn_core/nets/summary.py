@@ -181,16 +181,15 @@ def summarize(spec: ModelSpec) -> Summary:
 
 
 def format_count(n: float) -> str:
-    """1234 → '1,234'; 12_345_678 → '12.3 M'; for totals a learner reads at a glance."""
-    for unit, size in (("G", 1e9), ("M", 1e6)):
+    """1234 → '1,234'; 12_345_678 → '12.3 M'; for totals a learner reads at a glance (a crafted spec's 1e30 too)."""
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6)):
         if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
+            return f"{n / size:.3g} {unit}" if abs(n) >= 1000 * size else f"{n / size:.1f} {unit}"
     return f"{n:,.0f}"
 
 
 def format_bytes(n: float) -> str:
-    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
         if n >= size:
-            return f"{n / size:.1f} {unit}"
+            return f"{n / size:.3g} {unit}" if n >= 1000 * size else f"{n / size:.1f} {unit}"
     return f"{n:.0f} B"
-

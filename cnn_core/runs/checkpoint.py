@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 from cnn_core.nets.build import build_model
+from cnn_core.runs.resources import check_network
 from cnn_core.training.run import AGAIN, TrainedRun
 
 TMP_SUFFIX = ".tmp"  # a checkpoint being written; renamed into place when complete
@@ -57,11 +58,29 @@ def load_checkpoint(source: str | Path | bytes, verify: bool = True) -> TrainedR
     run = TrainedRun.from_payload(payload)
     if not verify:
         return run
+    check_size(run)
     try:
         build_model(run.spec).load_state_dict(run.state_dict)
     except (RuntimeError, ValueError):
         raise ValueError(f"its weights do not fit its own network (an edited file?): {AGAIN}") from None
     return run
+
+
+def check_size(run: TrainedRun) -> None:
+    """ValueError, before its model is built, when a checkpoint's network is too large for this server or its weights
+    are not that network's: a 2 KB file may describe a network of a gigabyte (the spec is checked from its formulas,
+    the weights by counting them)."""
+    import torch
+
+    verdict = check_network(run.spec)
+    if verdict.refused:
+        raise ValueError(f"the network it describes is not built: {verdict.message}")
+    if not all(isinstance(t, torch.Tensor) for t in run.state_dict.values()):
+        raise ValueError(f"its weights are not all tensors (an edited file?): {AGAIN}")
+    found = sum(t.numel() for t in run.state_dict.values() if t.is_floating_point())
+    if found != verdict.cost.params + verdict.cost.buffers:
+        raise ValueError(f"its weights do not fit its own network (an edited file?): it holds {found:,} numbers, the "
+                         f"network {verdict.cost.params + verdict.cost.buffers:,}: {AGAIN}")
 
 
 PICKLE_PROTOCOL_2 = b"\x80\x02"  # how a checkpoint in PyTorch's legacy (pre-zip) format begins

@@ -202,3 +202,22 @@ def env_count(name: str) -> int | None:
 def server_plan() -> Plan:
     """The plan for this process: its limits, its PyTorch build, $CNN_LAB_MAX_RUNS and $CNN_LAB_THREADS."""
     return plan(read_limits(), torch_build(), env_count(MAX_RUNS_VAR), env_count(THREADS_VAR))
+
+
+def run_allowance(limits: Limits, plan: Plan) -> int:
+    """The memory one training run may use beyond PyTorch itself: its share of what the server and one dataset
+    leave of the limit (at least RUN_WORKSPACE, what the classic recipe needs)."""
+    budget = int(limits.memory * HEADROOM)
+    share = (budget - plan.server_bytes - DATASET_ENTRY) // max(1, plan.max_runs) - TORCH_RSS[plan.torch_build]
+    return max(RUN_WORKSPACE, share)
+
+
+def check_network(spec, batch_size: int = 1, limits: Limits | None = None, plan_: Plan | None = None):
+    """Whether a network fits a training run on this server (cnn_core.nets.budget.Verdict: ok, warn or refuse), from
+    its spec alone: the Architecture and Training pages, the CLI's train and uploaded checkpoints ask here before any
+    model is built. ValueError if the spec breaks, or if $CNN_LAB_MAX_RUNS or $CNN_LAB_THREADS is not a count."""
+    from cnn_core.nets.budget import judge, network_cost
+
+    limits = limits or read_limits()
+    plan_ = plan_ or plan(limits, torch_build(), env_count(MAX_RUNS_VAR), env_count(THREADS_VAR))
+    return judge(network_cost(spec, batch_size), run_allowance(limits, plan_))

@@ -80,6 +80,8 @@ def _validate(cfg: TrainConfig) -> None:
         raise ValueError(f"the crop scale must be between 0.1 and 1, got {cfg.crop_scale}")
     if not 0 <= cfg.color_jitter <= 1:
         raise ValueError(f"colour jitter must be between 0 and 1, got {cfg.color_jitter}")
+    if not 0 <= cfg.seed < 2**63:  # what torch.manual_seed takes
+        raise ValueError(f"the seed must be a whole number from 0 to 2**63 - 1, got {cfg.seed}")
 
 
 def default_step_size(epochs: int) -> int:

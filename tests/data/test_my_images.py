@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from cnn_core.conv import images as conv_images
 from cnn_core.data import folders, image_store
 from cnn_core.data.config import DataConfig
 from cnn_core.data.dataset import make_dataset
@@ -157,7 +158,7 @@ def test_too_many_files_or_bytes_name_the_limit(monkeypatch):
 
 
 def test_a_decompression_bomb_is_skipped(monkeypatch):
-    monkeypatch.setattr(folders, "MAX_PIXELS", 50 * 50)
+    monkeypatch.setattr(conv_images, "MAX_PIXELS", 50 * 50)
     s = from_files({"a": [("big.png", picture(size=(60, 60))), *two_classes(2)["reds"]], "b": two_classes(2)["blues"]})
     assert s.counts == [2, 2] and "megapixels" in " ".join(s.notices())
 
