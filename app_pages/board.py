@@ -3,13 +3,13 @@ import dataclasses
 import streamlit as st
 
 from cnn_core.data.config import DataConfig
-from cnn_core.nets.blocks import design_of
+from cnn_core.nets.blocks import BlockDesign
 from cnn_core.study.board import group_by_lesson, leaderboard, test_accuracy
 from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, student_name, teacher_ui
 from ui.jobs import shared_cache
 from ui.lesson.params import Link
 from ui.lesson.presenting import intro
-from ui.lesson.session import MODEL_SPEC, apply_link
+from ui.lesson.session import apply_link, network_of
 from ui.state import DATA_CONFIG, shared_dataset
 
 
@@ -46,12 +46,11 @@ def open_run(run_id: str, page: str) -> None:
         st.session_state["active_run"] = run
         st.session_state.pop("ev_source", None)  # Evaluation shows the active model
         st.switch_page("app_pages/evaluation.py")
-    design = design_of(run.spec)
+    network = network_of(run.spec)  # a preset, a block design or (neither) the layer list itself
     link = Link(data=run.data_config.to_dict(), train=dict(run.train_config),
-                arch=dataclasses.asdict(design) if design else {})  # fmt: skip
-    apply_link(link)
-    if design is None:
-        st.session_state[MODEL_SPEC] = run.spec  # not a block design: Training trains it as it is
+                arch={"preset": network} if isinstance(network, str) else
+                dataclasses.asdict(network) if isinstance(network, BlockDesign) else {})  # fmt: skip
+    apply_link(link, spec=run.spec)  # the lesson's network on every page until the student changes it
     st.switch_page("app_pages/training.py")
 
 

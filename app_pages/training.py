@@ -8,7 +8,7 @@ from cnn_core.nets.summary import summarize
 from cnn_core.training.advice import before_training
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import available_devices, describe_device, detect_device
-from ui.board_views import board_name
+from ui.board_views import board_owner
 from ui.jobs import live_interval, session_label, shared_manager
 from ui.lesson.presenting import intro
 from ui.reset import reset_button
@@ -143,7 +143,7 @@ if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_trai
              "trained before on this server, the result comes back at once."):  # fmt: skip
     st.session_state.pop("tr_error", None)
     st.session_state[JOB_DATA] = ds.config.key()
-    st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label(), name=board_name())
+    st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label(), name=board_owner())
     st.rerun()  # redraw with the Train button disabled
 if JOB in st.session_state:
     shared_manager().join(st.session_state[JOB], session_label())  # back after a reconnect: count this tab again

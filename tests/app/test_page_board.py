@@ -101,3 +101,20 @@ def test_a_student_with_the_wrong_passphrase_cannot_clear_and_the_teacher_can(ap
 
 def _submit(at) -> None:
     next(b for b in at.button if b.label.startswith("Clear this lesson")).click().run()
+
+
+def test_runs_belong_to_the_owner_id_so_a_rename_carries_them_and_they_say_you(app, registry):
+    from cnn_core.study.owners import OwnerNames, new_owner
+
+    owner = new_owner()
+    mine = make_run(3)
+    mine.data_config = DATA
+    registry.put(mine, who=owner)
+    OwnerNames(registry.folder).set(owner, "Old Name")
+    at = board(app, data_config=DATA, board_owner=owner)
+    assert at.text_input(key="board_who").value == "Old Name"  # the name this owner id has on the server
+    assert "Old Name (you)" in names_on_board(at)
+    at.text_input(key="board_who").set_value("New Name").run()
+    assert "New Name (you)" in names_on_board(at) and "Old Name (you)" not in names_on_board(at)
+    assert OwnerNames(registry.folder).names() == {owner: "New Name"}
+    assert "1 of them yours" in " ".join(c.value for c in at.caption)

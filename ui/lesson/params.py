@@ -15,7 +15,7 @@ from cnn_core.nets.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign
 from cnn_core.nets.layers import ACTIVATIONS
 from cnn_core.nets.presets import NETWORKS, default_for
 from cnn_core.training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig, suggested_config
-from ui.lesson.values import Choice, Counts, Flag, Number, Subset, format_value
+from ui.lesson.values import Choice, Counts, Flag, Number, Subset, format_value, quote, quote_list
 from ui.train_widgets import DECAYS, LRS
 
 LINK_DATASETS = ("shapes", "digits")  # datasets a link can name (an upload lives on one server only)
@@ -78,13 +78,13 @@ PARAMS: tuple[Param, ...] = (
     _arch("hidden", "hidden", Number(0, 4096)),
     _arch("head_dropout", "head_dropout", Number(0.0, 0.9, 0.05, integer=False)),
     _train("optimizer", "optimizer", Choice(OPTIMIZERS)),
-    _train("lr", "lr", Choice(LRS)),
+    _train("lr", "lr", Choice(LRS, nearest=True)),
     _train("momentum", "momentum", Number(0.0, 0.99, 0.01, integer=False)),
-    _train("weight_decay", "weight_decay", Choice(DECAYS)),
+    _train("weight_decay", "weight_decay", Choice(DECAYS, nearest=True)),
     _train("schedule", "schedule", Choice(SCHEDULES)),
     _train("step_size", "step_size", Number(1, 100)),
     _train("gamma", "gamma", Number(0.05, 1.0, 0.05, integer=False)),
-    _train("batch_size", "batch_size", Choice(BATCH_SIZES)),
+    _train("batch_size", "batch_size", Choice(BATCH_SIZES, nearest=True)),
     _train("epochs", "epochs", Number(1, 100)),
     _train("patience", "patience", Number(0, 20)),
     _train("label_smoothing", "label_smoothing", Number(0.0, 0.3, 0.05, integer=False)),
@@ -131,9 +131,9 @@ def parse_link(query: Mapping[str, Any]) -> Link:
     """Check every parameter of a link against its widget; drop what doesn't fit, with a notice each."""
     link = Link()
     link.view = {k: _one(query[k]) for k in VIEW_PARAMS if k in query}
-    unknown = sorted(k for k in query if k not in BY_NAME and k not in VIEW_PARAMS)
+    unknown = sorted(str(k) for k in query if k not in BY_NAME and k not in VIEW_PARAMS)
     if unknown:
-        link.notices.append(f"The link's {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a setting of "
+        link.notices.append(f"The link's {quote_list(unknown)} {'is' if len(unknown) == 1 else 'are'} not a setting of "
                             "this lab: ignored.")  # fmt: skip
     dataset = "shapes"
     for param in PARAMS:  # dataset first: other data parameters depend on it
@@ -143,10 +143,10 @@ def parse_link(query: Mapping[str, Any]) -> Link:
         try:
             value, note = param.domain(dataset).parse(text)
         except ValueError as exc:
-            link.notices.append(f"The link's {param.name}={text!r} was ignored: {exc}.")
+            link.notices.append(f"The link's {param.name}={quote(text)} was ignored: {exc}.")
             continue
         if note:
-            link.notices.append(f"The link's {param.name}={text!r} was {note}.")
+            link.notices.append(f"The link's {param.name}={quote(text)} was {note}.")
         if param.name == "dataset":
             dataset = value
         getattr(link, param.group)[param.field] = value

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cnn_core.nets.blocks import MAX_BLOCKS
 from ui.lesson.params import PARAMS
-from ui.lesson.values import FALSE, TRUE
+from ui.lesson.values import FALSE, TRUE, quote, quote_list
 
 # Not settings, but things a teacher may hide: the Train button, each page's opening explanation, the sidebar.
 INTRO = "intro"  # the key of each page's opening explanation (see `intro`)
@@ -34,14 +34,17 @@ def parse_view(view: Mapping[str, str]) -> View:
     def names(param: str) -> list[str]:
         items = [t.strip() for t in view.get(param, "").split(",") if t.strip()]
         bad = [t for t in items if t not in hideable and t not in LAYOUT_HIDEABLE]
+        good = [t for t in items if t not in bad]
         if bad:
-            notices.append(f"The link's {param}= names {', '.join(bad)}, which this lab doesn't have: ignored.")
-        return [t for t in items if t not in bad]
+            named = quote_list(bad)
+            what = "ignored" if good else f"{param}= is ignored as a whole"
+            notices.append(f"The link's {param}= names {named}, which this lab doesn't have: {what}.")
+        return good
 
     for name in names("hide"):
         (layout if name in LAYOUT_HIDEABLE else keys).append(name if name in LAYOUT_HIDEABLE else hideable[name])
-    if "show" in view:
-        shown = set(names("show"))
+    shown = set(names("show")) if "show" in view else set()
+    if shown:  # a show= that names nothing this lab has is ignored, as its notice says (not "hide everything")
         keys += [p.key for p in PARAMS if p.name not in shown]
         if any(p.name == "channels" for p in PARAMS) and "channels" not in shown:
             keys += [f"arch_ch_{i}" for i in range(MAX_BLOCKS)]  # the channel inputs are one widget per block
@@ -49,7 +52,7 @@ def parse_view(view: Mapping[str, str]) -> View:
         keys += [f"arch_ch_{i}" for i in range(MAX_BLOCKS)]
     present = view.get("present", "false").lower()
     if present not in TRUE + FALSE:
-        notices.append(f"The link's present={present!r} was ignored: expected true or false.")
+        notices.append(f"The link's present={quote(present)} was ignored: expected true or false.")
     return View(tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(layout)), present in TRUE, tuple(notices))
 
 

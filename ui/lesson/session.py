@@ -10,7 +10,9 @@ import streamlit as st
 
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import MAX_BLOCKS, BlockDesign, design_of
+from cnn_core.nets.presets import NETWORKS
 from cnn_core.nets.presets import network as named_network
+from cnn_core.nets.spec import ModelSpec
 from ui.lesson.params import LINK_DATASETS, PARAMS, VIEW_PARAMS, Link, lesson_query, lesson_url, parse_link, train_defaults
 from ui.lesson.presenting import EXTRA_HIDEABLE, LAYOUT_HIDEABLE, parse_view, view_css
 from ui.state import DATA_CONFIG, DATASET
@@ -48,8 +50,9 @@ def open_link() -> None:
         st.html(f"<style>{css}</style>")
 
 
-def apply_link(link: Link) -> None:
-    """Put a checked link's lesson into the session, where the pages seed their widgets from."""
+def apply_link(link: Link, spec: ModelSpec | None = None) -> None:
+    """Put a checked link's lesson into the session, where the pages seed their widgets from. `spec`: a network
+    that the link can't name (a board run's layer list): the lesson's network until the student changes it."""
     ss = st.session_state
     if link.data:
         ss[DATA_CONFIG] = link.data_config()
@@ -60,19 +63,32 @@ def apply_link(link: Link) -> None:
         ss[TRAIN_VALUES] = {**train_defaults(data), **link.train}
         ss[TRAIN_DEFAULTS_FOR] = data.key()
         _forget("train")
-    network = link.design() or link.arch.get("preset")
+    network = link.design() or link.arch.get("preset") or spec
     if network is not None:
         ss[NETWORK_STATE] = network
         ss[MODEL_SPEC] = network_spec(network, data)
         _forget("arch", "arch_saved", "arch_current", *(f"arch_ch_{i}" for i in range(MAX_BLOCKS)))
 
 
-def network_spec(network: str | BlockDesign, data: DataConfig):
-    """The ModelSpec of a preset or a block design for a dataset's images and classes."""
+def network_spec(network: str | BlockDesign | ModelSpec, data: DataConfig) -> ModelSpec:
+    """The ModelSpec of a preset, a block design or a spec for a dataset's images and classes."""
     shape = (data.channels, data.size, data.size)
     if isinstance(network, str):
         return named_network(network, shape, len(data.classes))
+    if isinstance(network, ModelSpec):
+        return network.with_io(shape, len(data.classes))
     return network.to_spec(shape, len(data.classes))
+
+
+def network_of(spec: ModelSpec) -> str | BlockDesign | ModelSpec:
+    """How a lesson names a trained network: the preset it is, else its block design, else the spec itself."""
+    for name in NETWORKS:
+        try:
+            if named_network(name, spec.input, spec.num_classes) == spec:
+                return name
+        except ValueError:
+            continue
+    return design_of(spec) or spec
 
 
 def _forget(group: str, *extra: str) -> None:
@@ -86,8 +102,9 @@ def current_network() -> str | BlockDesign | None:
     else its block design; the link's network before that page is visited; None before any choice."""
     ss = st.session_state
     saved = ss.get("arch_saved")
-    if not saved:
-        return ss.get(NETWORK_STATE)
+    if not saved:  # a layer list (a board run's) can't go in a link: the URL then names no network
+        linked = ss.get(NETWORK_STATE)
+        return None if isinstance(linked, ModelSpec) else linked
     name = saved.get("arch_preset", "simple_cnn")
     if saved.get("arch_mode", "blocks") != "blocks":
         return name  # layer-by-layer edits don't fit in a link: the link names the preset they started from

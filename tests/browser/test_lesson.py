@@ -1,0 +1,71 @@
+"""A lesson that holds, in Chromium: a link's network stays the network on every page and in the URL; one history
+entry per page visit; a hostile value in a link is echoed as code, not rendered."""
+
+from __future__ import annotations
+
+from tests.browser.pages import ready
+
+
+def nav(page, title: str, heading: str | None = None) -> None:
+    page.locator("[data-testid='stSidebarNav'] a", has_text=title).click()
+    ready(page, heading or title)
+
+
+def test_a_links_network_survives_a_visit_to_architecture_and_stays_in_the_url(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/training?arch=lenet5&epochs=3")
+    ready(page, "Training")
+    nav(page, "Architecture")
+    assert "LeNet" in page.locator(".st-key-arch_preset input").input_value()
+    assert "arch=lenet5" in page.url
+    nav(page, "Training")
+    assert "arch=lenet5" in page.url and "epochs=3" in page.url
+    assert "your network from the Architecture page" in page.locator("[data-testid='stCaptionContainer']",
+                                                                     has_text="Model:").first.inner_text()
+    page.close()
+
+
+def test_each_page_visit_adds_one_history_entry(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/training?epochs=3&lr=0.01")
+    ready(page, "Training")
+    start = page.evaluate("history.length")
+    nav(page, "Dataset")
+    nav(page, "Architecture")
+    page.wait_for_timeout(500)
+    assert page.evaluate("history.length") - start == 2
+    page.go_back()
+    ready(page, "Dataset")
+    assert "epochs=3" in page.url
+    page.close()
+
+
+def test_a_hostile_link_value_is_quoted_as_code_not_rendered(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    evil = "[Session expired, sign in](https://evil.example/login)![](https://evil.example/t.gif)" + "x" * 5000
+    page.goto(f"{server}/training?lr={evil}")
+    ready(page, "Training")
+    warning = page.locator("[data-testid='stAlertContentWarning']").first
+    assert warning.locator("a, img").count() == 0
+    assert warning.locator("code").count() >= 1
+    assert len(warning.inner_text()) < 600
+    page.close()
+
+
+def test_the_board_name_survives_a_reload_and_a_rename_too(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{server}/board")
+    ready(page, "Class board")
+    field = page.locator(".st-key-board_who input")
+    first = field.input_value()
+    page.reload()
+    ready(page, "Class board")
+    assert field.input_value() == first
+    field.fill("Ada L")
+    field.press("Enter")
+    ready(page, "Class board")
+    page.reload()
+    ready(page, "Class board")
+    assert field.input_value() == "Ada L"
+    context.close()
