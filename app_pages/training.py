@@ -8,6 +8,7 @@ from cnn_core.nets.summary import summarize
 from cnn_core.training.advice import before_training
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import available_devices, describe_device, detect_device
+from cnn_core.training.run import run_key
 from ui.board_views import board_owner
 from ui.jobs import live_interval, session_label, shared_manager
 from ui.lesson.presenting import intro
@@ -28,6 +29,7 @@ from ui.train_widgets import SAVED, hyperparameters_ui, seed_train_widgets
 
 JOB = "train_job"  # session key: the Job this session is waiting for
 JOB_DATA = "train_job_data"  # session key: the key of the dataset that job trains on
+STOP_NOTE = "train_stop_note"  # session key: what the last Stop did, shown once
 LIVE_EVERY = "train_live_every"  # session key: seconds between two redraws of the live view (ui.jobs.live_interval)
 
 
@@ -100,10 +102,31 @@ def live_job(config: TrainConfig) -> None:
         st.rerun()  # the class grew or shrank: the page starts this view again at the new pace
     draw_progress(job.snapshot(), config)
     if st.button("Stop", key="tr_stop", icon=":material/stop:", help="Stop now and keep the model trained so far."):
-        if not shared_manager().stop(job, session_label()):
+        others = len(job.owners - {session_label()})
+        if shared_manager().stop(job, session_label()):
+            st.session_state[STOP_NOTE] = "Stopped for everyone: no other tab or learner was waiting for this run."
+        else:
             del st.session_state[JOB]
-            st.toast("Another learner is training the same configuration: it goes on for them.")
+            st.session_state[STOP_NOTE] = (
+                f"You left this run; it goes on for the {others} other tab{'s' * (others != 1)} or learner"
+                f"{'s' * (others != 1)} training exactly these settings, and reaches the class board when it ends. "
+                "Press Train to watch it again.")  # fmt: skip
         st.rerun()
+
+
+def find_running(key: str) -> None:
+    """After a reload (a new session) or in a second tab: the run of these exact settings still training on the
+    server. This student's own run is taken back at once; another learner's can be watched."""
+    job = shared_manager().running(key)
+    if job is None or JOB in st.session_state:
+        return
+    if job.handle is not None and job.handle.request.who == board_owner():
+        st.session_state[JOB_DATA] = ds.config.key()
+        st.session_state[JOB] = job
+        st.info("Your run of these settings is still training: here it is again.", icon=":material/sync:")
+    else:
+        st.info("Another learner is training exactly these settings right now: press Train to watch it with them "
+                "(it trains once, for all of you).", icon=":material/group:")
 
 
 st.title("Training")
@@ -126,6 +149,7 @@ st.caption(f"Model: {source}, {len(spec.layers)} layers, for {ds.num_classes} cl
            f"{shape_text(ds.input_shape)} images. Dataset: {ds.config.dataset}, "
            f"{len(ds.splits['train'])} training and {len(ds.splits['val'])} validation images.")  # fmt: skip
 
+action = st.container(key="tr_action")  # Train and its progress above the settings: in view at 1400×900
 seed_train_widgets(ds)
 values = hyperparameters_ui()
 collect_finished()
@@ -135,23 +159,28 @@ except ValueError as exc:
     st.error(f"{exc}.")
     st.stop()
 
-draw_warnings(before_training(config.optimizer, config.lr, len(ds.splits["train"]), len(ds.splits["val"]),
-                              list(summarize(spec).warnings)))
-if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_train",
-             disabled=JOB in st.session_state,
-             help="Train in the background: you may visit other pages meanwhile. If this exact configuration was "
-             "trained before on this server, the result comes back at once."):  # fmt: skip
-    st.session_state.pop("tr_error", None)
-    st.session_state[JOB_DATA] = ds.config.key()
-    st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label(), name=board_owner())
-    st.rerun()  # redraw with the Train button disabled
-if JOB in st.session_state:
-    shared_manager().join(st.session_state[JOB], session_label())  # back after a reconnect: count this tab again
-    every = st.session_state[LIVE_EVERY] = live_interval(shared_manager().watchers())
-    st.fragment(live_job, run_every=every)(st.session_state[JOB].config)
-error, kind, dataset_key = st.session_state.get("tr_error", ("", "", ""))
-if error and dataset_key == ds.config.key():
-    st.warning(f"Training {error}.") if kind == "stopped" else st.error(f"Training failed: {error}")
+with action:
+    find_running(run_key(ds.config, spec, config))
+    if note := st.session_state.pop(STOP_NOTE, None):
+        st.info(note, icon=":material/stop_circle:")
+    draw_warnings(before_training(config.optimizer, config.lr, len(ds.splits["train"]), len(ds.splits["val"]),
+                                  list(summarize(spec).warnings)))
+    if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_train",
+                 disabled=JOB in st.session_state,
+                 help="Train in the background: you may visit other pages meanwhile. If this exact configuration "
+                 "was trained before on this server, the result comes back at once."):  # fmt: skip
+        st.session_state.pop("tr_error", None)
+        st.session_state[JOB_DATA] = ds.config.key()
+        st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label(),
+                                                        name=board_owner())  # fmt: skip
+        st.rerun()  # redraw with the Train button disabled
+    if JOB in st.session_state:
+        shared_manager().join(st.session_state[JOB], session_label())  # back after a reconnect: count this tab again
+        every = st.session_state[LIVE_EVERY] = live_interval(shared_manager().watchers())
+        st.fragment(live_job, run_every=every)(st.session_state[JOB].config)
+    error, kind, dataset_key = st.session_state.get("tr_error", ("", "", ""))
+    if error and dataset_key == ds.config.key():
+        st.warning(f"Training {error}.") if kind == "stopped" else st.error(f"Training failed: {error}")
 
 runs = st.session_state.get("runs", [])
 if runs:

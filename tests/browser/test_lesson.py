@@ -69,3 +69,42 @@ def test_the_board_name_survives_a_reload_and_a_rename_too(browser, server):
     ready(page, "Class board")
     assert field.input_value() == "Ada L"
     context.close()
+
+
+def in_viewport(page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    height = page.viewport_size["height"]
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+def test_progress_shows_in_view_after_train_and_a_reload_finds_the_run_still_training(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/training?n_per_class=80&epochs=60&seed=11")  # a run of its own (no other test trains it)
+    ready(page, "Training")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.locator(".st-key-tr_stop").wait_for(timeout=60_000)
+    assert in_viewport(page, ".st-key-tr_stop"), "Stop (and the progress beside it) is below the fold"
+    page.reload()  # a new session: the run goes on on the server
+    page.get_by_text("Your run of these settings is still training").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_text("Stopped for everyone").wait_for(timeout=60_000)
+    context.close()
+
+
+def test_the_faces_example_trains_past_chance_at_the_defaults(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{server}/dataset")
+    ready(page, "Dataset")
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_text("My images", exact=True).click()
+    ready(page)
+    page.locator(".st-key-ds_use_example button").click()
+    page.wait_for_selector("text=In use: 48 images", timeout=60_000)
+    nav(page, "Training")
+    page.get_by_role("button", name="Train", exact=True).click()
+    result = page.locator("[data-testid='stAlertContainer']", has_text="Validation accuracy")
+    result.first.wait_for(timeout=240_000)
+    text = result.first.inner_text()
+    assert text.startswith("Completed") and "chance" not in text, text
+    page.close()
