@@ -5,7 +5,7 @@ import streamlit as st
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import BlockDesign
 from cnn_core.study.board import group_by_lesson, leaderboard, test_accuracy
-from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, student_name, teacher_ui
+from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, show_cleared, student_name, teacher_ui
 from ui.jobs import shared_cache
 from ui.lesson.params import Link
 from ui.lesson.presenting import intro
@@ -61,6 +61,7 @@ intro(
     "leaderboard. Identical settings train only once, so students who ask for the same run share it."
 )
 me = student_name()
+show_cleared()
 cache = shared_cache()
 entries = cache.listing(limit=1000)
 lessons = group_by_lesson(entries)

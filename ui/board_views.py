@@ -24,6 +24,7 @@ from cnn_core.study.board import (
 )
 from cnn_core.study.owners import OwnerNames, is_owner, new_owner, shown_name
 from ui.jobs import shared_cache
+from ui.lesson.values import quote
 
 NAME = "board_name"  # session key: the name this session's runs show on the board
 OWNER = "board_owner"  # session key: the student's stable owner id (the registry's `who` of their runs)
@@ -190,23 +191,62 @@ def _train_words(cfg: dict) -> str:
             f"seed {cfg.get('seed')}")
 
 
+CLEAR_PENDING = "board_clear_pending"  # session key: (lesson key, lesson title, run ids) awaiting confirmation
+CLEARED = "board_cleared"  # session key: what the last clear removed, said once
+
+
 def teacher_ui(lesson: Lesson, entries: list[dict], remove) -> None:
-    """Clear a lesson's runs behind the teacher's passphrase; `remove(run_ids)` deletes them from the registry."""
+    """Clear a lesson's runs behind the teacher's passphrase, after a confirmation that names what goes;
+    `remove(run_ids)` deletes them from the registry. The passphrase is forgotten either way."""
     expected = teacher_passphrase()
-    with st.expander("For the teacher", icon=":material/lock:"):
+    pending = ss.get(CLEAR_PENDING)
+    with st.expander("For the teacher", icon=":material/lock:", expanded=bool(pending)):
         if not expected:
             st.caption(f"Clearing the board is switched off. To allow it, start the server with a passphrase in "
                        f"`${PASSPHRASE_VAR}` or in Streamlit secrets (`{PASSPHRASE_VAR} = \"…\"`).")  # fmt: skip
             return
+        if pending:
+            _, title, doomed = pending
+            st.warning(f"Remove the {_runs(len(doomed))} of the lesson {quote(title, 80)} from the class board, for every "
+                       "student? Their models go too; this can't be undone.", icon=":material/warning:")  # fmt: skip
+            yes, no = st.columns(2)
+            yes.button(f"Yes, clear {_runs(len(doomed))}", type="primary", key="board_clear_yes", on_click=_clear,
+                       args=(remove,), width="stretch")  # fmt: skip
+            no.button("Cancel", key="board_clear_no", on_click=_forget_clear, width="stretch")
+            return
         with st.form("board_clear", border=False):
             given = st.text_input("Teacher's passphrase", type="password", key="board_passphrase",
                                   help="Set on the server; students don't have it, so they can't remove anyone's runs.")
-            go = st.form_submit_button(f"Clear this lesson ({len(lesson.entries)} runs)", icon=":material/delete:")
+            go = st.form_submit_button(f"Clear this lesson ({_runs(len(lesson.entries))})…", icon=":material/delete:")
         if go:
             try:
                 doomed = runs_to_clear(entries, lesson.key, given, expected)
             except PermissionError as exc:
                 st.error(f"Not cleared: {exc}.")
                 return
-            remove(doomed)
-            st.success(f"Cleared {len(doomed)} run{'s' * (len(doomed) != 1)} of this lesson.")
+            ss[CLEAR_PENDING] = (lesson.key, lesson.title, doomed)
+            st.rerun()
+
+
+def show_cleared() -> None:
+    """What the teacher's last clear removed, once (above everything: the lesson itself is gone)."""
+    if done := ss.pop(CLEARED, None):
+        st.success(done, icon=":material/delete:")
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'s' * (n != 1)}"
+
+
+def _clear(remove) -> None:
+    _, title, doomed = ss[CLEAR_PENDING]
+    removed = remove(doomed)
+    count = removed if isinstance(removed, int) else len(doomed)
+    ss[CLEARED] = (f"Cleared {_runs(count)} of the lesson {quote(title, 80)}. The passphrase was forgotten: type it "
+                   "again to clear another.")
+    _forget_clear()
+
+
+def _forget_clear() -> None:
+    ss.pop(CLEAR_PENDING, None)
+    ss.pop("board_passphrase", None)  # the form is not drawn in this run: its value may go

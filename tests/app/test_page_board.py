@@ -94,7 +94,14 @@ def test_a_student_with_the_wrong_passphrase_cannot_clear_and_the_teacher_can(ap
         assert len(registry.listing()) == 5
     at.text_input(key="board_passphrase").set_value("correct horse")
     _submit(at)
-    assert "Cleared 4 runs" in at.success[0].value
+    assert len(registry.listing()) == 5 and "Remove the 4 runs of the lesson" in at.warning[0].value  # asked first
+    at.button(key="board_clear_no").click().run()
+    assert len(registry.listing()) == 5 and not at.warning and at.text_input(key="board_passphrase").value == ""
+    at.text_input(key="board_passphrase").set_value("correct horse")
+    _submit(at)
+    at.button(key="board_clear_yes").click().run()
+    assert "Cleared 4 runs" in at.success[0].value and "passphrase was forgotten" in at.success[0].value
+    assert at.text_input(key="board_passphrase").value == ""  # the next lesson is not one click from going too
     left = registry.listing()
     assert [e["who"] for e in left] == ["Quiet Owl 12"]  # the other lesson stays
 

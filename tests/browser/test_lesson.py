@@ -3,7 +3,20 @@ entry per page visit; a hostile value in a link is echoed as code, not rendered.
 
 from __future__ import annotations
 
+import pytest
+
+from benchmarks._server import app_server
+from cnn_core.study.board import PASSPHRASE_VAR
 from tests.browser.pages import ready
+
+PASSPHRASE = "chalk and talk"
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One server for this module, with a teacher's passphrase (the clear test needs one)."""
+    with app_server(env={PASSPHRASE_VAR: PASSPHRASE}) as (url, _, _):
+        yield url
 
 
 def nav(page, title: str, heading: str | None = None) -> None:
@@ -107,4 +120,29 @@ def test_the_faces_example_trains_past_chance_at_the_defaults(browser, server):
     result.first.wait_for(timeout=240_000)
     text = result.first.inner_text()
     assert text.startswith("Completed") and "chance" not in text, text
+    page.close()
+
+
+def test_clearing_a_lesson_asks_first_says_what_it_cleared_and_forgets_the_passphrase(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{server}/board")  # the runs of the tests above are on this server's board
+    ready(page, "Class board")
+    passphrase = page.locator(".st-key-board_passphrase input")
+
+    def open_teacher():
+        if not passphrase.is_visible():
+            page.locator("[data-testid='stExpander'] summary", has_text="For the teacher").click()
+
+    open_teacher()
+    passphrase.fill(PASSPHRASE)
+    page.get_by_role("button", name="Clear this lesson").click()
+    page.get_by_text("this can't be undone").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Cancel").click()
+    ready(page, "Class board")
+    open_teacher()
+    assert passphrase.input_value() == ""
+    passphrase.fill(PASSPHRASE)
+    page.get_by_role("button", name="Clear this lesson").click()
+    page.get_by_role("button", name="Yes, clear").click()
+    page.get_by_text("passphrase was forgotten").wait_for(timeout=30_000)
     page.close()
