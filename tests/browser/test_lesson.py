@@ -146,3 +146,21 @@ def test_clearing_a_lesson_asks_first_says_what_it_cleared_and_forgets_the_passp
     page.get_by_role("button", name="Yes, clear").click()
     page.get_by_text("passphrase was forgotten").wait_for(timeout=30_000)
     page.close()
+
+
+FITTED = ", ".join(["[data-testid='stMain'] h1", "[data-testid='stMetricValue']", "[data-testid='stMetricValue'] *",
+                    "[data-testid='stMetricLabel']", "[data-testid='stMetricLabel'] *",
+                    "[data-testid='stMain'] [data-baseweb='tag'] span"])  # fmt: skip
+CLIPPED = ("s => [...document.querySelectorAll(s)].filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)"
+           ".map(e => e.textContent.slice(0, 30))")
+
+
+def test_presenting_mode_clips_no_title_metric_or_chip_at_projector_widths(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    for width in (1280, 1400, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path, heading in (("architecture", "Architecture"), ("dataset", "Dataset")):
+            page.goto(f"{server}/{path}?present=true")
+            ready(page, heading)
+            assert page.evaluate(CLIPPED, FITTED) == [], (width, path)
+    page.close()

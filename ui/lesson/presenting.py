@@ -18,6 +18,22 @@ LAYOUT_HIDEABLE = {"sidebar": ('[data-testid="stSidebar"]', '[data-testid="stSid
                    "nav": ('[data-testid="stSidebarNav"]', '[data-testid="stNavSectionHeader"]')}  # fmt: skip
 
 
+# Large type must not clip: metrics, titles and chips wrap instead of ending in "…", and the charts' own text (drawn
+# by Plotly at fixed pixel sizes) is enlarged with the rest.
+PRESENT_FIT = (
+    "[data-testid='stMetricValue'], [data-testid='stMetricValue'] *, [data-testid='stMetricLabel'], "
+    "[data-testid='stMetricLabel'] *, [data-testid='stMain'] h1, [data-testid='stMain'] h2, [data-testid='stMain'] h3, "
+    "[data-testid='stMain'] [data-baseweb='tag'] span { white-space: normal !important; overflow: visible !important; "
+    "text-overflow: clip !important; overflow-wrap: anywhere; }\n"
+    "[data-testid='stMetricValue'] { font-size: 1.5rem !important; line-height: 1.2; }\n"
+    "[data-testid='stMain'] h1 { font-size: 2rem !important; }\n"
+    "[data-testid='stMain'] [data-baseweb='tag'] { height: auto !important; max-width: 100% !important; }\n"
+    ".js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .legendtext, .js-plotly-plot .gtitle, "
+    ".js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text, .js-plotly-plot .annotation-text "
+    "{ font-size: 16px !important; }\n"
+)
+
+
 @dataclass(frozen=True)
 class View:
     hidden_keys: tuple[str, ...] = ()  # widget and container keys to hide
@@ -66,7 +82,7 @@ def view_css(view: View) -> str:
         css += ("html { font-size: 24px; }\n"
                 "[data-testid='stMain'] .stMarkdown p, [data-testid='stMain'] label p, [data-testid='stCaptionContainer'] "
                 "{ font-size: 1.15rem !important; }\n"
-                "[data-testid='stMainBlockContainer'] { max-width: 100%; padding-top: 1.5rem; }\n")  # fmt: skip
+                "[data-testid='stMainBlockContainer'] { max-width: 100%; padding-top: 1.5rem; }\n" + PRESENT_FIT)  # fmt: skip
     return css
 
 
