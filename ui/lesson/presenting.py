@@ -24,8 +24,9 @@ PRESENT_FIT = (
     "[data-testid='stMetricValue'], [data-testid='stMetricValue'] *, [data-testid='stMetricLabel'], "
     "[data-testid='stMetricLabel'] *, [data-testid='stMain'] h1, [data-testid='stMain'] h2, [data-testid='stMain'] h3, "
     "[data-testid='stMain'] [data-baseweb='tag'] span { white-space: normal !important; overflow: visible !important; "
-    "text-overflow: clip !important; overflow-wrap: anywhere; }\n"
-    "[data-testid='stMetricValue'] { font-size: 1.5rem !important; line-height: 1.2; }\n"
+    "text-overflow: clip !important; overflow-wrap: break-word; }\n"
+    "[data-testid='stMain'] [data-testid='stMetricLabel'] p { font-size: 0.7rem !important; }\n"
+    "[data-testid='stMetricValue'] { font-size: 1.3rem !important; line-height: 1.2; }\n"
     "[data-testid='stMain'] h1 { font-size: 2rem !important; }\n"
     "[data-testid='stMain'] [data-baseweb='tag'] { height: auto !important; max-width: 100% !important; }\n"
     ".js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .legendtext, .js-plotly-plot .gtitle, "
@@ -82,7 +83,7 @@ def view_css(view: View) -> str:
         css += ("html { font-size: 24px; }\n"
                 "[data-testid='stMain'] .stMarkdown p, [data-testid='stMain'] label p, [data-testid='stCaptionContainer'] "
                 "{ font-size: 1.15rem !important; }\n"
-                "[data-testid='stMainBlockContainer'] { max-width: 100%; padding-top: 1.5rem; }\n" + PRESENT_FIT)  # fmt: skip
+                "[data-testid='stMainBlockContainer'] { max-width: 100%; padding-top: 4rem; }\n" + PRESENT_FIT)  # fmt: skip
     return css
 
 
