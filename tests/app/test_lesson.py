@@ -144,3 +144,19 @@ def test_every_domain_kind_rejects_junk():
     for domain in (Choice(("a", 1.0)), Number(0, 1), Flag(), Subset(("a", "b")), Counts(1, 9, 3)):
         with pytest.raises(ValueError):
             domain.parse("")
+
+
+def test_a_show_that_names_nothing_known_is_ignored_as_its_notice_says():
+    view = parse_view({"show": "nothing"})
+    assert view.hidden_keys == () and view.notices == (
+        "The link's show= names ` nothing `, which this lab doesn't have: show= is ignored as a whole.",)
+
+
+def test_a_card_whose_widgets_are_all_hidden_is_hidden_too_and_no_other():
+    from ui.train_widgets import CARDS, FIELDS
+
+    assert sorted(f for fields in CARDS.values() for f in fields) == sorted(FIELDS)  # every widget in one card
+    hidden = set(parse_view({"show": "lr,epochs,train"}).hidden_keys)
+    assert {"tr_card_schedule", "tr_card_augment", "tr_card_precision"} <= hidden
+    assert not {"tr_card_optimizer", "tr_card_loop"} & hidden
+    assert "tr_card_optimizer" in parse_view({"hide": "optimizer,lr,momentum,weight_decay"}).hidden_keys

@@ -164,3 +164,17 @@ def test_presenting_mode_clips_no_title_metric_or_chip_at_projector_widths(brows
             ready(page, heading)
             assert page.evaluate(CLIPPED, FITTED) == [], (width, path)
     page.close()
+
+
+def test_show_leaves_no_empty_card_and_a_show_of_nothing_known_hides_nothing(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{server}/training?show=lr,train")
+    ready(page, "Training")
+    assert page.locator(".st-key-tr_lr").first.is_visible() and page.locator(".st-key-tr_card_optimizer").is_visible()
+    for card in ("tr_card_schedule", "tr_card_loop", "tr_card_augment", "tr_card_precision"):
+        assert not page.locator(f".st-key-{card}").is_visible(), card
+    page.goto(f"{server}/training?show=nothing")
+    ready(page, "Training")
+    assert page.locator(".st-key-tr_epochs").first.is_visible()
+    assert "ignored as a whole" in page.locator("[data-testid='stAlertContentWarning']").first.inner_text()
+    page.close()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from cnn_core.nets.blocks import MAX_BLOCKS
 from ui.lesson.params import PARAMS
 from ui.lesson.values import FALSE, TRUE, quote, quote_list
+from ui.train_widgets import CARDS
 
 # Not settings, but things a teacher may hide: the Train button, each page's opening explanation, the sidebar.
 INTRO = "intro"  # the key of each page's opening explanation (see `intro`)
@@ -70,6 +71,8 @@ def parse_view(view: Mapping[str, str]) -> View:
     present = view.get("present", "false").lower()
     if present not in TRUE + FALSE:
         notices.append(f"The link's present={quote(present)} was ignored: expected true or false.")
+    hidden = set(keys)
+    keys += [card for card, fields in CARDS.items() if {f"tr_{f}" for f in fields} <= hidden]  # no empty cards
     return View(tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(layout)), present in TRUE, tuple(notices))
 
 
