@@ -24,7 +24,9 @@ from cnn_core.study.board import (
 )
 from cnn_core.study.owners import OwnerNames, is_owner, new_owner, shown_name
 from ui.jobs import shared_cache
+from ui.lesson.session import BOARD_BUDGET
 from ui.lesson.values import quote
+from ui.state import seed_widget
 
 NAME = "board_name"  # session key: the name this session's runs show on the board
 OWNER = "board_owner"  # session key: the student's stable owner id (the registry's `who` of their runs)
@@ -141,9 +143,11 @@ def lesson_ui(lessons: list[Lesson], current_key: str | None) -> Lesson:
 
 def challenge_ui() -> Challenge:
     left, right = st.columns(2)
-    budget = left.number_input("Parameter budget (0 = any size)", 0, 100_000_000, 0, step=10_000, key="board_budget",
+    seed_widget("board_budget", ss.get(BOARD_BUDGET, 0))  # a link's budget=, or this session's last one
+    budget = left.number_input("Parameter budget (0 = any size)", 0, 100_000_000, step=10_000, key="board_budget",
                                help="A class challenge: only networks with at most this many parameters compete, e.g. "
                                "100,000 for 'the best accuracy under 100k parameters'.")  # fmt: skip
+    ss[BOARD_BUDGET] = budget  # the board's link carries it (budget=)
     metric = right.radio("Rank by", ("test_acc", "val_acc"), key="board_metric", horizontal=True,
                          format_func={"test_acc": "test accuracy", "val_acc": "validation accuracy"}.get,
                          help="Test accuracy is measured on images no run trained or was tuned on: the fair score.")  # fmt: skip

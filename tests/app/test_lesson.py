@@ -22,14 +22,14 @@ TRAIN = TrainConfig(optimizer="sgd", lr=0.03, momentum=0.8, weight_decay=1e-3, s
 
 def test_every_setting_differs_from_its_default_in_the_round_trip_fixtures():
     """So that the round trip below carries every parameter, none left at its default."""
-    query = lesson_query(HARD, DESIGN, TRAIN.to_dict())
+    query = lesson_query(HARD, DESIGN, TRAIN.to_dict(), {"max_params": 100_000})
     missing = {p.name for p in PARAMS} - set(query) - {"dataset", "arch"}  # shapes and a design need neither
     assert not missing
 
 
 def test_every_setting_round_trips_through_the_link():
-    link = parse_link(lesson_query(HARD, DESIGN, TRAIN.to_dict()))
-    assert not link.notices
+    link = parse_link(lesson_query(HARD, DESIGN, TRAIN.to_dict(), {"max_params": 100_000}))
+    assert not link.notices and link.board == {"max_params": 100_000}
     assert link.data_config() == HARD
     assert link.design() == DESIGN
     assert TrainConfig(**{**suggested_config(HARD).to_dict(), **link.train}) == TRAIN

@@ -125,3 +125,18 @@ def test_runs_belong_to_the_owner_id_so_a_rename_carries_them_and_they_say_you(a
     assert "New Name (you)" in names_on_board(at) and "Old Name (you)" not in names_on_board(at)
     assert OwnerNames(registry.folder).names() == {owner: "New Name"}
     assert "1 of them yours" in " ".join(c.value for c in at.caption)
+
+
+def test_the_boards_budget_is_in_its_link_and_a_link_sets_it(app, registry):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = board(app, data_config=DATA)
+    at.number_input(key="board_budget").set_value(100_000).run()
+    assert at.query_params.get("budget") in ("100000", ["100000"])
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["budget"] = "250000"
+    at.run()
+    at.switch_page(BOARD).run()
+    assert at.number_input(key="board_budget").value == 250_000 and not at.warning

@@ -95,6 +95,7 @@ PARAMS: tuple[Param, ...] = (
     _train("color_jitter", "color_jitter", Number(0.0, 0.5, 0.05, integer=False)),
     _train("precision", "precision", Choice(PRECISIONS)),
     _train("train_seed", "seed", Number(0, 2**31 - 1)),
+    Param("budget", "board", "max_params", "board_budget", _fixed(Number(0, 100_000_000))),  # the board's challenge
 )
 BY_NAME = {p.name: p for p in PARAMS}
 
@@ -106,12 +107,13 @@ class Link:
     data: dict[str, Any] = field(default_factory=dict)
     arch: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    board: dict[str, Any] = field(default_factory=dict)  # the class board's challenge (its parameter budget)
     view: dict[str, str] = field(default_factory=dict)  # hide / show / present as given
     notices: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.data or self.arch or self.train)
+        return not (self.data or self.arch or self.train or self.board)
 
     def data_config(self) -> DataConfig:
         return DataConfig(**self.data)
@@ -180,7 +182,7 @@ def _default_channels(blocks: int) -> tuple[int, ...]:
 
 
 def lesson_query(data: DataConfig, network: str | BlockDesign | None = None,
-                 train: Mapping[str, Any] | None = None) -> dict[str, str]:  # fmt: skip
+                 train: Mapping[str, Any] | None = None, board: Mapping[str, Any] | None = None) -> dict[str, str]:  # fmt: skip
     """The query parameters of a lesson: only what differs from the defaults (the dataset's, SimpleCNN's, and the
     Training page's suggestion for that dataset), so a link stays short and readable."""
     query: dict[str, str] = {"dataset": data.dataset} if data.dataset != "shapes" else {}
@@ -204,6 +206,8 @@ def lesson_query(data: DataConfig, network: str | BlockDesign | None = None,
             value = train[param.field]
             if not _same(value, suggested[param.field]):
                 query[param.name] = format_value(value)
+    if board and board.get("max_params"):
+        query["budget"] = format_value(int(board["max_params"]))
     return query
 
 

@@ -50,6 +50,9 @@ def open_link() -> None:
         st.html(f"<style>{css}</style>")
 
 
+BOARD_BUDGET = "board_budget_saved"  # session key: the class board's parameter budget, kept while on other pages
+
+
 def apply_link(link: Link, spec: ModelSpec | None = None) -> None:
     """Put a checked link's lesson into the session, where the pages seed their widgets from. `spec`: a network
     that the link can't name (a board run's layer list): the lesson's network until the student changes it."""
@@ -63,6 +66,9 @@ def apply_link(link: Link, spec: ModelSpec | None = None) -> None:
         ss[TRAIN_VALUES] = {**train_defaults(data), **link.train}
         ss[TRAIN_DEFAULTS_FOR] = data.key()
         _forget("train")
+    if link.board:
+        ss[BOARD_BUDGET] = link.board["max_params"]
+        _forget("board")
     network = link.design() or link.arch.get("preset") or spec
     if network is not None:
         ss[NETWORK_STATE] = network
@@ -129,7 +135,7 @@ def current_query() -> dict[str, str]:
     train = ss.get(TRAIN_VALUES) if ss.get(TRAIN_DEFAULTS_FOR) == data.key() else None
     if data.dataset not in LINK_DATASETS:
         return {}
-    return lesson_query(data, current_network(), train)
+    return lesson_query(data, current_network(), train, {"max_params": ss.get(BOARD_BUDGET, 0)})
 
 
 def sync(slot, early: bool = False) -> None:
