@@ -98,6 +98,24 @@ PARAMS: tuple[Param, ...] = (
     Param("budget", "board", "max_params", "board_budget", _fixed(Number(0, 100_000_000))),  # the board's challenge
 )
 BY_NAME = {p.name: p for p in PARAMS}
+# What each widget says (its label), for the hide picker; tests/app/test_lesson_app.py checks them against the pages
+LABELS = {
+    "dataset": "Dataset", "classes": "Classes", "n_per_class": "Images per class", "size": "Image size (pixels)",
+    "noise": "Pixel noise (σ)", "position_jitter": "Position jitter", "scale_jitter": "Scale jitter",
+    "rotation": "Rotation (degrees)", "color_mode": "Colour", "clutter": "Clutter",
+    "val_fraction": "Validation share", "test_fraction": "Test share", "seed": "Seed",
+    "arch": "Start from a network", "blocks": "Conv blocks", "kernel": "Kernel size", "downsample": "Downsampling",
+    "downsample_last": "Last block halves too", "batch_norm": "Batch norm", "activation": "Activation",
+    "dropout": "Block dropout (Dropout2d)", "head_pool": "Pool to (pixels a side)", "hidden": "Hidden width",
+    "head_dropout": "Head dropout", "channels": "Block channels", "optimizer": "Optimizer", "lr": "Learning rate",
+    "momentum": "Momentum", "weight_decay": "Weight decay", "schedule": "Schedule",
+    "step_size": "Step every (epochs)", "gamma": "Cut factor", "batch_size": "Batch size", "epochs": "Epochs",
+    "patience": "Early-stopping patience", "label_smoothing": "Label smoothing",
+    "aug_rotation": "Rotation (degrees)", "hflip": "Horizontal flip", "translate": "Translation",
+    "crop_scale": "Crop scale", "color_jitter": "Colour jitter", "precision": "Precision",
+    "train_seed": "Training seed", "budget": "Parameter budget (0 = any size)",
+}  # fmt: skip
+PAGES = {"data": "Dataset", "arch": "Architecture", "train": "Training", "board": "Class board"}
 
 
 @dataclass

@@ -8,13 +8,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cnn_core.nets.blocks import MAX_BLOCKS
-from ui.lesson.params import PARAMS
+from ui.lesson.params import BY_NAME, LABELS, PAGES, PARAMS
 from ui.lesson.values import FALSE, TRUE, quote, quote_list
 from ui.train_widgets import CARDS
 
 # Not settings, but things a teacher may hide: the Train button, each page's opening explanation, the sidebar.
 INTRO = "intro"  # the key of each page's opening explanation (see `intro`)
 EXTRA_HIDEABLE = {"train": "tr_train", "intro": INTRO, "copy_link": "lesson_link"}
+EXTRA_LABELS = {"train": "Training · The Train button", "intro": "Every page · Its opening explanation",
+                "copy_link": "Sidebar · Copy link to this lesson", "sidebar": "Layout · The whole sidebar",
+                "nav": "Layout · The page navigation"}  # fmt: skip
+
+
+def hide_label(name: str) -> str:
+    """How the hide picker shows a hideable name: its page and the widget's own label (`hide=` takes the name)."""
+    if name in EXTRA_LABELS:
+        return EXTRA_LABELS[name]
+    return f"{PAGES[BY_NAME[name].group]} · {LABELS[name]}"
 LAYOUT_HIDEABLE = {"sidebar": ('[data-testid="stSidebar"]', '[data-testid="stSidebarCollapsedControl"]'),
                    "nav": ('[data-testid="stSidebarNav"]', '[data-testid="stNavSectionHeader"]')}  # fmt: skip
 

@@ -14,7 +14,7 @@ from cnn_core.nets.presets import NETWORKS
 from cnn_core.nets.presets import network as named_network
 from cnn_core.nets.spec import ModelSpec
 from ui.lesson.params import LINK_DATASETS, PARAMS, VIEW_PARAMS, Link, lesson_query, lesson_url, parse_link, train_defaults
-from ui.lesson.presenting import EXTRA_HIDEABLE, LAYOUT_HIDEABLE, parse_view, view_css
+from ui.lesson.presenting import EXTRA_HIDEABLE, LAYOUT_HIDEABLE, hide_label, parse_view, view_css
 from ui.state import DATA_CONFIG, DATASET
 from ui.train_widgets import SAVED as TRAIN_VALUES
 
@@ -159,12 +159,14 @@ def link_control(query: Mapping[str, str], options: bool = True) -> None:
     """A "Copy link to this lesson" popover: the link, and (with `options`) choices for a presenting link."""
     base = st.context.url or ""
     with st.popover("Copy link to this lesson", icon=":material/link:", width="stretch",
+                    key="lesson_link_pop" if options else "lesson_link_pop_early",  # stays open while picking
                     help="A link that opens this page with your dataset, network and training settings."):  # fmt: skip
         st.caption("Students who open this link start from your dataset, network and training settings, on this page.")
         view = {}
         if options:
             hide = st.multiselect("Hide from students", [*(p.name for p in PARAMS), *EXTRA_HIDEABLE, *LAYOUT_HIDEABLE],
-                                  key="lesson_link_hide", help="Controls and explanations the link hides (hide=…).")
+                                  key="lesson_link_hide", format_func=hide_label,
+                                  help="Controls and explanations the link hides (hide=…), by page.")
             present = st.checkbox("Large type for a projector", key="lesson_link_present", help="Adds present=true.")
             view = {"hide": ",".join(hide)} if hide else {}
             view |= {"present": "true"} if present else {}
