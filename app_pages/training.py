@@ -44,9 +44,13 @@ def device_ui() -> str:
     ex = manager.executor
     sb.caption(f"Training on **{describe_device(detect_device(choice), ex.threads)}** · PyTorch {torch.__version__}")
     where = (f"on the Ray cluster at {ex.address}" if ex.name == "ray"
-             else f"{ex.max_runs} model(s) at a time with {ex.threads} CPU thread(s) each")  # fmt: skip
+             else f"{_count(ex.max_runs, 'model')} at a time with {_count(ex.threads, 'CPU thread')} each")  # fmt: skip
     sb.caption(f"This server trains {where}, each in a worker process of its own; {manager.queue_length()} waiting.")
     return choice
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def manager_or_stop():

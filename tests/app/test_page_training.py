@@ -70,7 +70,7 @@ def test_the_sidebar_names_the_threads_a_run_gets_not_the_web_server_s(monkeypat
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     device = next(c.value for c in at.sidebar.caption if "PyTorch" in c.value)
     assert "CPU (3 threads)" in device and torch.get_num_threads() != 3
-    assert any("with 3 CPU thread(s) each" in c.value for c in at.sidebar.caption)
+    assert any("with 3 CPU threads each" in c.value for c in at.sidebar.caption)
 
 
 def test_trains_a_tiny_run_to_completion_and_makes_it_active():
