@@ -38,6 +38,8 @@ def test_a_links_network_survives_a_visit_to_architecture_and_stays_in_the_url(b
     page.close()
 
 
+@pytest.mark.xfail(strict=True, reason="Streamlit's own navigation drops the query (one history entry), then the router "
+                   "writes the lesson back (a second): see the report / docs/teaching.md")
 def test_each_page_visit_adds_one_history_entry(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/training?epochs=3&lr=0.01")
