@@ -3,6 +3,7 @@ are listed. Around each page: a lesson link's settings before it, the lesson's U
 
 import streamlit as st
 
+from ui.board_views import remember_owner
 from ui.lesson import session as lesson
 from ui.server import sidebar_server_facts
 
@@ -23,5 +24,6 @@ lesson.open_link()  # a lesson link's settings, checked, before the page seeds i
 link_slot = st.sidebar.empty()
 lesson.sync(link_slot, early=True)  # shown even if the page stops early
 sidebar_server_facts()
+remember_owner()  # the student's owner id in a cookie: their board name and runs survive a reload
 page.run()
 lesson.sync(link_slot)  # the URL and the link follow what the page just chose

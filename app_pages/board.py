@@ -3,13 +3,13 @@ import dataclasses
 import streamlit as st
 
 from cnn_core.data.config import DataConfig
-from cnn_core.nets.blocks import design_of
+from cnn_core.nets.blocks import BlockDesign
 from cnn_core.study.board import group_by_lesson, leaderboard, test_accuracy
-from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, student_name, teacher_ui
+from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, show_cleared, student_name, teacher_ui
 from ui.jobs import shared_cache
 from ui.lesson.params import Link
 from ui.lesson.presenting import intro
-from ui.lesson.session import MODEL_SPEC, apply_link
+from ui.lesson.session import apply_link, network_of
 from ui.state import DATA_CONFIG, MY_DIGESTS, shared_dataset
 
 UNSCORED = "board_unscored"  # session key: run ids this session could not score (another learner's images…)
@@ -57,12 +57,11 @@ def open_run(run_id: str, page: str) -> None:
         st.error("This run trained on its student's own images, which only that student has, so its settings "
                  "can't be loaded here. Bring the same images on the Dataset page first, or pick another run.")
         return
-    design = design_of(run.spec)
+    network = network_of(run.spec)  # a preset, a block design or (neither) the layer list itself
     link = Link(data=run.data_config.to_dict(), train=dict(run.train_config),
-                arch=dataclasses.asdict(design) if design else {})  # fmt: skip
-    apply_link(link)
-    if design is None:
-        st.session_state[MODEL_SPEC] = run.spec  # not a block design: Training trains it as it is
+                arch={"preset": network} if isinstance(network, str) else
+                dataclasses.asdict(network) if isinstance(network, BlockDesign) else {})  # fmt: skip
+    apply_link(link, spec=run.spec)  # the lesson's network on every page until the student changes it
     st.switch_page("app_pages/training.py")
 
 
@@ -73,6 +72,7 @@ intro(
     "leaderboard. Identical settings train only once, so students who ask for the same run share it."
 )
 me = student_name()
+show_cleared()
 cache = shared_cache()
 entries = cache.listing(limit=1000)
 lessons = group_by_lesson(entries)

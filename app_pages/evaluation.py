@@ -6,6 +6,7 @@ from cnn_core.inspection.interpret import conv_blocks, conv_filters, prepare_ima
 from cnn_core.runs.checkpoint import load_checkpoint
 from cnn_core.training.device import detect_device
 from cnn_core.training.run import TrainedRun
+from ui.board_views import shown_names
 from ui.device import sidebar_device
 from ui.echo import plain
 from ui.eval_interpret import (
@@ -31,7 +32,7 @@ from ui.eval_runs import (
     status_note,
 )
 from ui.eval_scores import draw_confusion, draw_curves, draw_embedding, draw_mistakes, draw_report, draw_summary
-from ui.jobs import WHO, shared_cache
+from ui.jobs import shared_cache
 from ui.lesson.presenting import intro
 from ui.my_images import ask_for_images  # your own images (the "images" work)
 from ui.reset import reset_button
@@ -70,7 +71,7 @@ def run_source_ui() -> TrainedRun | None:
                                  help="The runs trained in this browser session, oldest first.")  # fmt: skip
         return runs[i]
     if source == "cache":
-        return cached_run_ui(cached, shared_cache(), st.session_state.get(WHO, ""))
+        return cached_run_ui(cached, shared_cache(), shown_names(cached))
     if source is None:
         return None
     file = st.sidebar.file_uploader("Checkpoint (.pt)", type=["pt"], key="ev_checkpoint",

@@ -24,7 +24,11 @@ steps = [
      "feature maps and Grad-CAM."),
     ("app_pages/experiments.py", "6. Experiments", "answer the notebook's exercises (deeper? stride or pooling? "
      "augmentation?) over several seeds, with a verdict that respects noise, and sweep hyperparameters."),
+    ("app_pages/board.py", "7. Class board", "every model trained on this server, ranked in a class challenge; load a "
+     "classmate's settings and try to beat them."),
 ]
-for path, label, what in steps:
-    st.page_link(path, label=f"**{label}**: {what}")
+for path, label, what in steps:  # a link can't wrap (Streamlit cuts it to one line): the description goes below it
+    with st.container(gap=None):
+        st.page_link(path, label=f"**{label}**")
+        st.caption(what)
 st.caption("Everything runs on this server: no data or weights are downloaded.")

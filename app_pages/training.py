@@ -8,7 +8,8 @@ from cnn_core.nets.summary import summarize
 from cnn_core.training.advice import before_training
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import available_devices, describe_device, detect_device
-from ui.board_views import board_name
+from cnn_core.training.run import run_key
+from ui.board_views import board_owner
 from ui.echo import plain
 from ui.jobs import live_interval, session_label, shared_manager
 from ui.lesson.presenting import intro
@@ -30,6 +31,7 @@ from ui.train_widgets import SAVED, hyperparameters_ui, seed_train_widgets
 
 JOB = "train_job"  # session key: the Job this session is waiting for
 JOB_DATA = "train_job_data"  # session key: the key of the dataset that job trains on
+STOP_NOTE = "train_stop_note"  # session key: what the last Stop did, shown once
 LIVE_EVERY = "train_live_every"  # session key: seconds between two redraws of the live view (ui.jobs.live_interval)
 
 
@@ -44,9 +46,13 @@ def device_ui() -> str:
     ex = manager.executor
     sb.caption(f"Training on **{describe_device(detect_device(choice), ex.threads)}** · PyTorch {torch.__version__}")
     where = (f"on the Ray cluster at {ex.address}" if ex.name == "ray"
-             else f"{ex.max_runs} model(s) at a time with {ex.threads} CPU thread(s) each")  # fmt: skip
+             else f"{_count(ex.max_runs, 'model')} at a time with {_count(ex.threads, 'CPU thread')} each")  # fmt: skip
     sb.caption(f"This server trains {where}, each in a worker process of its own; {manager.queue_length()} waiting.")
     return choice
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def manager_or_stop():
@@ -103,10 +109,31 @@ def live_job(config: TrainConfig) -> None:
         st.rerun()  # the class grew or shrank: the page starts this view again at the new pace
     draw_progress(job.snapshot(), config)
     if st.button("Stop", key="tr_stop", icon=":material/stop:", help="Stop now and keep the model trained so far."):
-        if not shared_manager().stop(job, session_label()):
+        others = len(job.owners - {session_label()})
+        if shared_manager().stop(job, session_label()):
+            st.session_state[STOP_NOTE] = "Stopped for everyone: no other tab or learner was waiting for this run."
+        else:
             del st.session_state[JOB]
-            st.toast("Another learner is training the same configuration: it goes on for them.")
+            st.session_state[STOP_NOTE] = (
+                f"You left this run; it goes on for the {others} other tab{'s' * (others != 1)} or learner"
+                f"{'s' * (others != 1)} training exactly these settings, and reaches the class board when it ends. "
+                "Press Train to watch it again.")  # fmt: skip
         st.rerun()
+
+
+def find_running(key: str) -> None:
+    """After a reload (a new session) or in a second tab: the run of these exact settings still training on the
+    server. This student's own run is taken back at once; another learner's can be watched."""
+    job = shared_manager().running(key)
+    if job is None or JOB in st.session_state:
+        return
+    if job.handle is not None and job.handle.request.who == board_owner():
+        st.session_state[JOB_DATA] = ds.config.key()
+        st.session_state[JOB] = job
+        st.info("Your run of these settings is still training: here it is again.", icon=":material/sync:")
+    else:
+        st.info("Another learner is training exactly these settings right now: press Train to watch it with them "
+                "(it trains once, for all of you).", icon=":material/group:")
 
 
 st.title("Training")
@@ -129,6 +156,7 @@ st.caption(f"Model: {source}, {len(spec.layers)} layers, for {ds.num_classes} cl
            f"{shape_text(ds.input_shape)} images. Dataset: {ds.config.dataset}, "
            f"{len(ds.splits['train'])} training and {len(ds.splits['val'])} validation images.")  # fmt: skip
 
+action = st.container(key="tr_action")  # Train and its progress above the settings: in view at 1400×900
 seed_train_widgets(ds)
 values = hyperparameters_ui()
 collect_finished()
@@ -138,28 +166,34 @@ except ValueError as exc:
     st.error(f"{plain(exc)}.")
     st.stop()
 
-draw_warnings(before_training(config.optimizer, config.lr, len(ds.splits["train"]), len(ds.splits["val"]),
-                              list(summarize(spec).warnings)))
-verdict = network_verdict(spec, config.batch_size)  # before anything is built: the server's memory plan
-draw_verdict(verdict, "Train is off until it fits: change the network on the Architecture page, or the batch size.")
-too_large = verdict is not None and verdict.refused
-if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_train",
-             disabled=JOB in st.session_state or too_large,
-             help="Train in the background: you may visit other pages meanwhile. If this exact configuration was "
-             "trained before on this server, the result comes back at once."):  # fmt: skip
-    st.session_state.pop("tr_error", None)
-    st.session_state[JOB_DATA] = ds.config.key()
-    st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label(), name=board_name())
-    st.rerun()  # redraw with the Train button disabled
-if JOB in st.session_state:
-    shared_manager().join(st.session_state[JOB], session_label())  # back after a reconnect: count this tab again
-    every = st.session_state[LIVE_EVERY] = live_interval(shared_manager().watchers())
-    st.fragment(live_job, run_every=every)(st.session_state[JOB].config)
-error, kind, dataset_key = st.session_state.get("tr_error", ("", "", ""))
-if error and dataset_key == ds.config.key():
-    st.warning(f"Training {plain(error)}.") if kind == "stopped" else st.error(f"Training failed: {plain(error)}")
-if problem := st.session_state.get("tr_store_problem"):  # trained, but the server's disk did not keep it
-    st.warning(f"Your run trained, but {plain(problem)}. Download its checkpoint below to keep it.", icon=":material/save:")
+with action:
+    find_running(run_key(ds.config, spec, config, device))
+    if note := st.session_state.pop(STOP_NOTE, None):
+        st.info(note, icon=":material/stop_circle:")
+    draw_warnings(before_training(config.optimizer, config.lr, len(ds.splits["train"]), len(ds.splits["val"]),
+                                  list(summarize(spec).warnings)))
+    verdict = network_verdict(spec, config.batch_size)  # before anything is built: the server's memory plan
+    draw_verdict(verdict, "Train is off until it fits: change the network on the Architecture page, or the batch size.")
+    too_large = verdict is not None and verdict.refused
+    if st.button("Train", type="primary", icon=":material/play_arrow:", key="tr_train",
+                 disabled=JOB in st.session_state or too_large,
+                 help="Train in the background: you may visit other pages meanwhile. If this exact configuration "
+                 "was trained before on this server, the result comes back at once."):  # fmt: skip
+        st.session_state.pop("tr_error", None)
+        st.session_state[JOB_DATA] = ds.config.key()
+        st.session_state[JOB] = shared_manager().submit(spec, ds, config, device, who=session_label(),
+                                                        name=board_owner())  # fmt: skip
+        st.rerun()  # redraw with the Train button disabled
+    if JOB in st.session_state:
+        shared_manager().join(st.session_state[JOB], session_label())  # back after a reconnect: count this tab again
+        every = st.session_state[LIVE_EVERY] = live_interval(shared_manager().watchers())
+        st.fragment(live_job, run_every=every)(st.session_state[JOB].config)
+    error, kind, dataset_key = st.session_state.get("tr_error", ("", "", ""))
+    if error and dataset_key == ds.config.key():
+        st.warning(f"Training {plain(error)}.") if kind == "stopped" else st.error(f"Training failed: {plain(error)}")
+    if problem := st.session_state.get("tr_store_problem"):  # trained, but the server's disk did not keep it
+        st.warning(f"Your run trained, but {plain(problem)}. Download its checkpoint below to keep it.",
+                   icon=":material/save:")
 
 runs = st.session_state.get("runs", [])
 if runs:

@@ -1,6 +1,7 @@
 """Remake the README's screenshots: start the app, drive it in Chromium, save PNGs in docs/images/.
 
     python docs/screenshots.py          # from the repository root; about a minute (one short training run)
+    python docs/screenshots.py --lesson # every page in presenting mode (1400 wide) and at phone width (390 px)
 
 Needs Playwright and Debian's Chromium (/usr/bin/chromium), as the browser tests do.
 """
@@ -23,12 +24,14 @@ VIEWPORT = {"width": 1400, "height": 900}
 MAX_BYTES = 300_000
 
 
-def save(page, name: str) -> None:
-    """The viewport as a PNG, quantised to a palette if it would be over MAX_BYTES."""
+def save(page, name: str, scale: float = 1.0, max_bytes: int = MAX_BYTES) -> None:
+    """The viewport as a PNG (scaled by `scale`), quantised to a palette if it would be over `max_bytes`."""
     image = Image.open(io.BytesIO(page.screenshot()))
+    if scale != 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     image.save(buf, "PNG", optimize=True)
-    if buf.tell() > MAX_BYTES:
+    if buf.tell() > max_bytes:
         buf = io.BytesIO()
         image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, "PNG", optimize=True)
     (OUT / name).write_bytes(buf.getvalue())
@@ -78,5 +81,25 @@ def main() -> None:
         save(page, "training.png")
 
 
+PAGES = {"home": "CNN Lab", "dataset": "Dataset", "convolution": "Convolution and pooling",
+         "architecture": "Architecture", "training": "Training", "evaluation": "Evaluation",
+         "experiments": "Experiments", "board": "Class board"}  # fmt: skip
+PHONE = {"width": 390, "height": 844}
+
+
+def lesson_shots() -> None:
+    """Every page as a projector shows it (`present=true`, 1400 wide, saved at half size) and on a phone."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    with chromium() as browser, app_server() as (url, _, _):
+        for kind, viewport, query, scale in (("present", VIEWPORT, "?present=true", 0.5), ("phone", PHONE, "", 1.0)):
+            page = browser.new_page(viewport=viewport)
+            for path, heading in PAGES.items():
+                page.goto(f"{url}/{'' if path == 'home' else path}{query}")
+                wait_painted(page, heading)
+                settle(page)
+                save(page, f"{kind}-{path}.png", scale, max_bytes=20_000)  # 16 of them: each on a palette
+            page.close()
+
+
 if __name__ == "__main__":
-    main()
+    lesson_shots() if "--lesson" in sys.argv[1:] else main()

@@ -78,29 +78,27 @@ def _on_import(io: tuple) -> None:
     _use_spec(spec, note)
 
 
-def _first_network(data_config) -> str:
-    """The link's network (`?arch=lenet5`), else the dataset's default; a link to no network is noted and dropped."""
-    asked = st.query_params.get("arch")
-    if asked in NETWORKS:
-        return asked
-    name = default_for(data_config)
-    if asked is not None:
-        del st.query_params["arch"]
-        ss.arch_link_note = (f"The link asks for a network called {asked!r}, which does not exist: starting from "
-                             f"{NETWORKS[name].title}. Known: {', '.join(NETWORKS)}.")  # fmt: skip
-    return name
+def _first_network(io: tuple, data_config) -> ModelSpec:
+    """The lesson's network (a link's `arch=` or block design, or a board run's *Load its settings*), else the
+    dataset's default; the preset picker shows the preset it came from. A link's bad `arch=` was noted when the link
+    was read (ui.lesson.params), so it isn't noted again here."""
+    linked = ss.get(LESSON_NETWORK)
+    ss.arch_preset = linked if isinstance(linked, str) and linked in NETWORKS else default_for(data_config)
+    if isinstance(linked, BlockDesign):
+        return linked.to_spec(*io)
+    if isinstance(linked, ModelSpec):  # a board run that is not a stack of blocks
+        return linked.with_io(*io)
+    return network(ss.arch_preset, *io)
 
 
 def start(ds) -> tuple:
     """Bring back this session's design (Streamlit forgets widgets when a page is left); on the first visit, start
-    from the link's network or the dataset's default; follow a new dataset's input shape and classes."""
+    from the lesson's network or the dataset's default; follow a new dataset's input shape and classes."""
     io = (ds.input_shape, ds.num_classes)
     if "arch_current" not in ss:
-        ss.arch_preset = _first_network(ds.config)
         ss.arch_mode = "blocks"
         _seed_design(BlockDesign())
-        linked = ss.get(LESSON_NETWORK)  # a lesson link's block design (a linked preset comes as ?arch=)
-        _use_spec(linked.to_spec(*io) if isinstance(linked, BlockDesign) else network(ss.arch_preset, *io))
+        _use_spec(_first_network(io, ds.config))
     for key, value in ss.get("arch_saved", {}).items():
         seed_widget(key, value)
     if ss.get("arch_io", io) != io:
@@ -113,7 +111,7 @@ def start(ds) -> tuple:
 
 def notes() -> list[str]:
     """What the last action changed that the learner should know (shown once)."""
-    return [text for text in (ss.pop("arch_link_note", ""), ss.pop("arch_note", "")) if text]
+    return [text for text in (ss.pop("arch_note", ""),) if text]
 
 
 def start_ui(io: tuple) -> str:

@@ -3,8 +3,10 @@ and the teacher's clear-the-lesson behind a passphrase."""
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import sqlite3
 import time
 
 import pandas as pd
@@ -20,30 +22,101 @@ from cnn_core.study.board import (
     random_name,
     runs_to_clear,
 )
+from cnn_core.study.owners import OwnerNames, is_owner, new_owner, shown_name
 from ui.echo import plain
+from ui.jobs import shared_cache
+from ui.lesson.session import BOARD_BUDGET
+from ui.lesson.values import quote
+from ui.state import seed_widget
 
-NAME = "board_name"  # session key: the name this session's runs carry on the board (the registry's `who`)
+NAME = "board_name"  # session key: the name this session's runs show on the board
+OWNER = "board_owner"  # session key: the student's stable owner id (the registry's `who` of their runs)
+OWNER_COOKIE = "cnn_lab_owner"  # the browser keeps the owner id here, so that a reload finds it (docs/teaching.md)
+OWNER_SENT = "board_owner_sent"  # session key: the cookie was written this session
 ss = st.session_state
+log = logging.getLogger(__name__)
+
+
+def owner_names() -> OwnerNames:
+    """The server's owner → name table, beside its run registry (a path: nothing to cache)."""
+    return OwnerNames(shared_cache().folder)
+
+
+def owner_id() -> str:
+    """This student's stable id: the one the browser's cookie holds (a reload is a new session), else a new one."""
+    if OWNER not in ss:
+        cookie = st.context.cookies.get(OWNER_COOKIE) if st.context.cookies else None
+        ss[OWNER] = cookie if is_owner(cookie) else new_owner()
+    return ss[OWNER]
+
+
+def remember_owner() -> None:
+    """The router calls it: once a session, the browser is asked to keep the owner id in a first-party cookie for a
+    year. The value is ours (`u-` and hex digits, checked), never anything a user typed."""
+    owner = owner_id()
+    if OWNER_SENT in ss or not is_owner(owner) or (st.context.cookies or {}).get(OWNER_COOKIE) == owner:
+        return
+    ss[OWNER_SENT] = True
+    st.sidebar.html(f"<script>document.cookie = '{OWNER_COOKIE}={owner}; max-age=31536000; path=/; SameSite=Lax';"
+                    "</script>", unsafe_allow_javascript=True)  # fmt: skip
+
+
+def _names(owners=None) -> dict[str, str]:
+    try:
+        return owner_names().names(owners)
+    except sqlite3.Error as exc:
+        log.warning("could not read the board's names: %s", exc)
+        return {}
+
+
+def _save_name(owner: str, name: str) -> None:
+    try:
+        owner_names().set(owner, name)
+    except sqlite3.Error as exc:
+        log.warning("could not save the board name of %s: %s", owner, exc)
+        st.sidebar.warning(f"Your name could not be saved on this server ({exc}); it lasts until you reload.")
 
 
 def board_name() -> str:
-    """The session's name on the class board: a random one such as 'Swift Otter 42' until the student picks one."""
+    """The session's name on the class board: the one its owner id has on this server, else a random one such as
+    'Swift Otter 42' until the student picks one."""
     if NAME not in ss:
-        ss[NAME] = random_name(random.Random())
+        owner = owner_id()
+        ss[NAME] = _names([owner]).get(owner)
+        if ss[NAME] is None:
+            ss[NAME] = random_name(random.Random())
+            _save_name(owner, ss[NAME])
     return ss[NAME]
+
+
+def board_owner() -> str:
+    """The owner id this session's runs are registered under (its name on the board made sure of)."""
+    board_name()
+    return owner_id()
 
 
 def student_name() -> str:
-    """The session's name on the class board, editable in the sidebar."""
+    """The session's name on the class board, editable in the sidebar; a rename carries every earlier run."""
     ss.setdefault("board_who", board_name())
     typed = st.sidebar.text_input("Your name on the class board", key="board_who", max_chars=NAME_MAX,
-                                  help="Any nickname: it is shown next to the runs you train, and nothing else is "
-                                  "stored about you. Pick a new one whenever you like.")  # fmt: skip
+                                  help="Any nickname: it is shown next to the runs you train, earlier ones too, and "
+                                  "nothing else is stored about you. Pick a new one whenever you like.")  # fmt: skip
     try:
-        ss[NAME] = clean_name(typed)
+        name = clean_name(typed)
     except ValueError as exc:
         st.sidebar.error(f"{plain(exc)}; still {plain(repr(ss[NAME]))}.")
+        return ss[NAME]
+    if name != ss[NAME]:
+        ss[NAME] = name
+        _save_name(owner_id(), name)
     return ss[NAME]
+
+
+def shown_names(rows: list[dict]) -> dict[str, str]:
+    """who → the name the board shows, "(you)" added for this session's own runs."""
+    me = owner_id()
+    names = _names({r.get("who") for r in rows if is_owner(r.get("who"))})
+    return {r.get("who"): shown_name(r.get("who"), names) + (" (you)" if r.get("who") == me else "") for r in rows}
 
 
 def teacher_passphrase() -> str | None:
@@ -72,9 +145,11 @@ def lesson_ui(lessons: list[Lesson], current_key: str | None) -> Lesson:
 
 def challenge_ui() -> Challenge:
     left, right = st.columns(2)
-    budget = left.number_input("Parameter budget (0 = any size)", 0, 100_000_000, 0, step=10_000, key="board_budget",
+    seed_widget("board_budget", ss.get(BOARD_BUDGET, 0))  # a link's budget=, or this session's last one
+    budget = left.number_input("Parameter budget (0 = any size)", 0, 100_000_000, step=10_000, key="board_budget",
                                help="A class challenge: only networks with at most this many parameters compete, e.g. "
                                "100,000 for 'the best accuracy under 100k parameters'.")  # fmt: skip
+    ss[BOARD_BUDGET] = budget  # the board's link carries it (budget=)
     metric = right.radio("Rank by", ("test_acc", "val_acc"), key="board_metric", horizontal=True,
                          format_func={"test_acc": "test accuracy", "val_acc": "validation accuracy"}.get,
                          help="Test accuracy is measured on images no run trained or was tuned on: the fair score.")  # fmt: skip
@@ -82,11 +157,12 @@ def challenge_ui() -> Challenge:
 
 
 def draw_leaderboard(rows: list[dict], me: str):
-    """The ranked runs as a table; returns the selected row (a dict) or None."""
+    """The ranked runs as a table; returns the selected row (a dict) or None. `me`: this session's name."""
     now = time.time()
+    names = shown_names(rows)
     frame = pd.DataFrame({
         "rank": [r["rank"] for r in rows],
-        "name": [r.get("who") or "(no name)" for r in rows],
+        "name": [names[r.get("who")] for r in rows],
         "network": [describe_network(r) for r in rows],
         "test accuracy": [r.get("test_acc") for r in rows],
         "validation accuracy": [r.get("val_acc") for r in rows],
@@ -102,7 +178,7 @@ def draw_leaderboard(rows: list[dict], me: str):
                              "parameters": st.column_config.NumberColumn(format="localized"),
                              "training time (s)": st.column_config.NumberColumn(format="%.1f"),
                          })  # fmt: skip
-    mine = sum(r.get("who") == me for r in rows)
+    mine = sum(r.get("who") == owner_id() for r in rows)
     st.caption(f"{len(rows)} run{'s' * (len(rows) != 1)} in this challenge, {mine} of them yours ({plain(me)}). "
                "Select a row to open it in Evaluation or to load its settings.")  # fmt: skip
     chosen = event.selection.rows if event is not None else []
@@ -121,11 +197,17 @@ def _train_words(cfg: dict) -> str:
             f"seed {cfg.get('seed')}")
 
 
+CLEAR_PENDING = "board_clear_pending"  # session key: (lesson key, lesson title, run ids) awaiting confirmation
+CLEARED = "board_cleared"  # session key: (ok, what the last clear did), said once
+
+
 def teacher_ui(lesson: Lesson, entries: list[dict], remove, warnings: list[str] = ()) -> None:
-    """Clear a lesson's runs behind the teacher's passphrase; `remove(run_ids)` deletes them from the registry.
+    """Clear a lesson's runs behind the teacher's passphrase, after a confirmation that names what goes;
+    `remove(run_ids)` deletes them from the registry. The passphrase is forgotten either way.
     `warnings`: what the server's run store could not read or write lately (also in the server's log)."""
     expected = teacher_passphrase()
-    with st.expander("For the teacher", icon=":material/lock:"):
+    pending = ss.get(CLEAR_PENDING)
+    with st.expander("For the teacher", icon=":material/lock:", expanded=bool(pending)):
         if warnings:
             st.caption("The server's run store reported (newest last; the server's log has each one):")
             st.text("\n".join(warnings[-5:]))  # as text: a message may quote a file's name
@@ -133,19 +215,54 @@ def teacher_ui(lesson: Lesson, entries: list[dict], remove, warnings: list[str] 
             st.caption(f"Clearing the board is switched off. To allow it, start the server with a passphrase in "
                        f"`${PASSPHRASE_VAR}` or in Streamlit secrets (`{PASSPHRASE_VAR} = \"…\"`).")  # fmt: skip
             return
+        if pending:
+            _, title, doomed = pending
+            st.warning(f"Remove the {_runs(len(doomed))} of the lesson {quote(title, 80)} from the class board, for every "
+                       "student? Their models go too; this can't be undone.", icon=":material/warning:")  # fmt: skip
+            yes, no = st.columns(2)
+            yes.button(f"Yes, clear {_runs(len(doomed))}", type="primary", key="board_clear_yes", on_click=_clear,
+                       args=(remove,), width="stretch")  # fmt: skip
+            no.button("Cancel", key="board_clear_no", on_click=_forget_clear, width="stretch")
+            return
         with st.form("board_clear", border=False):
             given = st.text_input("Teacher's passphrase", type="password", key="board_passphrase",
                                   help="Set on the server; students don't have it, so they can't remove anyone's runs.")
-            go = st.form_submit_button(f"Clear this lesson ({len(lesson.entries)} runs)", icon=":material/delete:")
+            go = st.form_submit_button(f"Clear this lesson ({_runs(len(lesson.entries))})…", icon=":material/delete:")
         if go:
             try:
                 doomed = runs_to_clear(entries, lesson.key, given, expected)
             except PermissionError as exc:
                 st.error(f"Not cleared: {exc}.")
                 return
-            try:
-                remove(doomed)
-            except OSError as exc:  # the registry's disk refused (logged by the cache)
-                st.error(f"Not cleared: {exc}.")
-                return
-            st.success(f"Cleared {len(doomed)} run{'s' * (len(doomed) != 1)} of this lesson.")
+            ss[CLEAR_PENDING] = (lesson.key, lesson.title, doomed)
+            st.rerun()
+
+
+def show_cleared() -> None:
+    """What the teacher's last clear removed, once (above everything: the lesson itself is gone)."""
+    if done := ss.pop(CLEARED, None):
+        ok, text = done
+        st.success(text, icon=":material/delete:") if ok else st.error(text)
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'s' * (n != 1)}"
+
+
+def _clear(remove) -> None:
+    _, title, doomed = ss[CLEAR_PENDING]
+    try:
+        removed = remove(doomed)
+    except OSError as exc:  # the registry's disk refused (logged by the cache)
+        ss[CLEARED] = (False, f"Not cleared: {plain(exc)}.")
+        _forget_clear()
+        return
+    count = removed if isinstance(removed, int) else len(doomed)
+    ss[CLEARED] = (True, f"Cleared {_runs(count)} of the lesson {quote(title, 80)}. The passphrase was forgotten: type it "
+                   "again to clear another.")  # fmt: skip
+    _forget_clear()
+
+
+def _forget_clear() -> None:
+    ss.pop(CLEAR_PENDING, None)
+    ss.pop("board_passphrase", None)  # the form is not drawn in this run: its value may go

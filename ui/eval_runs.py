@@ -47,15 +47,16 @@ def _setting(name: str, value) -> str:
     return f"{name.replace('_', ' ')} {text}"
 
 
-def cache_labels(entries: list[dict], me: str) -> list[str]:
+def cache_labels(entries: list[dict], names: dict[str, str]) -> list[str]:
     """One label per registry entry that tells it from the others: the dataset, the training settings that differ
-    between the entries, the validation accuracy, the status, then whose ('you' for this session's label `me`)
+    between the entries, the validation accuracy, the status, then whose (`names`: who → the name shown, "(you)" on
+    this student's own, ui.board_views.shown_names)
     and when. E.g. 'shapes, lr 0.01, seed 1, val acc 81%, completed · you, 25 Nov 14:02 UTC'."""
     differing = differing_settings([e.get("train_config") or {} for e in entries])
     labels = []
     for e in entries:
         when = datetime.fromtimestamp(e["saved"], timezone.utc).strftime("%d %b %H:%M UTC")
-        whose = "you" if me and e.get("who") == me else (e.get("who") or "unknown")
+        whose = names.get(e.get("who")) or e.get("who") or "unknown"
         settings = [_setting(n, (e.get("train_config") or {}).get(n)) for n in differing]
         acc = e.get("val_acc")
         parts = [e.get("dataset", "?"), *settings, f"val acc {acc:.0%}" if isinstance(acc, (int, float)) else None,
@@ -84,12 +85,12 @@ def status_note(run: TrainedRun) -> str | None:
             "model that finished training.")
 
 
-def cached_run_ui(entries: list[dict], cache, me: str) -> TrainedRun | None:
-    """A run from the server's run registry, newest first (trained by any session; `me`: this session's label)."""
-    labels = cache_labels(entries, me)
+def cached_run_ui(entries: list[dict], cache, names: dict[str, str]) -> TrainedRun | None:
+    """A run from the server's run registry, newest first (trained by any session; `names`: as cache_labels)."""
+    labels = cache_labels(entries, names)
     i = st.selectbox("Run on this server", range(len(entries)), key="ev_cached", format_func=labels.__getitem__,
                              help="Every finished training on this server is kept (the oldest go when the store is "
-                             "full): when, by whom ('you' is this session; others are anonymous), the settings that "
+                             "full): when, by whom (the names on the class board; '(you)' marks yours), the settings that "
                              "differ between the runs, and how it ended.")  # fmt: skip
     st.caption(cache_details(entries[i]))
     run = cache.get_run(entries[i]["run_id"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnn_core.study.trials import TrialBatch, test_scores
+from ui.board_views import board_owner
 from ui.jobs import TrainingManager, session_label, shared_cache, shared_manager
 
 
@@ -47,7 +48,7 @@ class JobHandle:
 
 def start_batch(trials, ds) -> TrialBatch:
     """Submit the trials on behalf of this session; runs in the model cache come back at once."""
-    manager, who = shared_manager(), session_label()
-    return TrialBatch(trials, lambda t: JobHandle(manager, manager.submit(t.spec, ds, t.train, who=who), who),
+    manager, who, owner = shared_manager(), session_label(), board_owner()  # the runs reach the board as this student's
+    return TrialBatch(trials, lambda t: JobHandle(manager, manager.submit(t.spec, ds, t.train, who=who, name=owner), who),
                       lookup=shared_cache().get,
                       score=lambda run: _scores(run.run_id, run, ds))  # fmt: skip

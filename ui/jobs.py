@@ -141,6 +141,12 @@ class TrainingManager:
         handle.add_done_callback(lambda h: self._finished(job))
         return job
 
+    def running(self, key: str) -> Job | None:
+        """The job training (or queued for) a configuration key, unless it is being stopped; None when there is none."""
+        with self._lock:
+            job = self._active.get(key)
+            return job if job is not None and not job.stopping else None
+
     def join(self, job: Job, who: str) -> None:
         """Count this session in again (after a reconnect, its share was released)."""
         with self._lock:

@@ -9,6 +9,12 @@ SAVED = "train_values"  # session key: the hyperparameters chosen, kept while on
 LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
 FIELDS = [f for f in TrainConfig.__dataclass_fields__]
+# The page's cards and the widgets in each: presenting mode hides a card whose widgets are all hidden (no empty box)
+CARDS = {"tr_card_optimizer": ("optimizer", "lr", "momentum", "weight_decay"),
+         "tr_card_schedule": ("schedule", "step_size", "gamma"),
+         "tr_card_loop": ("batch_size", "epochs", "patience", "label_smoothing"),
+         "tr_card_augment": ("rotation", "hflip", "translate", "crop_scale", "color_jitter"),
+         "tr_card_precision": ("precision", "seed")}  # fmt: skip
 
 
 def seed_train_widgets(ds) -> None:
@@ -85,18 +91,18 @@ def augment_ui() -> None:
 
 def hyperparameters_ui() -> dict:
     cols = st.columns(3)
-    with cols[0].container(border=True):
+    with cols[0].container(border=True, key="tr_card_optimizer"):
         st.markdown("**Optimizer**")
         optimizer_ui()
-    with cols[1].container(border=True):
+    with cols[1].container(border=True, key="tr_card_schedule"):
         st.markdown("**Learning-rate schedule**")
         schedule_ui()
-    with cols[2].container(border=True):
+    with cols[2].container(border=True, key="tr_card_loop"):
         st.markdown("**Training loop**")
         loop_ui()
-    with st.expander("Data augmentation", expanded=False):
+    with st.container(key="tr_card_augment"), st.expander("Data augmentation", expanded=False):
         augment_ui()
-    with st.expander("Precision and seed", expanded=False):
+    with st.container(key="tr_card_precision"), st.expander("Precision and seed", expanded=False):
         st.radio("Precision", ("auto", "fp32", "bf16"), key="tr_precision", horizontal=True,
                  help="fp32: full 32-bit floats. bf16: mixed precision (16-bit brain floats for the heavy maths, "
                  "32-bit weights), about twice as fast on hardware that has it. auto picks bf16 there.")

@@ -250,8 +250,10 @@ def fit(spec, dataset, cfg: TrainConfig, *, device=None, stop=None,
     val_loss, val_acc = evaluate(s.model, *s.val, precision=s.cfg.precision)
     test_split, test_acc = held_out_accuracy(s, dataset)
     if status in ("completed", "early stopping"):
-        warning = outcome.learned_nothing(dataset.num_classes, history, val_acc, s.val[1].cpu().numpy())
-        status, reason = ("unstable", warning) if warning else (status, reason)
+        labels = s.val[1].cpu().numpy()
+        warning = outcome.learned_nothing(dataset.num_classes, history, val_acc, labels)
+        few = outcome.too_few_to_judge(labels, val_acc)  # e.g. 67 % on 6 images: neither chance nor proven
+        status, reason = ("unstable", warning) if warning else (status, f"{reason}; {few}" if few else reason)
     summary = dict(
         val_acc=val_acc, val_loss=val_loss, best_val_acc=max([h["val_acc"] for h in history], default=val_acc),
         epochs_run=len(history), train_seconds=train_seconds, device=s.device.type,

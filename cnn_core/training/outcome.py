@@ -11,6 +11,7 @@ DIVERGED = "the loss diverged (it became NaN or infinite): try a smaller learnin
 TOO_LARGE = "the learning rate is probably too large"
 ROSE = 1.5  # a loss above 1.5 × ln(classes) is well above where training starts
 STILL = 0.9  # a loss above 0.9 × ln(classes) has hardly moved
+FEW = 30  # fewer validation images than this can't tell a model that learned a little from luck
 
 
 def diverged(epoch: int, train_loss: float, val_loss: float) -> str:
@@ -58,8 +59,8 @@ def learned_nothing(num_classes: int, history: list[dict[str, float]], val_acc: 
         return (f"the training loss rose from about {start:.3g} (a uniform guess, where training starts) "
                 f"to {end:.3g}: {TOO_LARGE}")  # fmt: skip
     majority, bar = chance_level(val_labels)
-    if val_acc > bar:
-        return None
+    if val_acc > bar or (too_few_to_judge(val_labels, val_acc) and end < start * STILL):
+        return None  # learned; or too few validation images to say it didn't (its summary says so instead)
     if peak > start * ROSE:
         cause = f"the training loss jumped to {peak:.3g} on the way: {TOO_LARGE}"
     elif end >= start * STILL:
@@ -68,3 +69,15 @@ def learned_nothing(num_classes: int, history: list[dict[str, float]], val_acc: 
         cause = "the training loss fell but not the validation error: the network memorises its training images"
     return (f"validation accuracy {val_acc:.1%} is at chance level (always answering the most common class "
             f"scores {majority:.1%}); {cause}")  # fmt: skip
+
+
+def too_few_to_judge(val_labels: np.ndarray, val_acc: float) -> str | None:
+    """A note when the validation split is too small to judge a run that scored above the majority share but not
+    clearly above it (67 % on 6 images: not "chance", not proven either); None otherwise."""
+    n = len(val_labels)
+    majority, bar = chance_level(val_labels)
+    if not n or n >= FEW or not majority < val_acc <= bar:
+        return None
+    return (f"{n} validation image{'s' * (n != 1)} are too few to judge: {val_acc:.0%} beats the {majority:.0%} of "
+            f"always answering the most common class, but luck alone could score it (a clear result needs above "
+            f"{min(bar, 1):.0%}); add images or raise the validation share on the Dataset page")

@@ -8,7 +8,7 @@ from cnn_core.nets.blocks import BlockDesign
 from cnn_core.training.config import TrainConfig, suggested_config
 from ui.lesson.params import BY_NAME, PARAMS, lesson_query, lesson_url, parse_link, train_defaults
 from ui.lesson.presenting import parse_view, view_css
-from ui.lesson.values import Choice, Counts, Flag, Number, Subset
+from ui.lesson.values import Choice, Counts, Flag, Number, Subset, format_value, quote
 
 HARD = DataConfig(classes=("circle", "triangle", "cross"), n_per_class=120, size=48, noise=0.2, position_jitter=0.15,
                   scale_jitter=0.3, rotation=45.0, color_mode="random", clutter=3, val_fraction=0.2,
@@ -22,14 +22,14 @@ TRAIN = TrainConfig(optimizer="sgd", lr=0.03, momentum=0.8, weight_decay=1e-3, s
 
 def test_every_setting_differs_from_its_default_in_the_round_trip_fixtures():
     """So that the round trip below carries every parameter, none left at its default."""
-    query = lesson_query(HARD, DESIGN, TRAIN.to_dict())
+    query = lesson_query(HARD, DESIGN, TRAIN.to_dict(), {"max_params": 100_000})
     missing = {p.name for p in PARAMS} - set(query) - {"dataset", "arch"}  # shapes and a design need neither
     assert not missing
 
 
 def test_every_setting_round_trips_through_the_link():
-    link = parse_link(lesson_query(HARD, DESIGN, TRAIN.to_dict()))
-    assert not link.notices
+    link = parse_link(lesson_query(HARD, DESIGN, TRAIN.to_dict(), {"max_params": 100_000}))
+    assert not link.notices and link.board == {"max_params": 100_000}
     assert link.data_config() == HARD
     assert link.design() == DESIGN
     assert TrainConfig(**{**suggested_config(HARD).to_dict(), **link.train}) == TRAIN
@@ -51,9 +51,10 @@ def test_the_defaults_make_an_empty_link():
 
 
 @pytest.mark.parametrize("name, text, why", [
-    ("lr", "0.02", "expected one of"), ("lr", "abc", "expected one of"), ("epochs", "0", "out of range"),
+    ("lr", "0.2e2", "expected one of"), ("lr", "abc", "expected one of"),
+    ("batch_size", "512", "expected one of"), ("epochs", "0", "out of range"),
     ("epochs", "101", "out of range"), ("epochs", "nan", "expected a number"), ("size", "8", "out of range"),
-    ("dataset", "cifar", "expected one of"), ("classes", "circle", "at least 2"), ("classes", "circle,blob", "unknown blob"),
+    ("dataset", "cifar", "expected one of"), ("classes", "circle", "at least 2"), ("classes", "circle,blob", "unknown ` blob `"),
     ("classes", "circle,circle", "at least 2"), ("hflip", "maybe", "true or false"), ("kernel", "4", "expected one of"),
     ("channels", "8,x", "whole numbers"), ("channels", "8,2000", "from 1 to 1024"), ("arch", "resnet", "expected one of"),
     ("noise", "-0.1", "out of range"), ("seed", "1e12", "out of range"), ("n_per_class", "1.5e9", "out of range"),
@@ -62,16 +63,28 @@ def test_a_bogus_or_out_of_range_value_is_dropped_with_a_notice(name, text, why)
     link = parse_link({name: text, "epochs" if name != "epochs" else "lr": "3" if name != "epochs" else "0.01"})
     param = BY_NAME[name]
     assert param.field not in getattr(link, param.group)
-    assert len(link.notices) == 1 and f"{name}={text!r} was ignored" in link.notices[0] and why in link.notices[0]
+    assert len(link.notices) == 1 and f"{name}={quote(text)} was ignored" in link.notices[0] and why in link.notices[0]
     assert link.train  # the good parameter next to it still counts
 
 
 def test_a_value_between_two_steps_snaps_with_a_notice():
     link = parse_link({"noise": "0.123", "crop_scale": "0.81", "rotation": "44"})
     assert link.data == {"noise": 0.12, "rotation": 45.0} and link.train == {"crop_scale": 0.8}
-    assert sorted(link.notices) == ["The link's crop_scale='0.81' was rounded to 0.8.",
-                                    "The link's noise='0.123' was rounded to 0.12.",
-                                    "The link's rotation='44' was rounded to 45."]  # fmt: skip
+    assert sorted(link.notices) == ["The link's crop_scale=` 0.81 ` was rounded to 0.8.",
+                                    "The link's noise=` 0.123 ` was rounded to 0.12.",
+                                    "The link's rotation=` 44 ` was rounded to 45."]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, text, snapped", [
+    ("lr", "0.0123", 0.01), ("lr", "0.02", 0.03), ("batch_size", "33", 32), ("batch_size", "100", 128),
+    ("weight_decay", "0.0004", 1e-4), ("weight_decay", "0.0009", 1e-3),
+])  # fmt: skip
+def test_a_number_between_two_options_of_a_choice_snaps_to_the_nearest(name, text, snapped):
+    """The learning rate and weight decay snap on their log scale, the batch size on its own; kernel sizes (odd
+    only) and presets don't snap: see docs/teaching.md."""
+    link = parse_link({name: text})
+    assert link.train == {name: snapped}
+    assert link.notices == [f"The link's {name}={quote(text)} was rounded to {format_value(snapped)}."]
 
 
 def test_the_digits_limits_apply_when_the_link_names_digits():
@@ -96,7 +109,7 @@ def test_blocks_without_channels_take_the_pages_defaults_and_channels_give_the_b
 def test_unknown_parameters_are_named_in_one_notice_and_repeated_ones_take_the_last_value():
     link = parse_link({"utm_source": "mail", "colour": "red", "lr": ["0.1", "0.001"]})
     assert link.train == {"lr": 0.001}
-    assert link.notices == ["The link's colour, utm_source are not a setting of this lab: ignored."]
+    assert link.notices == ["The link's ` colour `, ` utm_source ` are not a setting of this lab: ignored."]
 
 
 def test_the_url_keeps_commas_readable():
@@ -123,7 +136,7 @@ def test_show_hides_every_other_setting_and_nothing_else():
 def test_present_sets_large_type_and_bad_names_are_reported():
     view = parse_view({"present": "true", "hide": "lr,rocket"})
     assert view.present and "font-size" in view_css(view) and view.hidden_keys == ("tr_lr",)
-    assert view.notices == ("The link's hide= names rocket, which this lab doesn't have: ignored.",)
+    assert view.notices == ("The link's hide= names ` rocket `, which this lab doesn't have: ignored.",)
     assert parse_view({"present": "loud"}).notices
 
 
@@ -131,3 +144,19 @@ def test_every_domain_kind_rejects_junk():
     for domain in (Choice(("a", 1.0)), Number(0, 1), Flag(), Subset(("a", "b")), Counts(1, 9, 3)):
         with pytest.raises(ValueError):
             domain.parse("")
+
+
+def test_a_show_that_names_nothing_known_is_ignored_as_its_notice_says():
+    view = parse_view({"show": "nothing"})
+    assert view.hidden_keys == () and view.notices == (
+        "The link's show= names ` nothing `, which this lab doesn't have: show= is ignored as a whole.",)
+
+
+def test_a_card_whose_widgets_are_all_hidden_is_hidden_too_and_no_other():
+    from ui.train_widgets import CARDS, FIELDS
+
+    assert sorted(f for fields in CARDS.values() for f in fields) == sorted(FIELDS)  # every widget in one card
+    hidden = set(parse_view({"show": "lr,epochs,train"}).hidden_keys)
+    assert {"tr_card_schedule", "tr_card_augment", "tr_card_precision"} <= hidden
+    assert not {"tr_card_optimizer", "tr_card_loop"} & hidden
+    assert "tr_card_optimizer" in parse_view({"hide": "optimizer,lr,momentum,weight_decay"}).hidden_keys

@@ -61,7 +61,7 @@ def test_a_bad_link_warns_once_keeps_the_defaults_and_shows_no_traceback(app):
     assert not at.exception
     at2 = open_link(app, {"lr": "banana", "epochs": "1000", "size": "7", "colour": "red"})
     notices = at2.warning[0].value
-    for text in ("lr='banana' was ignored", "epochs='1000' was ignored", "size='7' was ignored", "colour"):
+    for text in ("lr=` banana ` was ignored", "epochs=` 1000 ` was ignored", "size=` 7 ` was ignored", "colour"):
         assert text in notices
     assert at.select_slider(key="tr_lr").value == 1e-3 and at.session_state["data_config"].size == 32
     assert url_query(at) == {}  # nothing of the bad link stays in the URL
@@ -84,9 +84,13 @@ def test_the_link_control_offers_the_lesson_and_a_presenting_link(app):
 
 
 @pytest.mark.parametrize("group", ["data", "arch", "train"])
-def test_the_links_limits_are_the_widgets_limits(app, group):
+def test_the_links_limits_are_the_widgets_limits_and_the_hide_picker_uses_their_labels(app, group):
+    from ui.lesson.params import LABELS
+
     at = open_link(app, {}, PAGE_OF[group])
     found = widgets(at)
+    assert {p.name: LABELS[p.name] for p in PARAMS if p.key in found} == {
+        p.name: found[p.key].label for p in PARAMS if p.key in found}  # fmt: skip
     for param in (p for p in PARAMS if p.group == group and p.key in found):
         widget, domain = found[param.key], param.domain("shapes")
         if isinstance(domain, Number) and hasattr(widget, "min"):

@@ -94,7 +94,14 @@ def test_a_student_with_the_wrong_passphrase_cannot_clear_and_the_teacher_can(ap
         assert len(registry.listing()) == 5
     at.text_input(key="board_passphrase").set_value("correct horse")
     _submit(at)
-    assert "Cleared 4 runs" in at.success[0].value
+    assert len(registry.listing()) == 5 and "Remove the 4 runs of the lesson" in at.warning[0].value  # asked first
+    at.button(key="board_clear_no").click().run()
+    assert len(registry.listing()) == 5 and not at.warning and at.text_input(key="board_passphrase").value == ""
+    at.text_input(key="board_passphrase").set_value("correct horse")
+    _submit(at)
+    at.button(key="board_clear_yes").click().run()
+    assert "Cleared 4 runs" in at.success[0].value and "passphrase was forgotten" in at.success[0].value
+    assert at.text_input(key="board_passphrase").value == ""  # the next lesson is not one click from going too
     left = registry.listing()
     assert [e["who"] for e in left] == ["Quiet Owl 12"]  # the other lesson stays
 
@@ -162,3 +169,35 @@ def test_settings_of_a_run_on_another_learner_s_images_never_break_a_page(app, o
     at.switch_page(page).run()
     assert not at.exception
     assert any("can't be used here" in w.value for w in at.warning)
+
+
+def test_runs_belong_to_the_owner_id_so_a_rename_carries_them_and_they_say_you(app, registry):
+    from cnn_core.study.owners import OwnerNames, new_owner
+
+    owner = new_owner()
+    mine = make_run(3)
+    mine.data_config = DATA
+    registry.put(mine, who=owner)
+    OwnerNames(registry.folder).set(owner, "Old Name")
+    at = board(app, data_config=DATA, board_owner=owner)
+    assert at.text_input(key="board_who").value == "Old Name"  # the name this owner id has on the server
+    assert "Old Name (you)" in names_on_board(at)
+    at.text_input(key="board_who").set_value("New Name").run()
+    assert "New Name (you)" in names_on_board(at) and "Old Name (you)" not in names_on_board(at)
+    assert OwnerNames(registry.folder).names() == {owner: "New Name"}
+    assert "1 of them yours" in " ".join(c.value for c in at.caption)
+
+
+def test_the_boards_budget_is_in_its_link_and_a_link_sets_it(app, registry):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = board(app, data_config=DATA)
+    at.number_input(key="board_budget").set_value(100_000).run()
+    assert at.query_params.get("budget") in ("100000", ["100000"])
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["budget"] = "250000"
+    at.run()
+    at.switch_page(BOARD).run()
+    assert at.number_input(key="board_budget").value == 250_000 and not at.warning

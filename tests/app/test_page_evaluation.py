@@ -333,16 +333,20 @@ def test_cached_runs_are_told_apart_by_their_differing_settings_date_owner_and_s
     mine = dataclasses.replace(run, run_id=new_run_id(), train_config={**run.train_config, "lr": 0.0123})
     theirs = dataclasses.replace(run, run_id=new_run_id(), train_config={**run.train_config, "lr": 0.0456},
                                  summary={**run.summary, "status": "stopped"})  # fmt: skip
+    from cnn_core.study.owners import OwnerNames, new_owner
+
+    me, other = new_owner(), new_owner()
     cache = ModelCache()
-    cache.put(mine, who="anon-me")
-    cache.put(theirs, who="anon-other")
-    at = _page(who="anon-me")
+    cache.put(mine, who=me)
+    cache.put(theirs, who=other)
+    OwnerNames(cache.folder).set(other, "Quiet Owl 12")
+    at = _page(board_owner=me)
     at.sidebar.radio(key="ev_source").set_value("cache").run()
     options = at.selectbox(key="ev_cached").options
     [mine_label] = [o for o in options if "lr 0.0123" in o]
     [their_label] = [o for o in options if "lr 0.0456" in o]
     assert mine_label != their_label
-    assert "you" in mine_label and "anon-other" in their_label and "you" not in their_label
+    assert "(you)" in mine_label and "Quiet Owl 12" in their_label and "you" not in their_label
     assert "stopped" in their_label and "completed" in mine_label
     assert "UTC" in mine_label  # when it was trained
     assert "momentum" not in mine_label  # a setting every listed run shares is left out

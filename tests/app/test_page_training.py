@@ -11,6 +11,7 @@ from cnn_core.nets.layers import layer
 from cnn_core.nets.presets import network
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.settings import ENV_VAR
+from cnn_core.training.config import suggested_config
 from tests.conftest import ROOT
 from ui.jobs import shared_cache, shared_manager
 
@@ -69,7 +70,7 @@ def test_the_sidebar_names_the_threads_a_run_gets_not_the_web_server_s(monkeypat
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     device = next(c.value for c in at.sidebar.caption if "PyTorch" in c.value)
     assert "CPU (3 threads)" in device and torch.get_num_threads() != 3
-    assert any("with 3 CPU thread(s) each" in c.value for c in at.sidebar.caption)
+    assert any("with 3 CPU threads each" in c.value for c in at.sidebar.caption)
 
 
 def test_trains_a_tiny_run_to_completion_and_makes_it_active():
@@ -166,7 +167,9 @@ def test_reset_to_defaults_brings_back_the_starting_settings():
     at = tiny_page(epochs=7)
     assert at.slider(key="tr_epochs").value == 7
     at.button(key="reset_tr_").click().run()
-    assert at.slider(key="tr_epochs").value == 10 and at.select_slider(key="tr_lr").value == 1e-3
+    small = suggested_config(DataConfig(n_per_class=20, size=16))  # 80 images: more epochs in smaller batches
+    assert at.slider(key="tr_epochs").value == small.epochs > 10 and at.select_slider(key="tr_lr").value == 1e-3
+    assert at.select_slider(key="tr_batch_size").value == small.batch_size
 
 
 def test_live_curves_show_while_it_trains_and_stop_ends_the_run_keeping_the_partial_model():

@@ -363,3 +363,23 @@ def test_cuda_path_trains_and_returns_cpu_weights(tiny_shapes, spec):
     model = run.build("cpu")  # the weights work on the CPU: same accuracy as measured on the GPU
     images, labels = (torch.as_tensor(np.asarray(a)) for a in tiny_shapes.split("val"))
     assert evaluate(model, images, labels)[1] == pytest.approx(run.summary["val_acc"], abs=1 / len(labels) + 1e-9)
+
+
+def test_six_validation_images_are_too_few_to_call_67_percent_chance():
+    labels = np.array([0, 0, 1, 1, 2, 2])  # majority 33 %; the bar 33 % + 2 × √(1/3 × 2/3 / 6) = 72 %
+    losses = [{"train_loss": v} for v in (1.1, 0.3)]
+    assert outcome.learned_nothing(3, losses, 4 / 6, labels) is None
+    note = outcome.too_few_to_judge(labels, 4 / 6)
+    assert note.startswith("6 validation images are too few to judge: 67% beats the 33%") and "above 72%" in note
+    assert outcome.too_few_to_judge(labels, 1.0) is None and outcome.too_few_to_judge(labels, 1 / 3) is None
+    assert outcome.too_few_to_judge(np.repeat(np.arange(3), 20), 0.4) is None  # 60 images: judged as before
+    assert "chance level" in outcome.learned_nothing(3, [{"train_loss": 1.1}] * 2, 4 / 6, labels)  # nothing learned
+
+
+def test_small_data_gets_smaller_batches_and_at_least_min_steps():
+    from cnn_core.training.config import MIN_STEPS
+
+    faces = DataConfig(dataset="folder", classes=("happy", "sad"), n_per_class=24, digest="0" * 32)
+    cfg = suggested_config(faces)  # 48 images: 34 to train on
+    assert cfg.batch_size == 8 and cfg.epochs * math.ceil(34 / 8) >= MIN_STEPS and cfg.epochs <= 100
+    assert suggested_config(DataConfig()) == TrainConfig(epochs=10)  # the classic task's defaults are unchanged

@@ -15,7 +15,7 @@ from cnn_core.nets.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign
 from cnn_core.nets.layers import ACTIVATIONS
 from cnn_core.nets.presets import NETWORKS, default_for
 from cnn_core.training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig, suggested_config
-from ui.lesson.values import Choice, Counts, Flag, Number, Subset, format_value
+from ui.lesson.values import Choice, Counts, Flag, Number, Subset, format_value, quote, quote_list
 from ui.train_widgets import DECAYS, LRS
 
 LINK_DATASETS = ("shapes", "digits")  # datasets a link can name (an upload lives on one server only)
@@ -78,13 +78,13 @@ PARAMS: tuple[Param, ...] = (
     _arch("hidden", "hidden", Number(0, 4096)),
     _arch("head_dropout", "head_dropout", Number(0.0, 0.9, 0.05, integer=False)),
     _train("optimizer", "optimizer", Choice(OPTIMIZERS)),
-    _train("lr", "lr", Choice(LRS)),
+    _train("lr", "lr", Choice(LRS, nearest=True)),
     _train("momentum", "momentum", Number(0.0, 0.99, 0.01, integer=False)),
-    _train("weight_decay", "weight_decay", Choice(DECAYS)),
+    _train("weight_decay", "weight_decay", Choice(DECAYS, nearest=True)),
     _train("schedule", "schedule", Choice(SCHEDULES)),
     _train("step_size", "step_size", Number(1, 100)),
     _train("gamma", "gamma", Number(0.05, 1.0, 0.05, integer=False)),
-    _train("batch_size", "batch_size", Choice(BATCH_SIZES)),
+    _train("batch_size", "batch_size", Choice(BATCH_SIZES, nearest=True)),
     _train("epochs", "epochs", Number(1, 100)),
     _train("patience", "patience", Number(0, 20)),
     _train("label_smoothing", "label_smoothing", Number(0.0, 0.3, 0.05, integer=False)),
@@ -95,8 +95,27 @@ PARAMS: tuple[Param, ...] = (
     _train("color_jitter", "color_jitter", Number(0.0, 0.5, 0.05, integer=False)),
     _train("precision", "precision", Choice(PRECISIONS)),
     _train("train_seed", "seed", Number(0, 2**31 - 1)),
+    Param("budget", "board", "max_params", "board_budget", _fixed(Number(0, 100_000_000))),  # the board's challenge
 )
 BY_NAME = {p.name: p for p in PARAMS}
+# What each widget says (its label), for the hide picker; tests/app/test_lesson_app.py checks them against the pages
+LABELS = {
+    "dataset": "Dataset", "classes": "Classes", "n_per_class": "Images per class", "size": "Image size (pixels)",
+    "noise": "Pixel noise (σ)", "position_jitter": "Position jitter", "scale_jitter": "Scale jitter",
+    "rotation": "Rotation (degrees)", "color_mode": "Colour", "clutter": "Clutter",
+    "val_fraction": "Validation share", "test_fraction": "Test share", "seed": "Seed",
+    "arch": "Start from a network", "blocks": "Conv blocks", "kernel": "Kernel size", "downsample": "Downsampling",
+    "downsample_last": "Last block halves too", "batch_norm": "Batch norm", "activation": "Activation",
+    "dropout": "Block dropout (Dropout2d)", "head_pool": "Pool to (pixels a side)", "hidden": "Hidden width",
+    "head_dropout": "Head dropout", "channels": "Block channels", "optimizer": "Optimizer", "lr": "Learning rate",
+    "momentum": "Momentum", "weight_decay": "Weight decay", "schedule": "Schedule",
+    "step_size": "Step every (epochs)", "gamma": "Cut factor", "batch_size": "Batch size", "epochs": "Epochs",
+    "patience": "Early-stopping patience", "label_smoothing": "Label smoothing",
+    "aug_rotation": "Rotation (degrees)", "hflip": "Horizontal flip", "translate": "Translation",
+    "crop_scale": "Crop scale", "color_jitter": "Colour jitter", "precision": "Precision",
+    "train_seed": "Training seed", "budget": "Parameter budget (0 = any size)",
+}  # fmt: skip
+PAGES = {"data": "Dataset", "arch": "Architecture", "train": "Training", "board": "Class board"}
 
 
 @dataclass
@@ -106,12 +125,13 @@ class Link:
     data: dict[str, Any] = field(default_factory=dict)
     arch: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    board: dict[str, Any] = field(default_factory=dict)  # the class board's challenge (its parameter budget)
     view: dict[str, str] = field(default_factory=dict)  # hide / show / present as given
     notices: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.data or self.arch or self.train)
+        return not (self.data or self.arch or self.train or self.board)
 
     def data_config(self) -> DataConfig:
         return DataConfig(**self.data)
@@ -131,9 +151,9 @@ def parse_link(query: Mapping[str, Any]) -> Link:
     """Check every parameter of a link against its widget; drop what doesn't fit, with a notice each."""
     link = Link()
     link.view = {k: _one(query[k]) for k in VIEW_PARAMS if k in query}
-    unknown = sorted(k for k in query if k not in BY_NAME and k not in VIEW_PARAMS)
+    unknown = sorted(str(k) for k in query if k not in BY_NAME and k not in VIEW_PARAMS)
     if unknown:
-        link.notices.append(f"The link's {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a setting of "
+        link.notices.append(f"The link's {quote_list(unknown)} {'is' if len(unknown) == 1 else 'are'} not a setting of "
                             "this lab: ignored.")  # fmt: skip
     dataset = "shapes"
     for param in PARAMS:  # dataset first: other data parameters depend on it
@@ -143,10 +163,10 @@ def parse_link(query: Mapping[str, Any]) -> Link:
         try:
             value, note = param.domain(dataset).parse(text)
         except ValueError as exc:
-            link.notices.append(f"The link's {param.name}={text!r} was ignored: {exc}.")
+            link.notices.append(f"The link's {param.name}={quote(text)} was ignored: {exc}.")
             continue
         if note:
-            link.notices.append(f"The link's {param.name}={text!r} was {note}.")
+            link.notices.append(f"The link's {param.name}={quote(text)} was {note}.")
         if param.name == "dataset":
             dataset = value
         getattr(link, param.group)[param.field] = value
@@ -180,7 +200,7 @@ def _default_channels(blocks: int) -> tuple[int, ...]:
 
 
 def lesson_query(data: DataConfig, network: str | BlockDesign | None = None,
-                 train: Mapping[str, Any] | None = None) -> dict[str, str]:  # fmt: skip
+                 train: Mapping[str, Any] | None = None, board: Mapping[str, Any] | None = None) -> dict[str, str]:  # fmt: skip
     """The query parameters of a lesson: only what differs from the defaults (the dataset's, SimpleCNN's, and the
     Training page's suggestion for that dataset), so a link stays short and readable."""
     query: dict[str, str] = {"dataset": data.dataset} if data.dataset != "shapes" else {}
@@ -204,6 +224,8 @@ def lesson_query(data: DataConfig, network: str | BlockDesign | None = None,
             value = train[param.field]
             if not _same(value, suggested[param.field]):
                 query[param.name] = format_value(value)
+    if board and board.get("max_params"):
+        query["budget"] = format_value(int(board["max_params"]))
     return query
 
 

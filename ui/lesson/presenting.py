@@ -8,14 +8,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cnn_core.nets.blocks import MAX_BLOCKS
-from ui.lesson.params import PARAMS
-from ui.lesson.values import FALSE, TRUE
+from ui.lesson.params import BY_NAME, LABELS, PAGES, PARAMS
+from ui.lesson.values import FALSE, TRUE, quote, quote_list
+from ui.train_widgets import CARDS
 
 # Not settings, but things a teacher may hide: the Train button, each page's opening explanation, the sidebar.
 INTRO = "intro"  # the key of each page's opening explanation (see `intro`)
 EXTRA_HIDEABLE = {"train": "tr_train", "intro": INTRO, "copy_link": "lesson_link"}
+EXTRA_LABELS = {"train": "Training · The Train button", "intro": "Every page · Its opening explanation",
+                "copy_link": "Sidebar · Copy link to this lesson", "sidebar": "Layout · The whole sidebar",
+                "nav": "Layout · The page navigation"}  # fmt: skip
+
+
+def hide_label(name: str) -> str:
+    """How the hide picker shows a hideable name: its page and the widget's own label (`hide=` takes the name)."""
+    if name in EXTRA_LABELS:
+        return EXTRA_LABELS[name]
+    return f"{PAGES[BY_NAME[name].group]} · {LABELS[name]}"
 LAYOUT_HIDEABLE = {"sidebar": ('[data-testid="stSidebar"]', '[data-testid="stSidebarCollapsedControl"]'),
                    "nav": ('[data-testid="stSidebarNav"]', '[data-testid="stNavSectionHeader"]')}  # fmt: skip
+
+
+# Large type must not clip: metrics, titles and chips wrap instead of ending in "…", and the charts' own text (drawn
+# by Plotly at fixed pixel sizes) is enlarged with the rest.
+PRESENT_FIT = (
+    "[data-testid='stMetricValue'], [data-testid='stMetricValue'] *, [data-testid='stMetricLabel'], "
+    "[data-testid='stMetricLabel'] *, [data-testid='stMain'] h1, [data-testid='stMain'] h2, [data-testid='stMain'] h3, "
+    "[data-testid='stMain'] [data-baseweb='tag'] span { white-space: normal !important; overflow: visible !important; "
+    "text-overflow: clip !important; overflow-wrap: break-word; }\n"
+    "[data-testid='stMain'] [data-testid='stMetricLabel'] p { font-size: 0.7rem !important; }\n"
+    "[data-testid='stMetricValue'] { font-size: 1.3rem !important; line-height: 1.2; }\n"
+    "[data-testid='stMain'] h1 { font-size: 2rem !important; }\n"
+    "[data-testid='stMain'] [data-baseweb='tag'] { height: auto !important; max-width: 100% !important; }\n"
+    ".js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .legendtext, .js-plotly-plot .gtitle, "
+    ".js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text, .js-plotly-plot .annotation-text "
+    "{ font-size: 16px !important; }\n"
+)
 
 
 @dataclass(frozen=True)
@@ -34,14 +62,17 @@ def parse_view(view: Mapping[str, str]) -> View:
     def names(param: str) -> list[str]:
         items = [t.strip() for t in view.get(param, "").split(",") if t.strip()]
         bad = [t for t in items if t not in hideable and t not in LAYOUT_HIDEABLE]
+        good = [t for t in items if t not in bad]
         if bad:
-            notices.append(f"The link's {param}= names {', '.join(bad)}, which this lab doesn't have: ignored.")
-        return [t for t in items if t not in bad]
+            named = quote_list(bad)
+            what = "ignored" if good else f"{param}= is ignored as a whole"
+            notices.append(f"The link's {param}= names {named}, which this lab doesn't have: {what}.")
+        return good
 
     for name in names("hide"):
         (layout if name in LAYOUT_HIDEABLE else keys).append(name if name in LAYOUT_HIDEABLE else hideable[name])
-    if "show" in view:
-        shown = set(names("show"))
+    shown = set(names("show")) if "show" in view else set()
+    if shown:  # a show= that names nothing this lab has is ignored, as its notice says (not "hide everything")
         keys += [p.key for p in PARAMS if p.name not in shown]
         if any(p.name == "channels" for p in PARAMS) and "channels" not in shown:
             keys += [f"arch_ch_{i}" for i in range(MAX_BLOCKS)]  # the channel inputs are one widget per block
@@ -49,7 +80,9 @@ def parse_view(view: Mapping[str, str]) -> View:
         keys += [f"arch_ch_{i}" for i in range(MAX_BLOCKS)]
     present = view.get("present", "false").lower()
     if present not in TRUE + FALSE:
-        notices.append(f"The link's present={present!r} was ignored: expected true or false.")
+        notices.append(f"The link's present={quote(present)} was ignored: expected true or false.")
+    hidden = set(keys)
+    keys += [card for card, fields in CARDS.items() if {f"tr_{f}" for f in fields} <= hidden]  # no empty cards
     return View(tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(layout)), present in TRUE, tuple(notices))
 
 
@@ -63,7 +96,7 @@ def view_css(view: View) -> str:
         css += ("html { font-size: 24px; }\n"
                 "[data-testid='stMain'] .stMarkdown p, [data-testid='stMain'] label p, [data-testid='stCaptionContainer'] "
                 "{ font-size: 1.15rem !important; }\n"
-                "[data-testid='stMainBlockContainer'] { max-width: 100%; padding-top: 1.5rem; }\n")  # fmt: skip
+                "[data-testid='stMainBlockContainer'] { max-width: 100%; padding-top: 4rem; }\n" + PRESENT_FIT)  # fmt: skip
     return css
 
 

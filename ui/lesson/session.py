@@ -10,9 +10,11 @@ import streamlit as st
 
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.blocks import MAX_BLOCKS, BlockDesign, design_of
+from cnn_core.nets.presets import NETWORKS
 from cnn_core.nets.presets import network as named_network
+from cnn_core.nets.spec import ModelSpec
 from ui.lesson.params import LINK_DATASETS, PARAMS, VIEW_PARAMS, Link, lesson_query, lesson_url, parse_link, train_defaults
-from ui.lesson.presenting import EXTRA_HIDEABLE, LAYOUT_HIDEABLE, parse_view, view_css
+from ui.lesson.presenting import EXTRA_HIDEABLE, LAYOUT_HIDEABLE, hide_label, parse_view, view_css
 from ui.state import DATA_CONFIG, DATASET
 from ui.train_widgets import SAVED as TRAIN_VALUES
 
@@ -48,8 +50,12 @@ def open_link() -> None:
         st.html(f"<style>{css}</style>")
 
 
-def apply_link(link: Link) -> None:
-    """Put a checked link's lesson into the session, where the pages seed their widgets from."""
+BOARD_BUDGET = "board_budget_saved"  # session key: the class board's parameter budget, kept while on other pages
+
+
+def apply_link(link: Link, spec: ModelSpec | None = None) -> None:
+    """Put a checked link's lesson into the session, where the pages seed their widgets from. `spec`: a network
+    that the link can't name (a board run's layer list): the lesson's network until the student changes it."""
     ss = st.session_state
     if link.data:
         ss[DATA_CONFIG] = link.data_config()
@@ -60,19 +66,35 @@ def apply_link(link: Link) -> None:
         ss[TRAIN_VALUES] = {**train_defaults(data), **link.train}
         ss[TRAIN_DEFAULTS_FOR] = data.key()
         _forget("train")
-    network = link.design() or link.arch.get("preset")
+    if link.board:
+        ss[BOARD_BUDGET] = link.board["max_params"]
+        _forget("board")
+    network = link.design() or link.arch.get("preset") or spec
     if network is not None:
         ss[NETWORK_STATE] = network
         ss[MODEL_SPEC] = network_spec(network, data)
         _forget("arch", "arch_saved", "arch_current", *(f"arch_ch_{i}" for i in range(MAX_BLOCKS)))
 
 
-def network_spec(network: str | BlockDesign, data: DataConfig):
-    """The ModelSpec of a preset or a block design for a dataset's images and classes."""
+def network_spec(network: str | BlockDesign | ModelSpec, data: DataConfig) -> ModelSpec:
+    """The ModelSpec of a preset, a block design or a spec for a dataset's images and classes."""
     shape = (data.channels, data.size, data.size)
     if isinstance(network, str):
         return named_network(network, shape, len(data.classes))
+    if isinstance(network, ModelSpec):
+        return network.with_io(shape, len(data.classes))
     return network.to_spec(shape, len(data.classes))
+
+
+def network_of(spec: ModelSpec) -> str | BlockDesign | ModelSpec:
+    """How a lesson names a trained network: the preset it is, else its block design, else the spec itself."""
+    for name in NETWORKS:
+        try:
+            if named_network(name, spec.input, spec.num_classes) == spec:
+                return name
+        except ValueError:
+            continue
+    return design_of(spec) or spec
 
 
 def _forget(group: str, *extra: str) -> None:
@@ -86,8 +108,9 @@ def current_network() -> str | BlockDesign | None:
     else its block design; the link's network before that page is visited; None before any choice."""
     ss = st.session_state
     saved = ss.get("arch_saved")
-    if not saved:
-        return ss.get(NETWORK_STATE)
+    if not saved:  # a layer list (a board run's) can't go in a link: the URL then names no network
+        linked = ss.get(NETWORK_STATE)
+        return None if isinstance(linked, ModelSpec) else linked
     name = saved.get("arch_preset", "simple_cnn")
     if saved.get("arch_mode", "blocks") != "blocks":
         return name  # layer-by-layer edits don't fit in a link: the link names the preset they started from
@@ -112,7 +135,7 @@ def current_query() -> dict[str, str]:
     train = ss.get(TRAIN_VALUES) if ss.get(TRAIN_DEFAULTS_FOR) == data.key() else None
     if data.dataset not in LINK_DATASETS:
         return {}
-    return lesson_query(data, current_network(), train)
+    return lesson_query(data, current_network(), train, {"max_params": ss.get(BOARD_BUDGET, 0)})
 
 
 def sync(slot, early: bool = False) -> None:
@@ -136,12 +159,14 @@ def link_control(query: Mapping[str, str], options: bool = True) -> None:
     """A "Copy link to this lesson" popover: the link, and (with `options`) choices for a presenting link."""
     base = st.context.url or ""
     with st.popover("Copy link to this lesson", icon=":material/link:", width="stretch",
+                    key="lesson_link_pop" if options else "lesson_link_pop_early",  # stays open while picking
                     help="A link that opens this page with your dataset, network and training settings."):  # fmt: skip
         st.caption("Students who open this link start from your dataset, network and training settings, on this page.")
         view = {}
         if options:
             hide = st.multiselect("Hide from students", [*(p.name for p in PARAMS), *EXTRA_HIDEABLE, *LAYOUT_HIDEABLE],
-                                  key="lesson_link_hide", help="Controls and explanations the link hides (hide=…).")
+                                  key="lesson_link_hide", format_func=hide_label,
+                                  help="Controls and explanations the link hides (hide=…), by page.")
             present = st.checkbox("Large type for a projector", key="lesson_link_present", help="Adds present=true.")
             view = {"hide": ",".join(hide)} if hide else {}
             view |= {"present": "true"} if present else {}

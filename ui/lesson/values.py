@@ -5,23 +5,49 @@ what it expected."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
+MAX_ECHO = 40  # characters of a user's value quoted back in a notice; the rest is cut
+
+
+def quote(value: Any, most: int = MAX_ECHO) -> str:
+    """A value from a link, as inline code for a notice: never rendered as markdown (a link, an image, a colour), one
+    line, and at most `most` characters (a 5,000-character value is cut, with how long it was)."""
+    text = "".join(c if c.isprintable() else " " for c in str(value))
+    if len(text) > most:
+        text = f"{text[:most]}… ({len(text):,} characters)"
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"  # CommonMark strips one space each side; a code span renders nothing inside
+
+
+def quote_list(values: list, most: int = 5) -> str:
+    """Values from a link, each quoted, the first `most` named and the rest counted."""
+    named = ", ".join(quote(v) for v in values[:most])
+    return named + (f" and {len(values) - most} more" if len(values) > most else "")
+
+
 @dataclass(frozen=True)
 class Choice:
     options: tuple  # the widget's options; numbers match within a relative 1e-9
+    nearest: bool = False  # numbers between the smallest and largest option snap to the nearest (in log scale if >0)
 
     def parse(self, text: str) -> tuple[Any, str]:
+        number = _number(text)
+        numeric = [o for o in self.options if not isinstance(o, (str, bool))]
         for option in self.options:
             if isinstance(option, str) and text == option:
                 return option, ""
-            if not isinstance(option, (str, bool)) and _number(text) is not None and math.isclose(
-                    _number(text), option, rel_tol=1e-9, abs_tol=1e-12):  # fmt: skip
+            if option in numeric and number is not None and math.isclose(number, option, rel_tol=1e-9, abs_tol=1e-12):
                 return option, ""
+        if self.nearest and numeric and number is not None and min(numeric) <= number <= max(numeric):
+            log = min(numeric) > 0
+            best = min(numeric, key=lambda o: abs(math.log(number / o)) if log else abs(number - o))
+            return best, f"rounded to {format_value(best)}"
         raise ValueError(f"expected one of {', '.join(format_value(o) for o in self.options)}")
 
 
@@ -61,7 +87,7 @@ class Subset:
         items = tuple(t.strip() for t in text.split(",") if t.strip())
         unknown = [t for t in items if t not in self.options]
         if unknown:
-            raise ValueError(f"unknown {', '.join(unknown)}; expected some of {', '.join(self.options)}")
+            raise ValueError(f"unknown {quote(','.join(unknown))}; expected some of {', '.join(self.options)}")
         if len(set(items)) != len(items) or len(items) < self.least:
             raise ValueError(f"expected at least {self.least} different names, separated by commas")
         return items, ""
@@ -75,7 +101,7 @@ class Counts:
 
     def parse(self, text: str) -> tuple[Any, str]:
         numbers = [_number(t) for t in text.split(",")]
-        if not 1 <= len(numbers) <= self.most or any(n is None or n != int(n) for n in numbers):
+        if not 1 <= len(numbers) <= self.most or any(n is None or not n.is_integer() for n in numbers):
             raise ValueError(f"expected 1 to {self.most} whole numbers separated by commas")
         if any(not self.low <= n <= self.high for n in numbers):
             raise ValueError(f"each must be from {self.low} to {self.high}")
@@ -83,10 +109,12 @@ class Counts:
 
 
 def _number(text: str) -> float | None:
+    """A finite number, or None (`inf`, `nan` and `1e999` are not numbers a widget can take)."""
     try:
-        return float(text)
+        value = float(text)
     except (TypeError, ValueError):
         return None
+    return value if math.isfinite(value) else None
 
 
 def format_value(value: Any) -> str:
