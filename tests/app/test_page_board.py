@@ -117,6 +117,7 @@ def test_a_numeric_teacher_passphrase_in_secrets_clears_as_text(app, registry):
     at.switch_page(BOARD).run()
     at.text_input(key="board_passphrase").set_value("4321")
     _submit(at)
+    at.button(key="board_clear_yes").click().run()
     assert not at.exception and "Cleared 4 runs" in at.success[0].value
 
 
