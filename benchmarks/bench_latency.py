@@ -50,7 +50,9 @@ WATCH_JS = """(() => {
     .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
   const Native = window.WebSocket;
   class Watched extends Native {
-    constructor(...args) { super(...args); this.addEventListener('message', () => lat.messages.push(performance.now())); }
+    constructor(...args) {  // a new stream restarts the count, as the frames' list does
+      super(...args); lat.messages = []; this.addEventListener('message', () => lat.messages.push(performance.now()));
+    }
   }
   window.WebSocket = Watched;
 })();"""
@@ -80,7 +82,7 @@ class Session:
 
     def _socket(self, ws) -> None:
         if "_stcore/stream" in ws.url:
-            self.frames = []  # a new page (navigation): its own stream, numbered as the page's messages
+            self.frames = []  # a new stream (a navigation, a reconnection): numbered as the page counts its messages
             ws.on("framereceived", self._frame)
 
     def _frame(self, payload) -> None:
@@ -200,8 +202,9 @@ async def interactions(s: Session, url: str, only: str, repeat: int, first_visit
         for k in range(first_visits):
             await train(s, url, 500 + k)
             yield "evaluation.first_visit", await nav(s, "evaluation")
-        for _ in range(repeat):
-            yield "evaluation.load", await goto(s, f"{url}/evaluation")
+        for _ in range(repeat):  # a later visit in the same session (a direct load would start a new one)
+            await nav(s, "dataset")
+            yield "evaluation.revisit", await nav(s, "evaluation")
         for i in range(repeat):
             yield "evaluation.next_image", await number(s, "ev_image_pos", i + 1)
 
@@ -246,12 +249,10 @@ async def student(browser, url: str, pid: int, args, rows: list[dict], number: i
     rng = random.Random(number)
     for i in range(args.changes):
         await s.page.wait_for_timeout(rng.uniform(0, 2 * args.pause * 1000))
-        if key == "noise":
-            rows.append(await arrow(s, "ds_noise", i))
-        elif key == "size":
-            rows.append(await arrow(s, "ds_size", i))
-        else:
+        if key not in ("noise", "size"):
             raise ValueError(f"unknown class interaction {args.interaction!r}; expected dataset.noise or dataset.size")
+        rows.append(await arrow(s, f"ds_{key}", i))
+        print(f"student {number}", {k: round(v, 1) for k, v in rows[-1].items()}, flush=True)  # partial results
     await context.close()
 
 
