@@ -15,8 +15,8 @@ from ui.eval_interpret import (
     draw_feature_maps,
     draw_filters,
     draw_probabilities,
-    image_layers,
-    input_shape,
+    explain_ui,
+    filter_ui,
 )
 from ui.eval_runs import (
     block_maps,
@@ -100,39 +100,6 @@ def image_ui(ev: Evaluation) -> int:
     return int(pos)
 
 
-def explain_ui(run: TrainedRun, ev: Evaluation, pos: int) -> tuple[int, int]:
-    """The class to explain (-1: the predicted one) and the layer Grad-CAM looks at."""
-    left, right = st.columns(2)
-    predicted = f"the class it predicts ({ev.classes[ev.preds[pos]]})"
-    target = left.selectbox("Explain the class", [-1, *range(len(ev.classes))], key="ev_cam_class",
-                            format_func=lambda k: predicted if k < 0 else ev.classes[k],
-                            help="Grad-CAM shows where the network found evidence for this class.")  # fmt: skip
-    layers = image_layers(run)
-    default = layers.index(conv_blocks(run.spec)[-1])
-    layer = right.selectbox("At layer", layers, index=default, key="ev_cam_layer",
-                            format_func=lambda i: describe_layer(run, i),
-                            help="Late layers see whole parts but coarsely; early layers are sharp but see "
-                            "only small patches. The last conv block is the usual choice.")  # fmt: skip
-    return target, layer
-
-
-def filter_ui(run: TrainedRun) -> tuple[int, int | None, bool]:
-    """The conv layer whose filters to show, one input channel (None: all), and whether they read RGB pixels."""
-    convs = [i for i, lay in enumerate(run.spec.layers) if lay.type == "conv2d"]
-    left, right = st.columns(2)
-    layer = left.selectbox("Conv layer", convs, key="ev_filter_layer", format_func=lambda i: describe_layer(run, i),
-                           help="The first conv layer looks at the pixels; later ones at the maps before them.")
-    in_channels = input_shape(run, layer)[0]
-    rgb = in_channels == 3 and layer == convs[0]
-    if in_channels == 1:
-        return layer, None, False
-    channel = right.selectbox("Input channel", [None, *range(in_channels)], key=f"ev_filter_channel_{layer}",
-                              format_func=lambda c: ("as colours" if rgb else f"average of all {in_channels}")
-                              if c is None else f"channel {c}",
-                              help="A filter has one slice per input channel. Show one slice, or all together.")  # fmt: skip
-    return layer, channel, rgb
-
-
 st.title("Evaluation")
 reset_button("ev_")
 intro(
@@ -168,81 +135,91 @@ pos = image_ui(ev)
 image, image_id = ds.images[ev.indices[pos]], f"{ev.split}:{ev.indices[pos]}"
 has_conv = bool(conv_blocks(run.spec))
 
-tabs = st.tabs(["Scores", "Mistakes", "Filters", "Feature maps", "Grad-CAM", "Your image", "Embedding", "Training"])
-with tabs[0]:
-    normalise = st.toggle("Show each true class as shares (rows add up to 100%)", key="ev_normalise",
-                          help="Counts depend on how many images a class has; shares compare classes fairly.")
-    left, right = st.columns(2)
-    with left:
-        draw_confusion(ev, normalise)
-    with right:
-        draw_report(rep)
-with tabs[1]:
-    limit = st.slider("Mistakes to show", 4, 48, 12, step=4, key="ev_mistakes_n",
-                      help="The most confident mistakes come first.")
-    draw_mistakes(ds, ev, limit)
-with tabs[2]:
-    if not has_conv:
-        st.info("This network has no conv layers, so it has no filters to show.")
-    else:
-        layer, channel, rgb = filter_ui(run)
-        draw_filters(conv_filters(model, layer), describe_layer(run, layer), channel, rgb)
-with tabs[3]:
-    if not has_conv:
-        st.info("This network has no conv blocks, so there are no feature maps to show.")
-    else:
-        per_block = st.slider("Maps per block", 4, 64, 16, step=4, key="ev_maps_n",
-                              help="How many channels of each block to show, the most active first.")
-        blocks = conv_blocks(run.spec)
-        draw_feature_maps(run, blocks, block_maps(key, image_id, tuple(blocks), model, image), per_block, image)
-with tabs[4]:
-    st.caption("Grad-CAM colours the regions whose features raised the chosen class's score (red: most); "
-               "saliency marks the pixels whose change would move that score most. Does the model look at the "
-               "shape itself, or at its colour, its surroundings, the background?")  # fmt: skip
-    if not has_conv:
-        st.info("Grad-CAM needs a conv layer: this network has none.")
-    else:
-        target, layer = explain_ui(run, ev, pos)
-        target = int(ev.preds[pos]) if target < 0 else target
-        cam, sal = explanation(key, image_id, target, layer, model, image)
-        true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
-        title = f"{ev.name(pos)}: a {true}, predicted {pred}; explaining {ev.classes[target]}"
-        draw_explanation(image, cam, sal, title, key="ev_cam_chart")
-        draw_probabilities(ev.probs[pos], ev.classes, key="ev_cam_probs")
-with tabs[5]:
-    c, h, w = run.spec.input
-    st.caption(f"Try the model on an image of your own. It is converted to what the model reads ({c}×{h}×{w}), "
-               "and you see each change made. A model only knows its own classes: anything else still gets one.")
-    upload = st.file_uploader("An image", type=IMAGE_TYPES, key="ev_upload_image",
-                              help="PNG, JPEG, GIF, BMP or WebP, up to the server's upload limit.")
-    invert = st.checkbox("Invert colours", key="ev_invert",
-                         help="The dataset's images are light on a dark background; a photo of ink on paper is "
-                         "the opposite, so invert it.")  # fmt: skip
-    if upload is not None:
-        try:
-            mine, notices = prepare_image(upload.getvalue(), run.spec.input, invert)
-        except ValueError as exc:
-            st.error(f"**{plain(upload.name)}**: {plain(exc)}.")
+# Only the open tab runs (and is sent): a first visit computes the scores, not the filters, maps, Grad-CAM and embedding.
+tabs = st.tabs(["Scores", "Mistakes", "Filters", "Feature maps", "Grad-CAM", "Your image", "Embedding", "Training"],
+               key="ev_tab", on_change="rerun")
+if tabs[0].open:
+    with tabs[0]:
+        normalise = st.toggle("Show each true class as shares (rows add up to 100%)", key="ev_normalise",
+                              help="Counts depend on how many images a class has; shares compare classes fairly.")
+        left, right = st.columns(2)
+        with left:
+            draw_confusion(ev, normalise)
+        with right:
+            draw_report(rep)
+if tabs[1].open:
+    with tabs[1]:
+        limit = st.slider("Mistakes to show", 4, 48, 12, step=4, key="ev_mistakes_n",
+                          help="The most confident mistakes come first.")
+        draw_mistakes(ds, ev, limit)
+if tabs[2].open:
+    with tabs[2]:
+        if not has_conv:
+            st.info("This network has no conv layers, so it has no filters to show.")
         else:
-            for notice in notices:
-                st.info(f"Your image was changed: {notice}.")
-            probs = probabilities(model, mine)
-            if has_conv:
-                mine_id = f"upload:{upload.file_id}:{invert}"
-                cam, sal = explanation(key, mine_id, int(probs.argmax()), conv_blocks(run.spec)[-1], model, mine)
-                title = f"your image, predicted {ev.classes[int(probs.argmax())]}"
-                draw_explanation(mine, cam, sal, title, key="ev_upload_chart")
-            draw_probabilities(probs, ev.classes, key="ev_upload_probs")
-with tabs[6]:
-    method = st.radio("Method", ["pca", "tsne"], key="ev_embedding", horizontal=True,
-                      format_func={"pca": "PCA (instant)", "tsne": "t-SNE (a few seconds)"}.get,
-                      help="PCA keeps the two directions of largest spread: distances are faithful. t-SNE keeps "
-                      "neighbours together: clusters are clearer but distances between them mean little.")  # fmt: skip
-    try:
-        coords, positions = embedding(key, method, ev.features)
-    except ValueError as exc:
-        st.info(f"No embedding: {exc}.")
-    else:
-        draw_embedding(ev, coords, positions, method)
-with tabs[7]:
-    draw_curves(run.history)
+            layer, channel, rgb = filter_ui(run)
+            draw_filters(conv_filters(model, layer), describe_layer(run, layer), channel, rgb)
+if tabs[3].open:
+    with tabs[3]:
+        if not has_conv:
+            st.info("This network has no conv blocks, so there are no feature maps to show.")
+        else:
+            per_block = st.slider("Maps per block", 4, 64, 16, step=4, key="ev_maps_n",
+                                  help="How many channels of each block to show, the most active first.")
+            blocks = conv_blocks(run.spec)
+            draw_feature_maps(run, blocks, block_maps(key, image_id, tuple(blocks), model, image), per_block, image)
+if tabs[4].open:
+    with tabs[4]:
+        st.caption("Grad-CAM colours the regions whose features raised the chosen class's score (red: most); "
+                   "saliency marks the pixels whose change would move that score most. Does the model look at the "
+                   "shape itself, or at its colour, its surroundings, the background?")  # fmt: skip
+        if not has_conv:
+            st.info("Grad-CAM needs a conv layer: this network has none.")
+        else:
+            target, layer = explain_ui(run, ev, pos)
+            target = int(ev.preds[pos]) if target < 0 else target
+            cam, sal = explanation(key, image_id, target, layer, model, image)
+            true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
+            title = f"{ev.name(pos)}: a {true}, predicted {pred}; explaining {ev.classes[target]}"
+            draw_explanation(image, cam, sal, title, key="ev_cam_chart")
+            draw_probabilities(ev.probs[pos], ev.classes, key="ev_cam_probs")
+if tabs[5].open:
+    with tabs[5]:
+        c, h, w = run.spec.input
+        st.caption(f"Try the model on an image of your own. It is converted to what the model reads ({c}×{h}×{w}), "
+                   "and you see each change made. A model only knows its own classes: anything else still gets one.")
+        upload = st.file_uploader("An image", type=IMAGE_TYPES, key="ev_upload_image",
+                                  help="PNG, JPEG, GIF, BMP or WebP, up to the server's upload limit.")
+        invert = st.checkbox("Invert colours", key="ev_invert",
+                             help="The dataset's images are light on a dark background; a photo of ink on paper is "
+                             "the opposite, so invert it.")  # fmt: skip
+        if upload is not None:
+            try:
+                mine, notices = prepare_image(upload.getvalue(), run.spec.input, invert)
+            except ValueError as exc:
+                st.error(f"**{plain(upload.name)}**: {plain(exc)}.")
+            else:
+                for notice in notices:
+                    st.info(f"Your image was changed: {notice}.")
+                probs = probabilities(model, mine)
+                if has_conv:
+                    mine_id = f"upload:{upload.file_id}:{invert}"
+                    cam, sal = explanation(key, mine_id, int(probs.argmax()), conv_blocks(run.spec)[-1], model, mine)
+                    title = f"your image, predicted {ev.classes[int(probs.argmax())]}"
+                    draw_explanation(mine, cam, sal, title, key="ev_upload_chart")
+                draw_probabilities(probs, ev.classes, key="ev_upload_probs")
+if tabs[6].open:
+    with tabs[6]:
+        method = st.radio("Method", ["pca", "tsne"], key="ev_embedding", horizontal=True,
+                          format_func={"pca": "PCA (instant)", "tsne": "t-SNE (a few seconds)"}.get,
+                          help="PCA keeps the two directions of largest spread: distances are faithful. t-SNE keeps "
+                          "neighbours together: clusters are clearer but distances between them mean little.")  # fmt: skip
+        try:
+            coords, positions = embedding(key, method, ev.features)
+        except ValueError as exc:
+            st.info(f"No embedding: {exc}.")
+        else:
+            draw_embedding(ev, coords, positions, method)
+if tabs[7].open:
+    with tabs[7]:
+        draw_curves(run.history)

@@ -12,20 +12,26 @@ from cnn_core.data.dataset import ImageDataset
 from cnn_core.data.stats import class_means, pixel_histograms, split_counts
 from cnn_core.nets.shapes import shape_text
 from ui.echo import plain
-from ui.plots import CHANNEL_COLOURS, CHANNEL_NAMES, class_colour, compact, display_scale, tile
+from ui.plots import CHANNEL_COLOURS, CHANNEL_NAMES, class_colour, compact, display_scale, png, tile
 
 SAMPLES_PER_CLASS = 8
 SPLIT_LABELS = {"train": "Train", "val": "Validation", "test": "Test"}
+# What a rerun draws depends only on the dataset's config (a content key: a folder dataset's config carries its
+# images' digest) and the widget beside it, so the encoded images and built figures are shared by every session:
+# a change elsewhere on the page re-encodes and rebuilds nothing, and an unchanged figure is sent as the same spec
+# (Streamlit then sends a reference to the copy the browser holds). Figures are shared objects, never changed
+# after they are built (st.plotly_chart reads them through Figure.to_dict, a copy).
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _class_means(config: DataConfig, _ds: ImageDataset) -> np.ndarray:
-    return class_means(_ds)
+def _class_mean_pngs(config: DataConfig, _ds: ImageDataset) -> list[bytes]:
+    scale = display_scale(_ds.input_shape[1], 110)
+    return [png(tile(m, scale)) for m in class_means(_ds)]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _histograms(config: DataConfig, _ds: ImageDataset) -> np.ndarray:
-    return pixel_histograms(_ds)
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _histogram_chart(config: DataConfig, _ds: ImageDataset) -> go.Figure:
+    return histogram_figure(pixel_histograms(_ds))
 
 
 def draw_summary(ds: ImageDataset) -> None:
@@ -37,13 +43,22 @@ def draw_summary(ds: ImageDataset) -> None:
         col.metric(label, f"{len(ds.splits[split]):,}")
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def gallery_pngs(config: DataConfig, _ds: ImageDataset) -> list[tuple[np.ndarray, list[bytes]]]:
+    """Per class, the sample images' numbers and their PNG tiles."""
+    scale = display_scale(_ds.input_shape[1], 80)
+    rows = []
+    for k in range(_ds.num_classes):
+        idx = np.flatnonzero(_ds.labels == k)[:SAMPLES_PER_CLASS]
+        rows.append((idx, [png(tile(_ds.images[i], scale)) for i in idx]))
+    return rows
+
+
 def draw_gallery(ds: ImageDataset) -> None:
     st.caption("A few images of every class, enlarged with square pixels so you see exactly what the network sees.")
-    scale = display_scale(ds.input_shape[1], 80)
-    for k, name in enumerate(ds.classes):
-        idx = np.flatnonzero(ds.labels == k)[:SAMPLES_PER_CLASS]
+    for k, (name, (idx, tiles)) in enumerate(zip(ds.classes, gallery_pngs(ds.config, ds))):
         st.markdown(f"<span style='color:{class_colour(k)}'>■</span> **{plain(name)}**", unsafe_allow_html=True)
-        st.image([tile(ds.images[i], scale) for i in idx], caption=[f"#{i:,}" for i in idx])
+        st.image(tiles, caption=[f"#{i:,}" for i in idx])
 
 
 def draw_channels(ds: ImageDataset) -> None:
@@ -55,9 +70,16 @@ def draw_channels(ds: ImageDataset) -> None:
     i = st.number_input("Image number", 0, len(ds.labels) - 1, 0, key="ds_channel_image",
                         help="Any image of the dataset; numbers are shown under the gallery's images.")
     image = ds.images[i]
-    names, colours = CHANNEL_NAMES[image.shape[0]], CHANNEL_COLOURS[image.shape[0]]
     left, right = st.columns([1, 3])
-    left.image(tile(image, display_scale(image.shape[1], 160)), caption=f"#{i:,}: {ds.classes[ds.labels[i]]}")
+    left.image(png(tile(image, display_scale(image.shape[1], 160))), caption=f"#{i:,}: {ds.classes[ds.labels[i]]}")
+    right.plotly_chart(channels_figure(ds.config, i, ds), key="ds_channels_chart")
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def channels_figure(config: DataConfig, i: int, _ds: ImageDataset) -> go.Figure:
+    """Image i's channels as heatmaps side by side (with each pixel's value on hover)."""
+    image = _ds.images[i]
+    names, colours = CHANNEL_NAMES[image.shape[0]], CHANNEL_COLOURS[image.shape[0]]
     fig = make_subplots(1, len(names), subplot_titles=[f"{n} channel" for n in names], horizontal_spacing=0.03)
     for j, (name, colour) in enumerate(zip(names, colours)):
         fig.add_trace(go.Heatmap(z=image[j], zmin=0, zmax=1, colorscale=[[0, "black"], [1, colour]],
@@ -65,20 +87,25 @@ def draw_channels(ds: ImageDataset) -> None:
                                  hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), 1, j + 1)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{j + 1}", showticklabels=False, row=1, col=j + 1)
         fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
-    right.plotly_chart(compact(fig, 300), key="ds_channels_chart")
+    return compact(fig, 300)
 
 
 def draw_balance(ds: ImageDataset) -> None:
     st.caption("How many images of each class each split holds. The split is stratified: every class "
                "keeps the same share in train, validation and test.")
-    counts = split_counts(ds)
+    st.plotly_chart(balance_figure(ds.config, ds), key="ds_balance_chart")
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def balance_figure(config: DataConfig, _ds: ImageDataset) -> go.Figure:
+    ds, counts = _ds, split_counts(_ds)
     fig = go.Figure()
     for k, name in enumerate(ds.classes):
         per_split = [counts[s][k] for s in SPLIT_LABELS]
         fig.add_bar(x=list(SPLIT_LABELS.values()), y=per_split, name=name, marker_color=class_colour(k),
                     text=[f"{n:,}" for n in per_split])
     fig.update_layout(barmode="group", yaxis_title="images", legend_title="class")
-    st.plotly_chart(compact(fig, 320), key="ds_balance_chart")
+    return compact(fig, 320)
 
 
 def histogram_figure(counts: np.ndarray) -> go.Figure:
@@ -99,25 +126,27 @@ def draw_histograms(ds: ImageDataset) -> None:
     st.caption("How often each pixel value occurs, per channel. The spike at 0 is the dark background; "
                "noise spreads it out. The y axis is logarithmic (each grid line is ten times the one below) so "
                "that rare values stay visible.")
-    st.plotly_chart(histogram_figure(_histograms(ds.config, ds)), key="ds_hist_chart")
+    st.plotly_chart(_histogram_chart(ds.config, ds), key="ds_hist_chart")
 
 
 def draw_means(ds: ImageDataset) -> None:
-    means = _class_means(ds.config, ds)
     st.caption("The average training image of each class. If the averages differ only by colour, a network "
                "can score perfectly by reading the colour and never learn the shape: set *Colour* to "
                "*random* under *Make it harder* and watch the averages turn grey.")
-    scale = display_scale(ds.input_shape[1], 110)
-    st.image([tile(m, scale) for m in means], caption=list(ds.classes))
+    st.image(_class_mean_pngs(ds.config, ds), caption=list(ds.classes))
+
+
+TABS = {"Samples": draw_gallery, "Channels": draw_channels, "Class balance": draw_balance,
+        "Pixel values": draw_histograms, "Class averages": draw_means}  # fmt: skip
 
 
 def draw_tabs(ds: ImageDataset) -> None:
-    """The summary metrics, then one tab per view."""
+    """The summary metrics, then one tab per view; only the open tab is computed and sent."""
     draw_summary(ds)
-    tabs = st.tabs(["Samples", "Channels", "Class balance", "Pixel values", "Class averages"])
-    for tab, draw in zip(tabs, (draw_gallery, draw_channels, draw_balance, draw_histograms, draw_means)):
-        with tab:
-            draw(ds)
+    for tab, draw in zip(st.tabs(list(TABS), key="ds_tab", on_change="rerun"), TABS.values()):
+        if tab.open:
+            with tab:
+                draw(ds)
 
 
 def draw_download(ds: ImageDataset) -> None:

@@ -10,6 +10,8 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from cnn_core.inspection import interpret
+from cnn_core.inspection.evaluate import Evaluation
+from cnn_core.inspection.interpret import conv_blocks
 from cnn_core.nets.shapes import infer_shapes, shape_text
 from cnn_core.training.run import TrainedRun
 from ui.plots import class_colour, compact, display_scale, tile, to_display
@@ -133,3 +135,36 @@ def draw_probabilities(probs: np.ndarray, classes: tuple[str, ...], key: str) ->
                            text=[f"{p:.0%}" for p in probs[order]], textposition="outside"))  # fmt: skip
     fig.update_layout(yaxis=dict(title="probability", range=[0, 1.1], tickformat=".0%"), xaxis=dict(type="category"))
     st.plotly_chart(compact(fig, 260, title="class probabilities"), key=key)
+
+
+def explain_ui(run: TrainedRun, ev: Evaluation, pos: int) -> tuple[int, int]:
+    """The class to explain (-1: the predicted one) and the layer Grad-CAM looks at."""
+    left, right = st.columns(2)
+    predicted = f"the class it predicts ({ev.classes[ev.preds[pos]]})"
+    target = left.selectbox("Explain the class", [-1, *range(len(ev.classes))], key="ev_cam_class",
+                            format_func=lambda k: predicted if k < 0 else ev.classes[k],
+                            help="Grad-CAM shows where the network found evidence for this class.")  # fmt: skip
+    layers = image_layers(run)
+    default = layers.index(conv_blocks(run.spec)[-1])
+    layer = right.selectbox("At layer", layers, index=default, key="ev_cam_layer",
+                            format_func=lambda i: describe_layer(run, i),
+                            help="Late layers see whole parts but coarsely; early layers are sharp but see "
+                            "only small patches. The last conv block is the usual choice.")  # fmt: skip
+    return target, layer
+
+
+def filter_ui(run: TrainedRun) -> tuple[int, int | None, bool]:
+    """The conv layer whose filters to show, one input channel (None: all), and whether they read RGB pixels."""
+    convs = [i for i, lay in enumerate(run.spec.layers) if lay.type == "conv2d"]
+    left, right = st.columns(2)
+    layer = left.selectbox("Conv layer", convs, key="ev_filter_layer", format_func=lambda i: describe_layer(run, i),
+                           help="The first conv layer looks at the pixels; later ones at the maps before them.")
+    in_channels = input_shape(run, layer)[0]
+    rgb = in_channels == 3 and layer == convs[0]
+    if in_channels == 1:
+        return layer, None, False
+    channel = right.selectbox("Input channel", [None, *range(in_channels)], key=f"ev_filter_channel_{layer}",
+                              format_func=lambda c: ("as colours" if rgb else f"average of all {in_channels}")
+                              if c is None else f"channel {c}",
+                              help="A filter has one slice per input channel. Show one slice, or all together.")  # fmt: skip
+    return layer, channel, rgb

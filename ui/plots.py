@@ -73,3 +73,14 @@ def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Gray", signe
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_xaxes(constrain="domain")
     return compact(fig, title=title)
+
+
+def png(array: np.ndarray) -> bytes:
+    """An (H, W[, 3 or 4]) uint8 array as PNG bytes, for st.image (which then encodes nothing itself)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()

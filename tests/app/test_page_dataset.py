@@ -24,6 +24,8 @@ def test_dataset_page_shows_the_classic_task_by_default(app):
     assert [t.label for t in at.tabs] == ["Samples", "Channels", "Class balance", "Pixel values", "Class averages"]
     gallery = at.tabs[0].get("image")
     assert len(gallery) == 4 and all(len(row.captions) == 8 for row in gallery)  # 8 samples of each class
+    assert not at.tabs[4].get("image")  # only the open tab is computed and sent
+    open_tab(at, "Class averages")
     assert at.tabs[4].get("image")[0].captions == ["circle", "square", "diagonal", "ring"]
     assert at.session_state["dataset"].images.shape == (1000, 3, 32, 32)
 
@@ -84,8 +86,13 @@ def test_a_bad_choice_shows_an_error_and_keeps_the_last_dataset(app):
     assert at.session_state["dataset"].num_classes == 4
 
 
+def open_tab(at, label: str):
+    at.session_state["ds_tab"] = label
+    return at.run()
+
+
 def test_channels_view_follows_the_chosen_image(app):
-    at = app("app_pages/dataset.py")
+    at = open_tab(app("app_pages/dataset.py"), "Channels")
     at.number_input(key="ds_channel_image").set_value(300).run()
     assert not at.exception
     captions = [c for image in at.get("image") for c in image.captions]
@@ -136,7 +143,7 @@ def test_every_count_uses_the_same_number_format(app):
 
 
 def test_the_pixel_histogram_labels_its_log_axis_at_powers_of_ten(app):
-    at = app("app_pages/dataset.py")
+    at = open_tab(app("app_pages/dataset.py"), "Pixel values")
     axis = chart_spec(at, "ds_hist_chart")["layout"]["yaxis"]
     assert axis["type"] == "log" and axis["dtick"] == 1 and axis["tickformat"] == ",d"
 
@@ -144,6 +151,7 @@ def test_the_pixel_histogram_labels_its_log_axis_at_powers_of_ten(app):
 def test_one_channel_is_called_grey(app):
     at = app("app_pages/dataset.py")
     at.sidebar.selectbox(key="ds_dataset").set_value("digits").run()
+    open_tab(at, "Channels")
     titles = [a["text"] for a in chart_spec(at, "ds_channels_chart")["layout"]["annotations"]]
     assert titles == ["grey channel"]
 
@@ -159,3 +167,60 @@ def test_tiny_images_get_a_transparent_margin_so_rounded_corners_clip_nothing():
     inner = shown[TILE_MARGIN:-TILE_MARGIN, TILE_MARGIN:-TILE_MARGIN]
     assert (inner[..., 3] == 255).all() and (inner[..., 0] == to_display(digit, 10)).all()
     assert (shown[:TILE_MARGIN, :, 3] == 0).all() and (shown[:, -TILE_MARGIN:, 3] == 0).all()
+
+
+# ---------------------------------------------------------------- issue 24: what makes the page fast
+
+
+def test_a_change_that_keeps_the_config_regenerates_nothing(app, monkeypatch):
+    """Back to a config seen before, another image, another tab: no dataset built, no tile encoded, no figure built."""
+    import ui.data_views as views
+    import ui.state as state
+    from cnn_core.data.config import DataConfig
+
+    calls = {"dataset": 0, "png": 0, "figure": 0}
+
+    def counting(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(state, "make_dataset", counting("dataset", state.make_dataset))
+    monkeypatch.setattr(views, "png", counting("png", views.png))
+    monkeypatch.setattr(views, "make_subplots", counting("figure", views.make_subplots))
+    at = app("app_pages/dataset.py")
+    at.session_state["ds_noise"] = 0.37  # a config no other test uses
+    open_tab(at, "Channels")
+    assert calls["dataset"] >= 1 and calls["figure"] >= 1  # the counters count
+    calls.update(dataset=0, png=0, figure=0)
+    at.session_state["ds_noise"] = DataConfig().noise
+    at.run()  # the default config: already built by this server
+    at.session_state["ds_noise"] = 0.37
+    at.run()
+    open_tab(at, "Samples")
+    open_tab(at, "Channels")
+    for _ in range(2):
+        at.number_input(key="ds_channel_image").set_value(1).run()
+        at.number_input(key="ds_channel_image").set_value(0).run()
+    assert not at.exception
+    assert calls["dataset"] == 0 and calls["figure"] <= 2  # the default's figure and image 1's, once each
+    open_tab(at, "Samples")
+    open_tab(at, "Channels")
+    open_tab(at, "Samples")
+    assert calls["dataset"] == 0 and calls["figure"] <= 2 and calls["png"] < 2 * 32
+    # the gallery's 32 tiles encoded once for its two visits (plus the Channels tab's own tile per rerun)
+
+
+def test_shared_figures_are_keyed_by_the_dataset_config_and_reused():
+    """The same config gives the very same figure object (sent as the same spec); another config, another."""
+    from cnn_core.data.config import DataConfig
+    from cnn_core.data.dataset import make_dataset
+    from ui.data_views import balance_figure, gallery_pngs
+
+    one, other = DataConfig(n_per_class=20, seed=3), DataConfig(n_per_class=20, seed=4)
+    ds_one, ds_other = make_dataset(one), make_dataset(other)
+    assert balance_figure(one, ds_one) is balance_figure(DataConfig(n_per_class=20, seed=3), ds_other)
+    assert balance_figure(one, ds_one) is not balance_figure(other, ds_other)
+    assert gallery_pngs(one, ds_one)[0][1] != gallery_pngs(other, ds_other)[0][1]  # other images, other tiles

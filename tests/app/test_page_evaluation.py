@@ -27,6 +27,15 @@ PAGE = str(ROOT / "app_pages" / "evaluation.py")
 def _page(**state) -> AppTest:
     return open_page("app_pages/evaluation.py", 120, **state)
 
+TABS = ("Scores", "Mistakes", "Filters", "Feature maps", "Grad-CAM", "Your image", "Embedding", "Training")
+
+
+def _tab(at: AppTest, label: str) -> AppTest:
+    """Open one of the page's tabs (only the open one is computed and sent)."""
+    at.session_state["ev_tab"] = label
+    return at.run()
+
+
 def _charts(at: AppTest) -> dict[str, dict]:
     """Each Plotly chart's figure, by widget key."""
     return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
@@ -102,6 +111,7 @@ def test_the_accuracy_comes_with_its_wilson_interval_from_scipy(shown, reference
 
 
 def test_the_scores_equal_scikit_learns_on_the_models_test_predictions(shown, reference):
+    _tab(shown, "Scores")
     metrics = {m.label: m.value for m in shown.metric}
     assert metrics["Accuracy on test"] == f"{accuracy_score(reference.labels, reference.preds):.1%}"
     assert metrics["Images evaluated"] == str(len(reference.labels))
@@ -114,7 +124,10 @@ def test_the_scores_equal_scikit_learns_on_the_models_test_predictions(shown, re
 
 
 def test_every_section_draws_its_chart(shown, run):
-    charts = _charts(shown)
+    assert set(_charts(_tab(shown, "Scores"))) == {"ev_confusion_chart"}  # the other tabs wait until opened
+    charts = {}
+    for label in TABS:
+        charts.update(_charts(_tab(shown, label)))
     blocks = sum(lay.type == "conv2d" for lay in run.spec.layers)
     expected = {"ev_confusion_chart", "ev_filters_chart", "ev_cam_chart", "ev_cam_probs", "ev_embedding_chart",
                 "ev_curves_chart", *(f"ev_fmap_chart_{b}" for b in range(blocks))}  # fmt: skip
@@ -125,7 +138,7 @@ def test_every_section_draws_its_chart(shown, run):
 
 
 def test_the_confusion_matrix_switches_between_counts_and_shares(shown, reference):
-    counts = _array(_charts(shown)["ev_confusion_chart"]["data"][0]["z"])
+    counts = _array(_charts(_tab(shown, "Scores"))["ev_confusion_chart"]["data"][0]["z"])
     assert counts.sum() == len(reference.labels)
     shown.toggle(key="ev_normalise").set_value(True).run()
     shares = _array(_charts(shown)["ev_confusion_chart"]["data"][0]["z"])
@@ -135,6 +148,7 @@ def test_the_confusion_matrix_switches_between_counts_and_shares(shown, referenc
 
 
 def test_the_gallery_shows_the_most_confident_mistakes_with_true_and_predicted_class(shown, reference):
+    _tab(shown, "Mistakes")
     captions = [c.value for c in shown.caption if "\nsaid **" in c.value]
     wrong = int((reference.preds != reference.labels).sum())
     assert len(captions) == min(12, wrong)
@@ -144,6 +158,7 @@ def test_the_gallery_shows_the_most_confident_mistakes_with_true_and_predicted_c
 
 
 def test_grad_cam_follows_the_chosen_image_class_and_layer(shown, reference):
+    _tab(shown, "Grad-CAM")
     shown.number_input(key="ev_image_pos").set_value(5).run()
     title = _charts(shown)["ev_cam_chart"]["layout"]["title"]["text"]
     assert "test image 5: " in title
@@ -156,15 +171,15 @@ def test_grad_cam_follows_the_chosen_image_class_and_layer(shown, reference):
 
 
 def test_the_embedding_switches_to_tsne_and_filters_to_another_layer(shown):
-    shown.radio(key="ev_embedding").set_value("tsne").run()
+    _tab(shown, "Embedding").radio(key="ev_embedding").set_value("tsne").run()
     assert "t-SNE 1" in json.dumps(_charts(shown)["ev_embedding_chart"]["layout"])
-    shown.selectbox(key="ev_filter_layer").set_value(4).run()
+    _tab(shown, "Filters").selectbox(key="ev_filter_layer").set_value(4).run()
     assert "layer 4: conv2d" in _charts(shown)["ev_filters_chart"]["layout"]["title"]["text"]
     assert not shown.exception
 
 
 def test_an_uploaded_image_is_converted_with_notices_and_classified(run):
-    at = _page(active_run=run)
+    at = _tab(_page(active_run=run), "Your image")
     at.file_uploader(key="ev_upload_image").set_value(("photo.png", _png(), "image/png")).run()
     notes = _texts(at.info)
     assert "resized from 20×20 to 8×8" in notes and "colour to grey" in notes
@@ -223,7 +238,7 @@ def test_without_a_test_split_the_page_says_it_uses_validation(run):
 
 def test_a_colour_model_shows_its_first_filters_as_rgb_patches_and_later_ones_as_heatmaps():
     shapes = trained_run(DataConfig(dataset="shapes", n_per_class=30, size=16), "tinyvgg", epochs=1)
-    at = _page(active_run=shapes)
+    at = _tab(_page(active_run=shapes), "Filters")
     assert not at.exception
     assert _charts(at)["ev_filters_chart"]["data"][0]["type"] == "image"
     at.selectbox(key="ev_filter_layer").set_value(2).run()
@@ -233,7 +248,7 @@ def test_a_colour_model_shows_its_first_filters_as_rgb_patches_and_later_ones_as
 
 
 def test_switching_to_another_run_resets_choices_that_no_longer_fit(run):
-    at = _page(active_run=run)
+    at = _tab(_page(active_run=run), "Grad-CAM")
     at.number_input(key="ev_image_pos").set_value(200).run()
     at.selectbox(key="ev_cam_class").set_value(8).run()
     at.session_state["active_run"] = trained_run(DataConfig(dataset="shapes", n_per_class=30, size=16), "tinyvgg", 1)
@@ -260,11 +275,11 @@ def test_the_parameter_count_is_pytorchs_and_the_architecture_pages(shown, run):
 
 
 def test_grad_cam_and_saliency_carry_colour_scales_and_feature_maps_sit_beside_the_input(shown, run):
-    traces = _charts(shown)["ev_cam_chart"]["data"]
+    traces = _charts(_tab(shown, "Grad-CAM"))["ev_cam_chart"]["data"]
     bars = [t.get("colorbar", {}).get("title", {}).get("text") for t in traces if t["type"] == "heatmap"]
     assert bars == ["evidence", "effect"] and all(t.get("showscale", True) for t in traces if t["type"] == "heatmap")
     blocks = sum(lay.type == "conv2d" for lay in run.spec.layers)
-    inputs = [c for img in shown.image for c in img.captions if c.startswith("the input, ")]
+    inputs = [c for img in _tab(shown, "Feature maps").image for c in img.captions if c.startswith("the input, ")]
     assert len(inputs) == blocks
 
 
@@ -397,12 +412,12 @@ def test_one_numbering_image_position_in_the_split_everywhere(shown, reference):
     shown.number_input(key="ev_image_pos").set_value(0).run()
     caption = [c.value for c in shown.sidebar.caption if "predicted" in c.value][0]
     assert caption.startswith("Test image 0:") and f"#{reference.indices[0]}" not in caption
-    assert "test image 0:" in _charts(shown)["ev_cam_chart"]["layout"]["title"]["text"]
+    assert "test image 0:" in _charts(_tab(shown, "Grad-CAM"))["ev_cam_chart"]["layout"]["title"]["text"]
     assert shown.sidebar.number_input(key="ev_image_pos").label.startswith("Test image to look inside")
-    gallery = [c.value for c in shown.caption if "\nsaid **" in c.value]
+    gallery = [c.value for c in _tab(shown, "Mistakes").caption if "\nsaid **" in c.value]
     top = int(np.argmax(np.where(reference.preds != reference.labels, reference.confidence, -1)))
     assert gallery[0].startswith(f"test image {top}: a **")
-    hover = json.dumps(_charts(shown)["ev_embedding_chart"]["data"][0]["hovertemplate"])
+    hover = json.dumps(_charts(_tab(shown, "Embedding"))["ev_embedding_chart"]["data"][0]["hovertemplate"])
     assert "test image" in hover
 
 
@@ -421,3 +436,31 @@ def test_a_run_that_did_not_finish_well_is_named_before_the_scores(run, status):
 
 def test_a_completed_run_gets_no_status_warning(shown):
     assert not shown.warning
+
+
+# ---------------------------------------------------------------- issue 24: a first visit computes only what it shows
+
+
+def test_a_first_visit_computes_the_scores_and_nothing_the_closed_tabs_need(run, monkeypatch):
+    import ui.eval_runs as runs
+
+    calls = {"embedding": 0, "explanation": 0, "block_maps": 0}
+
+    def counting(name):
+        fn = getattr(runs, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    for name in calls:
+        monkeypatch.setattr(runs, name, counting(name))
+    at = _page(active_run=run)
+    assert not at.exception and {m.label for m in at.metric} >= {"Accuracy on test"}
+    assert calls == {"embedding": 0, "explanation": 0, "block_maps": 0}
+    _tab(at, "Embedding")
+    assert calls == {"embedding": 1, "explanation": 0, "block_maps": 0}
+    _tab(at, "Grad-CAM")
+    assert not at.exception and calls["explanation"] == 1 and calls["block_maps"] == 0

@@ -1,0 +1,304 @@
+"""Widget latency in Chromium: per interaction, the felt time, the server's time and the bytes sent.
+
+A real `streamlit run` server, driven by Playwright in Debian's Chromium. For each interaction (a page's main
+widget changed back and forth, a direct load of a page, the Evaluation page's first visit with a fresh model)
+it reports, over `--repeat` changes:
+
+- felt_ms p50/p95: from the change (a key pressed, a click, a navigation) until the page has settled: the
+  server said the script finished (its `script_finished` message), no "Running…" widget or placeholder shows,
+  and the page's DOM has not changed for QUIET_MS; the time is that of the last DOM change's next frame;
+- server_ms p50/p95: from the change until the `script_finished` message arrived (loopback: the script's run,
+  its serialisation and the socket, no drawing);
+- kb p50: the bytes of the websocket frames the browser received for the change (Playwright's `framereceived`);
+- cpu_ms p50: CPU time the server's process tree spent on it (utime + stime from /proc).
+
+`--class N` runs N sessions at once instead (browsers at low priority, nice 19 on their autogroup, standing in
+for the students' own computers), each changing one widget (`--interaction`) with a pause between changes;
+it reports the felt p50/p95 under that load, the interactions served per second, and the server's CPU seconds
+per interaction, whose inverse times the cores bounds a 2-core server's capacity.
+
+    python benchmarks/bench_latency.py                          # every interaction, one session
+    python benchmarks/bench_latency.py --only dataset --repeat 10
+    python benchmarks/bench_latency.py --class 30 --interaction dataset.noise --changes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from urllib.parse import urlencode
+
+from _server import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, idle_autogroups, tree_pids
+from bench_class import percentile
+
+sys.path.insert(0, str(ROOT))
+
+BUSY = "[data-testid='stStatusWidget'], [data-testid='stSkeleton']"
+QUIET_MS = 400  # no DOM change for this long after the script finished: settled
+LESSON = {"n_per_class": 40, "size": 32, "epochs": 1}  # the small model the Evaluation interactions train
+# In the page, before Streamlit's own code: the time of every websocket message, and of the frame after the
+# latest DOM change (performance.now(), ms since the navigation started).
+WATCH_JS = """(() => {
+  const lat = window.__lat = {messages: [], lastChange: performance.now()};
+  new MutationObserver(() => requestAnimationFrame(() => { lat.lastChange = performance.now(); }))
+    .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  const Native = window.WebSocket;
+  class Watched extends Native {
+    constructor(...args) {  // a new stream restarts the count, as the frames' list does
+      super(...args); lat.messages = []; this.addEventListener('message', () => lat.messages.push(performance.now()));
+    }
+  }
+  window.WebSocket = Watched;
+})();"""
+STATE_JS = (f"() => [performance.now(), window.__lat.lastChange, !!document.querySelector(\"{BUSY}\"), "
+            "window.__lat.messages.length]")
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) of a process tree, from /proc."""
+    total = 0.0
+    for pid in tree_pids(root):
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+class Session:
+    """One browser page on the app: the stream's frames as they come, and timed changes."""
+
+    def __init__(self, page, server_pid: int, timeout_s: float = 120):
+        self.page, self.server_pid, self.timeout_s = page, server_pid, timeout_s
+        self.frames: list[tuple[int, bool]] = []  # (bytes, is script_finished) of each frame received
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws) -> None:
+        if "_stcore/stream" in ws.url:
+            self.frames = []  # a new stream (a navigation, a reconnection): numbered as the page counts its messages
+            ws.on("framereceived", self._frame)
+
+    def _frame(self, payload) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        data = payload if isinstance(payload, bytes) else payload.encode()
+        try:
+            finished = ForwardMsg.FromString(data).WhichOneof("type") == "script_finished"
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: counted, never a finish
+            finished = False
+        self.frames.append((len(data), finished))
+
+    async def timed(self, action, navigation: bool = False) -> dict:
+        """Do `action` (a coroutine function) and wait until the page settles: felt and server ms, kB, CPU ms."""
+        page, cpu0 = self.page, cpu_seconds(self.server_pid)
+        first = 0 if navigation else len(self.frames)
+        t0 = 0.0 if navigation else await page.evaluate("performance.now()")
+        await action()
+        deadline, finished_at = time.perf_counter() + self.timeout_s, None
+        while time.perf_counter() < deadline:
+            now, last_change, busy, messages = await page.evaluate(STATE_JS)
+            if finished_at is None:
+                done = [i for i, (_, fin) in enumerate(self.frames) if fin and i >= first]
+                if done and done[0] < messages:
+                    finished_at = (await page.evaluate("window.__lat.messages"))[done[0]]
+            if finished_at is not None and not busy and now - last_change >= QUIET_MS:
+                return {"felt_ms": max(last_change, finished_at) - t0, "server_ms": finished_at - t0,
+                        "kb": sum(n for n, _ in self.frames[first:]) / 1024,
+                        "cpu_ms": 1000 * (cpu_seconds(self.server_pid) - cpu0)}  # fmt: skip
+            await page.wait_for_timeout(25)
+        raise TimeoutError(f"the page did not settle within {self.timeout_s:.0f} s")
+
+
+async def goto(s: Session, url: str) -> dict:
+    return await s.timed(lambda: s.page.goto(url, timeout=s.timeout_s * 1000), navigation=True)
+
+
+async def arrow(s: Session, key: str, i: int) -> dict:
+    """A slider one step right (even i) or back left."""
+    thumb = s.page.locator(f".st-key-{key}").get_by_role("slider").first
+    await thumb.focus()
+    return await s.timed(lambda: thumb.press("ArrowRight" if i % 2 == 0 else "ArrowLeft"))
+
+
+async def number(s: Session, key: str, value: int) -> dict:
+    box = s.page.locator(f".st-key-{key} input").first
+
+    async def enter():
+        await box.fill(str(value))
+        await box.press("Enter")
+
+    return await s.timed(enter)
+
+
+async def pick(s: Session, key: str, option: str) -> dict:
+    async def choose():
+        await s.page.locator(f".st-key-{key}").first.click()
+        await s.page.get_by_role("option", name=option, exact=True).first.click()
+
+    return await s.timed(choose)
+
+
+async def radio(s: Session, key: str, label: str) -> dict:
+    return await s.timed(lambda: s.page.locator(f".st-key-{key} label").filter(has_text=label).first.click())
+
+
+async def open_expander(s: Session, title: str) -> None:
+    await s.page.locator("[data-testid='stExpander'] summary").filter(has_text=title).first.click()
+
+
+async def train(s: Session, url: str, seed: int) -> None:
+    """Train a small model through the Training page (the lesson link's settings, a seed of its own)."""
+    await goto(s, f"{url}/training?{urlencode({**LESSON, 'train_seed': seed})}")
+    await s.page.get_by_role("button", name="Train", exact=True).click()
+    await s.page.get_by_text("This session's runs").first.wait_for(timeout=s.timeout_s * 1000 * 5)
+
+
+async def nav(s: Session, path: str) -> dict:
+    link = s.page.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first
+    return await s.timed(link.click)
+
+
+async def interactions(s: Session, url: str, only: str, repeat: int, first_visits: int):
+    """(name, sample) pairs: each page's main widgets, changed `repeat` times."""
+    def wanted(page: str) -> bool:
+        return not only or page in only.split(",")
+
+    if wanted("dataset"):
+        for _ in range(repeat):
+            yield "dataset.load", await goto(s, f"{url}/dataset")
+        for i in range(repeat):
+            yield "dataset.size", await arrow(s, "ds_size", i)
+        for i in range(repeat):
+            yield "dataset.noise", await arrow(s, "ds_noise", i)
+        await open_expander(s, "Make it harder")
+        for i in range(repeat):
+            yield "dataset.colour", await radio(s, "ds_color_mode", "random" if i % 2 == 0 else "one per class")
+        await s.page.get_by_role("tab", name="Channels").click()
+        for i in range(repeat):
+            yield "dataset.channel_image", await number(s, "ds_channel_image", i + 1)
+    if wanted("convolution"):
+        for _ in range(repeat):
+            yield "convolution.load", await goto(s, f"{url}/convolution")
+        for i in range(repeat):
+            yield "convolution.image", await number(s, "conv_index", i + 1)
+    if wanted("architecture"):
+        for _ in range(repeat):
+            yield "architecture.load", await goto(s, f"{url}/architecture")
+        from cnn_core.nets.presets import NETWORKS
+
+        titles = [n.title for n in NETWORKS.values()][:2]
+        for i in range(repeat):
+            yield "architecture.preset", await pick(s, "arch_preset", titles[(i + 1) % 2])
+        for i in range(repeat):
+            yield "architecture.blocks", await arrow(s, "arch_num_blocks", i + 1)
+    if wanted("evaluation"):
+        for k in range(first_visits):
+            await train(s, url, 500 + k)
+            yield "evaluation.first_visit", await nav(s, "evaluation")
+        for _ in range(repeat):  # a later visit in the same session (a direct load would start a new one)
+            await nav(s, "dataset")
+            yield "evaluation.revisit", await nav(s, "evaluation")
+        for i in range(repeat):
+            yield "evaluation.next_image", await number(s, "ev_image_pos", i + 1)
+
+
+def summary(samples: dict[str, list[dict]]) -> dict:
+    out = {}
+    for name, rows in samples.items():
+        felt, server = [r["felt_ms"] for r in rows], [r["server_ms"] for r in rows]
+        out[name] = {"n": len(rows), "felt_ms_p50": round(statistics.median(felt)),
+                     "felt_ms_p95": round(percentile(felt, 0.95)), "server_ms_p50": round(statistics.median(server)),
+                     "server_ms_p95": round(percentile(server, 0.95)),
+                     "kb_p50": round(statistics.median(r["kb"] for r in rows), 1),
+                     "cpu_ms_p50": round(statistics.median(r["cpu_ms"] for r in rows))}  # fmt: skip
+    return out
+
+
+async def one_session(url: str, pid: int, args) -> dict:
+    from playwright.async_api import async_playwright
+
+    samples: dict[str, list[dict]] = {}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1400, "height": 900})
+            await context.add_init_script(WATCH_JS)
+            s = Session(await context.new_page(), pid, args.timeout)
+            await goto(s, f"{url}/dataset")  # warm: the first imports and the default dataset
+            async for name, sample in interactions(s, url, args.only, args.repeat, args.first_visits):
+                samples.setdefault(name, []).append(sample)
+                print(name, {k: round(v, 1) for k, v in sample.items()}, flush=True)
+        finally:
+            await browser.close()
+    return summary(samples)
+
+
+async def student(browser, url: str, pid: int, args, rows: list[dict], number: int) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    await context.add_init_script(WATCH_JS)
+    s = Session(await context.new_page(), pid, args.timeout)
+    page_name, key = args.interaction.split(".")
+    await goto(s, f"{url}/dataset")
+    rng = random.Random(number)
+    for i in range(args.changes):
+        await s.page.wait_for_timeout(rng.uniform(0, 2 * args.pause * 1000))
+        if key not in ("noise", "size"):
+            raise ValueError(f"unknown class interaction {args.interaction!r}; expected dataset.noise or dataset.size")
+        rows.append(await arrow(s, f"ds_{key}", i))
+        print(f"student {number}", {k: round(v, 1) for k, v in rows[-1].items()}, flush=True)  # partial results
+    await context.close()
+
+
+async def class_mode(url: str, pid: int, args) -> dict:
+    from playwright.async_api import async_playwright
+
+    rows: list[dict] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Chromium's autogroup at nice 19 (see _server.idle_autogroups). This driver stays at normal priority: at
+        # SCHED_IDLE it never ran on a machine that other jobs kept busy, and it only clicks and reads the clocks.
+        groups = idle_autogroups(os.getpid()) if args.browsers == "idle" else 0
+        try:
+            cpu0, start = cpu_seconds(pid), time.perf_counter()
+            await asyncio.gather(*(student(browser, url, pid, args, rows, n) for n in range(args.students)))
+            wall, cpu = time.perf_counter() - start, cpu_seconds(pid) - cpu0
+        finally:
+            await browser.close()
+    felt = [r["felt_ms"] for r in rows]
+    per = cpu / max(len(rows), 1)  # includes each student's first load of the page
+    return {"students": args.students, "interaction": args.interaction, "changes": len(rows),
+            "browsers": args.browsers, "idle_groups": groups,
+            "felt_ms_p50": round(statistics.median(felt)), "felt_ms_p95": round(percentile(felt, 0.95)),
+            "interactions_per_s": round(len(rows) / wall, 2), "server_cpu_s_per_interaction": round(per, 3),
+            "cpu_bound_capacity_per_s": round((os.cpu_count() or 1) / per, 1) if per else None,
+            "wall_s": round(wall, 1), "cpus": os.cpu_count()}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=10, help="changes per interaction (default 10)")
+    parser.add_argument("--only", default="", help="pages, comma-separated: dataset,convolution,architecture,evaluation")
+    parser.add_argument("--first-visits", type=int, default=3, help="models trained for Evaluation's first visit")
+    parser.add_argument("--class", dest="students", type=int, default=0, help="N sessions at once (class mode)")
+    parser.add_argument("--interaction", default="dataset.noise", help="class mode: dataset.noise or dataset.size")
+    parser.add_argument("--changes", type=int, default=10, help="class mode: changes per session")
+    parser.add_argument("--pause", type=float, default=1.0, help="class mode: mean seconds between changes")
+    parser.add_argument("--browsers", choices=("idle", "normal"), default="idle",
+                        help="class mode: Chromium at nice 19 (default; the students' own computers) or at normal priority")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds one change may take")
+    args = parser.parse_args()
+    with app_server() as (url, proc, _):
+        run = class_mode if args.students else one_session
+        result = asyncio.run(run(url, proc.pid, args))
+    print(json.dumps({"load_avg": os.getloadavg()[0], **result}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
