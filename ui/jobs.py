@@ -10,6 +10,7 @@ sessions wait for it. A session's share is released when its tab closes (a sessi
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 import uuid
@@ -24,6 +25,7 @@ from cnn_core.runs.request import RunHandle, TrainRequest
 from cnn_core.runs.resources import server_plan
 from cnn_core.training.run import run_key
 
+logger = logging.getLogger(__name__)
 WHO = "who"  # session key: this session's anonymous label, stored with its runs in the registry
 ORPHAN_GRACE = 30.0  # seconds a run without sessions goes on (a reconnecting tab takes its share back)
 LIVE_REDRAWS = 5  # live views the server redraws a second, all sessions together (about 15 ms each)
@@ -120,7 +122,12 @@ class TrainingManager:
             cached = self.cache.get(key)
             if cached is not None:
                 return Job(key, config, owners={who}, cached_run=cached, history=list(cached.history))
-            handle = self.executor.submit(TrainRequest(dataset.config, spec, config, device, who=name or who))
+            request = TrainRequest(dataset.config, spec, config, device, who=name or who)
+            try:
+                handle = self.executor.submit(request)
+            except ValueError as exc:  # refused (e.g. no node of the Ray cluster is big enough): the page says why
+                logger.warning("training %s refused: %s", key, exc)
+                return Job(key, config, RunHandle.refused(request, str(exc)), owners={who})
             job = self._active[key] = Job(key, config, handle, owners={who})
         handle.add_done_callback(lambda h: self._finished(job))
         return job
