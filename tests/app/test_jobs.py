@@ -197,3 +197,15 @@ def test_watchers_count_every_session_waiting_for_every_run(manager, ds, spec):
     assert manager.watchers() == 3
     manager.release("b")
     assert manager.watchers() == 2
+
+
+def test_a_run_the_executor_refuses_is_a_failed_job_with_the_reason_and_is_not_kept(manager, ds, spec, monkeypatch):
+    def refuse(request):
+        raise ValueError("this run asks for 8 CPU(s) … or add a bigger node")
+
+    monkeypatch.setattr(manager.executor, "submit", refuse)
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")  # was: the ValueError, a page exception
+    assert job.state == "failed" and job.snapshot()["error"].startswith("this run asks for 8 CPU(s)")
+    assert manager.watchers() == 0  # nothing left waiting: the next press submits again
+    monkeypatch.undo()
+    assert manager.submit(spec, ds, TrainConfig(epochs=2), who="a").state == "running"
