@@ -17,7 +17,6 @@ whose run failed presses Train again, up to --retries times, as a learner would.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -30,10 +29,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 from _server import CHROMIUM, CHROMIUM_ARGS, app_server, tree_pids
-from bench_class import PAGES, Student, settled
+from bench_class import Student, class_arguments, settled
 from bench_memory import TreeSampler
 
 DONE, FAILED = "This session's runs", "Training failed"
@@ -123,23 +121,10 @@ class ChaosStudent(Student):
             failed = page.get_by_text(FAILED)
             self.failures.append((await failed.first.inner_text())[:200] if await failed.count() else "(no message)")
 
-    async def run(self, lesson_page: str = "dataset", walk_only: bool = False) -> None:
-        context = await self.browser.new_context(viewport={"width": 1400, "height": 900})
-        page = await context.new_page()
-        page.on("pageerror", lambda exc: self.errors.append(f"student {self.number}: page error: {exc}"))
-        try:
-            query = urlencode({**self.lesson, **({"train_seed": 100 + self.number} if self.own_seed else {})}, safe=",")
-            await self.ready_after(page, "Dataset", lambda: page.goto(f"{self.url}/{lesson_page}?{query}",
-                                                                       timeout=self.timeout_ms))  # fmt: skip
-            for label, path in PAGES:
-                await self.visit(page, label, path)
-            await self.train(page)
-            if self.trained_at is not None:
-                await self.visit(page, "Evaluation", "evaluation")
-        except Exception as exc:  # a timeout or a missing element: the step failed
-            self.errors.append(f"student {self.number}, {self.step}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-        finally:
-            await context.close()
+    async def work(self, page) -> None:
+        await self.train(page)
+        if self.trained_at is not None:
+            await self.visit(page, "Evaluation", "evaluation")
 
 
 async def class_session(url: str, args, lesson: dict, chaos: Chaos) -> list[ChaosStudent]:
@@ -182,19 +167,14 @@ def registered_seeds(folder: str) -> tuple[set[int], int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=10, help="browser sessions at once (default 10)")
-    parser.add_argument("--own-every", type=int, default=2, help="every k-th student trains with a seed of their own")
-    parser.add_argument("--epochs", type=int, default=8, help="the lesson's epochs (long enough to be killed)")
-    parser.add_argument("--n-per-class", type=int, default=60, help="the lesson's images per class")
+    parser = class_arguments(__doc__, students=10, own_every=2, epochs=8, n_per_class=60)
     parser.add_argument("--kill-every", type=float, default=30, help="seconds between two worker kills (± half)")
     parser.add_argument("--fill-at", type=float, default=40, help="seconds into the class when the disk fills")
     parser.add_argument("--full-for", type=float, default=15, help="seconds the disk stays full")
     parser.add_argument("--disk-mb", type=int, default=256, help="size of the cache folder's tmpfs")
     parser.add_argument("--retries", type=int, default=3, help="Train presses again after a failure, per student")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds any one step may take")
     args = parser.parse_args()
-    lesson = {"n_per_class": args.n_per_class, "size": 32, "epochs": args.epochs, "lr": 0.003}
+    lesson = {"n_per_class": args.n_per_class, "size": args.size, "epochs": args.epochs, "lr": 0.003}
     with small_disk(args.disk_mb) as (folder, mounted), app_server(env={"CNN_LAB_CACHE_DIR": folder}) as (url, proc, _):
         sampler = TreeSampler(proc.pid)
         sampler.start()
