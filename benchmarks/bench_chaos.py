@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,6 +156,7 @@ def small_disk(size_mb: int):
     finally:
         if mounted:
             subprocess.run(["umount", "-l", folder], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def registered_seeds(folder: str) -> tuple[set[int], int]:
