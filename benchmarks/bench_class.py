@@ -99,25 +99,28 @@ class Student:
             await self.ready_after(page, "Dataset", lambda: page.goto(link, timeout=self.timeout_ms))
             for label, path in PAGES:
                 await self.visit(page, label, path)
-            if walk_only:
-                return
-            await self.visit(page, "Dataset", "dataset")
-            self.step = "changing a widget"
-            await page.get_by_role("tab", name="Channels").click()  # a widget that leaves the lesson alone
-            box = page.locator(".st-key-ds_channel_image input")
-            await box.fill(str(self.number % 50))
-            await box.press("Enter")
-            await settled(page, self.timeout_ms / 1000)
-            await self.visit(page, "Training", "training")
-            self.step = "training"
-            await page.get_by_role("button", name="Train", exact=True).click()
-            await page.get_by_text("This session's runs").first.wait_for(timeout=self.timeout_ms)
-            self.trained_at = time.perf_counter()
-            await self.visit(page, "Evaluation", "evaluation")
+            if not walk_only:
+                await self.work(page)
         except Exception as exc:  # a timeout or a missing element: the step failed
             self.errors.append(f"student {self.number}, {self.step}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
         finally:
             await context.close()
+
+    async def work(self, page) -> None:
+        """After the walk: change a widget, train, open Evaluation."""
+        await self.visit(page, "Dataset", "dataset")
+        self.step = "changing a widget"
+        await page.get_by_role("tab", name="Channels").click()  # a widget that leaves the lesson alone
+        box = page.locator(".st-key-ds_channel_image input")
+        await box.fill(str(self.number % 50))
+        await box.press("Enter")
+        await settled(page, self.timeout_ms / 1000)
+        await self.visit(page, "Training", "training")
+        self.step = "training"
+        await page.get_by_role("button", name="Train", exact=True).click()
+        await page.get_by_text("This session's runs").first.wait_for(timeout=self.timeout_ms)
+        self.trained_at = time.perf_counter()
+        await self.visit(page, "Evaluation", "evaluation")
 
 
 async def class_session(url: str, args, lesson: dict) -> dict:
@@ -155,15 +158,21 @@ def trainings_run(folder: str) -> int:
     return len(RunRegistry(folder).listing(limit=100_000))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=30, help="browser sessions at once (default 30)")
-    parser.add_argument("--own-every", type=int, default=5, help="every k-th student trains with a seed of their own; 0: none")
-    parser.add_argument("--epochs", type=int, default=3, help="the lesson's epochs")
-    parser.add_argument("--n-per-class", type=int, default=100, help="the lesson's images per class")
+def class_arguments(doc: str, students: int, own_every: int, epochs: int, n_per_class: int) -> argparse.ArgumentParser:
+    """The options of a class benchmark, with its defaults."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--students", type=int, default=students, help=f"browser sessions at once (default {students})")
+    parser.add_argument("--own-every", type=int, default=own_every,
+                        help="every k-th student trains with a seed of their own; 0: none")
+    parser.add_argument("--epochs", type=int, default=epochs, help="the lesson's epochs")
+    parser.add_argument("--n-per-class", type=int, default=n_per_class, help="the lesson's images per class")
     parser.add_argument("--size", type=int, default=32, help="the lesson's image size")
     parser.add_argument("--timeout", type=float, default=900, help="seconds any one step may take")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = class_arguments(__doc__, students=30, own_every=5, epochs=3, n_per_class=100).parse_args()
     lesson = {"n_per_class": args.n_per_class, "size": args.size, "epochs": args.epochs, "lr": 0.003}
     folder = tempfile.mkdtemp(prefix="cnn-lab-class-")
     with app_server(env={"CNN_LAB_CACHE_DIR": folder}) as (url, proc, _):

@@ -130,13 +130,18 @@ class TrainingManager:
             cached = self.cache.get(key)
             if cached is not None:
                 return Job(key, config, owners={who}, cached_run=cached, history=list(cached.history))
+            request = TrainRequest(dataset.config, spec, config, device, who=name or who)
             lease = _hold_images(dataset.config)
             try:
-                handle = self.executor.submit(TrainRequest(dataset.config, spec, config, device, who=name or who))
-            except BaseException:
+                handle = self.executor.submit(request)
+            except BaseException as exc:
                 if lease is not None:
                     image_store.release(lease)
-                raise
+                if not isinstance(exc, ValueError):
+                    raise
+                # refused (e.g. no node of the Ray cluster is big enough): the page says why
+                logger.warning("training %s refused: %s", key, exc)
+                return Job(key, config, RunHandle.refused(request, str(exc)), owners={who})
             job = self._active[key] = Job(key, config, handle, owners={who}, lease=lease)
         handle.add_done_callback(lambda h: self._finished(job))
         return job

@@ -14,7 +14,9 @@ from cnn_core.runs.request import POLL_EVERY, TrainRequest
 def train_to_end(request: TrainRequest, on_epoch: Callable[[dict], None] | None = None, executor=None):
     """Train one request on `executor` (default: make_executor's, shut down after) and wait; (run, executor name).
 
-    Epoch records go to `on_epoch` as they arrive; Ctrl-C stops the run and keeps the model trained so far.
+    Epoch records go to `on_epoch` as they arrive; Ctrl-C stops the run and keeps the model trained so far (on Ray,
+    a task that doesn't stop within seconds, one still waiting for a node, is cancelled); a second Ctrl-C abandons
+    it at once (ValueError).
     """
     own = executor is None
     executor = make_executor(max_runs=1) if own else executor
@@ -31,7 +33,10 @@ def train_to_end(request: TrainRequest, on_epoch: Callable[[dict], None] | None 
                 report()
         except KeyboardInterrupt:
             handle.stop()
-        handle.wait()
+            try:
+                handle.wait()
+            except KeyboardInterrupt:
+                raise ValueError("interrupted twice: the run was abandoned") from None
         report()
         return handle.result(), executor.name
     finally:

@@ -8,6 +8,7 @@ Nothing about a run changes the state of the process that submits it (threads, r
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -23,6 +24,7 @@ from cnn_core.nets.spec import ModelSpec
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import cpu_count
 
+logger = logging.getLogger(__name__)
 BATCH_EVERY = 0.1  # seconds between two batch events from a worker
 POLL_EVERY = 0.1  # seconds the executor's collector thread waits for news
 PACKAGE = Path(cnn_core.__file__).resolve().parent  # what a worker imports: on its path locally, shipped to Ray
@@ -74,6 +76,13 @@ class RunHandle:
         self._error = ""
         self._callbacks: list[Callable[[RunHandle], None]] = []
 
+    @classmethod
+    def refused(cls, request: TrainRequest, error: str) -> RunHandle:
+        """The handle of a request that an executor refused at submit: failed at once, with the reason."""
+        handle = cls(request, lambda _: None)
+        handle._finish(error=error)
+        return handle
+
     def poll(self) -> list[dict]:
         """Progress events since the last poll, in order: {"kind": "batch", "done", "total"}, {"kind": "epoch", …}."""
         with self._lock:
@@ -122,7 +131,10 @@ class RunHandle:
             self._events.extend(events)
 
     def _finish(self, run=None, error: str = "") -> None:
+        """The run ended (the first call decides: a worker that dies as the executor shuts down ends it twice)."""
         with self._lock:
+            if self._finished.is_set():
+                return
             self._run, self._error = run, error
             self.state = "failed" if error else "done"
             self._finished.set()
@@ -131,7 +143,7 @@ class RunHandle:
             try:
                 callback(self)
             except Exception:  # noqa: BLE001 - one bad callback must not stop the executor's thread
-                pass
+                logger.exception("a callback of run %s failed", self.key)
 
 
 # ---------------------------------------------------------------- what a worker does

@@ -151,6 +151,11 @@ def torch_build() -> str:
     return "cuda" if any(lib.glob("libtorch_cuda*")) else "cpu"
 
 
+def worker_bytes(build: str = "cpu") -> int:
+    """Expected resident memory of one training worker during a run: torch's import, then the run's workspace."""
+    return TORCH_RSS[build] + RUN_WORKSPACE
+
+
 def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, threads: int | None = None) -> Plan:
     """Workers, threads and dataset cache that fit the limits, with the reason in one sentence.
 
@@ -165,9 +170,8 @@ def plan(limits: Limits, build: str = "cpu", max_runs: int | None = None, thread
     within 1.3x of its unwatched time, and other learners' page reruns within 1.18x (benchmarks/bench_runtime.py,
     docs/performance.md).
     """
-    torch_rss = TORCH_RSS[build]
-    server = SERVER_BASE + torch_rss
-    worker = torch_rss + RUN_WORKSPACE
+    server = SERVER_BASE + TORCH_RSS[build]
+    worker = worker_bytes(build)
     budget = int(limits.memory * HEADROOM)
     by_memory = max(1, (budget - server - DATASET_ENTRY) // worker)
     cores = max(1, int(limits.cpus))

@@ -8,20 +8,101 @@ A fresh interpreter, not a fork or a multiprocessing child: it runs nothing of t
 3. the parent connects; from then on both ends exchange pickled messages (`worker_loop`), and this
    process's stdout is its stderr, so that nothing else ever reaches the handshake's pipe.
 
+`WorkerProcess` is the parent's end: it starts one worker and connects; `exit_text` says how one ended.
+
 `--nice N` lowers this process's CPU priority first (the app's workers: its web server goes first), so that
 every thread it starts, torch's included, inherits it (on Linux a nice value belongs to a thread).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
-from multiprocessing.connection import Listener
+from multiprocessing.connection import Client, Listener
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnn_core.runs.request import RunHandle
 
 CONNECT_WITHIN = 60.0  # seconds the server has to connect, else this process ends
+WORKER_COMMAND = (sys.executable, "-m", "cnn_core.runs.worker")  # how a worker starts (the fault tests change it)
+START_WITHIN = 60.0  # seconds a new worker has to say where it listens, else it is ended
+
+
+def exit_text(code: int | None) -> str:
+    """A worker's exit status in words."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        hint = ": often the server running out of memory" if -code == signal.SIGKILL else ""
+        return f"killed by signal {name}{hint}"
+    return f"exit code {code}"
+
+
+class WorkerProcess:
+    """One worker process (`python -m cnn_core.runs.worker`, a fresh interpreter) and the run it is training."""
+
+    def __init__(self, nice: int = 0) -> None:
+        from cnn_core.runs.request import PACKAGE
+
+        key = os.urandom(32)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent),
+                                                                          os.environ.get("PYTHONPATH")]))}  # fmt: skip
+        command = [*WORKER_COMMAND, *(["--nice", str(nice)] if nice else [])]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        give_up = threading.Timer(START_WITHIN, self.process.kill)  # a worker that never answers is ended
+        give_up.daemon = True
+        give_up.start()
+        try:
+            with self.process.stdin, self.process.stdout:
+                self.process.stdin.write(key.hex().encode() + b"\n")
+                self.process.stdin.flush()
+                line = self.process.stdout.readline()
+        except OSError:  # it ended before reading its key
+            line = b""
+        finally:
+            give_up.cancel()
+        try:
+            if not line:
+                raise ValueError(f"it ended at once ({exit_text(self.process.wait())}; "
+                                 "its error output is in the server's log)")  # fmt: skip
+            self.conn = Client(json.loads(line), authkey=key)
+        except BaseException:
+            self.process.kill()
+            self.process.wait()
+            raise
+        self.handle: RunHandle | None = None  # the executor's bookkeeping: the run it trains, its token, and
+        self.token = 0
+        self.begun = False  # whether the worker has said that it took that run
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def reap(self) -> int:
+        """The exit code of a worker whose connection broke (one that still lives is ended: its run is lost)."""
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=10)
+
+    def end(self) -> None:
+        """Ask the worker to quit, then make sure it has (a run in progress stops first)."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.conn.close()
 
 
 def main() -> None:
@@ -62,6 +143,10 @@ def worker_loop(conn) -> None:
         if message[0] == "stop":  # for a run that had already ended
             continue
         token, request = message
+        try:
+            conn.send((token, "begun", None))  # the executor knows from here that this run reached a live worker
+        except OSError:
+            return
         stopped = False
 
         def stop(token: int = token) -> bool:

@@ -240,3 +240,15 @@ def test_a_run_on_a_learner_s_images_holds_them_in_the_store_until_it_ends(tmp_p
     assert image_store.has(images.digest)  # queued or running: never evicted
     finish(job.handle)
     assert not list((image_store.store_dir() / image_store.LEASES).iterdir())
+
+
+def test_a_run_the_executor_refuses_is_a_failed_job_with_the_reason_and_is_not_kept(manager, ds, spec, monkeypatch):
+    def refuse(request):
+        raise ValueError("this run asks for 8 CPU(s) … or add a bigger node")
+
+    monkeypatch.setattr(manager.executor, "submit", refuse)
+    job = manager.submit(spec, ds, TrainConfig(epochs=2), who="a")  # was: the ValueError, a page exception
+    assert job.state == "failed" and job.snapshot()["error"].startswith("this run asks for 8 CPU(s)")
+    assert manager.watchers() == 0  # nothing left waiting: the next press submits again
+    monkeypatch.undo()
+    assert manager.submit(spec, ds, TrainConfig(epochs=2), who="a").state == "running"

@@ -1,5 +1,6 @@
 """The Training page, driven through AppTest: train a tiny run to completion, cache, stop, bad models."""
 
+import os
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from cnn_core.nets.spec import ModelSpec
 from cnn_core.settings import ENV_VAR
 from cnn_core.training.config import suggested_config
 from tests.conftest import ROOT
+from tests.run_helpers import kill_9, worker_pids
 from ui.jobs import shared_cache, shared_manager
 
 PAGE = str(ROOT / "app_pages" / "training.py")
@@ -191,6 +193,27 @@ def test_live_curves_show_while_it_trains_and_stop_ends_the_run_keeping_the_part
     assert run.summary["status"] == "stopped" and run.summary["epochs_run"] < 100 and "Stopped" in at.warning[0].value
     # the server process only submitted and polled: its random stream and thread count are untouched
     assert torch.equal(torch.random.get_rng_state(), rng) and torch.get_num_threads() == threads
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="finds the workers through Linux's /proc")
+def test_workers_killed_while_training_and_while_idle_are_a_message_then_the_next_train_works():
+    at = tiny_page(epochs=100)
+    at.button(key="tr_train").click().run()
+    end = time.monotonic() + 120
+    while not any(c.key == "tr_live_curves" for c in at.get("plotly_chart")):  # its worker has taken it
+        assert time.monotonic() < end and "train_job" in at.session_state, "no live curves while training"
+        time.sleep(0.2)
+        at.run()
+    kill_9(worker_pids())  # as the out-of-memory killer would, during the run
+    poll_until_finished(at)
+    assert not at.exception and "Training failed: the worker process died" in at.error[0].value
+    while not worker_pids():  # its replacement starts…
+        time.sleep(0.1)
+    kill_9(worker_pids())  # …and is killed while idle
+    at.slider(key="tr_epochs").set_value(1).run()
+    at.button(key="tr_train").click().run()  # was: BrokenPipeError on the page
+    poll_until_finished(at)
+    assert not at.exception and not at.error and len(at.session_state["runs"]) == 1
 
 
 def test_a_live_view_redraws_less_often_while_a_class_watches(monkeypatch):

@@ -20,22 +20,18 @@ from cnn_core.nets.spec import ModelSpec
 from cnn_core.runs.checkpoint import load_checkpoint
 from cnn_core.runs.launch import make_executor, train_to_end
 from cnn_core.runs.local import LocalExecutor
-from cnn_core.runs.ray_executor import RAY_ADDRESS_VAR, RayExecutor
+from cnn_core.runs.ray_executor import RAY_ADDRESS_VAR, RayExecutor, check_fits
 from cnn_core.runs.request import PACKAGE, TrainRequest
 from cnn_core.runs.resources import THREADS_VAR, read_limits
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.engine import fit
 from tests.conftest import ROOT
 from tests.helpers import run_cli
-from tests.run_helpers import same_weights
+from tests.run_helpers import TRAIN_DATA, same_weights, tiny_request
 
-DATA = DataConfig(dataset="digits", classes=("0", "1", "2"), n_per_class=30)
+DATA = TRAIN_DATA
 TEST_RAY_VAR = "CNN_LAB_TEST_RAY_ADDRESS"  # .ci/run points it at the cluster it starts
-
-
-def request(epochs: int = 2, seed: int = 0, **kw) -> TrainRequest:
-    spec = network("digits_small", (1, 8, 8), 3)
-    return TrainRequest(DATA, spec, TrainConfig(epochs=epochs, batch_size=16, seed=seed), device="cpu", **kw)
+request = tiny_request
 
 
 def dropout_request(epochs: int, seed: int = 0) -> TrainRequest:
@@ -285,6 +281,57 @@ def test_a_failing_request_on_a_ray_cluster_is_a_clear_error(ray_executor):
     wrong = ModelSpec((3, 32, 32), 3, (layer("flatten"), layer("linear", out_features=3)))
     with pytest.raises(ValueError, match="with_io"):
         ray_executor.submit(TrainRequest(DATA, wrong, TrainConfig(epochs=1))).result(timeout=300)
+
+
+def test_a_request_that_no_node_of_the_ray_cluster_can_run_is_refused_at_submit(ray_executor):
+    with pytest.raises(ValueError, match=r"asks for 512 CPU.*largest node of the Ray cluster.*--threads"):
+        ray_executor.submit(request(threads=512))  # was: a task that waits for ever
+
+
+def test_a_stop_that_a_ray_task_cannot_honour_cancels_it_and_ctrl_c_ends_the_cli_s_wait(ray_executor, monkeypatch):
+    import _thread
+
+    import ray
+
+    nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+    if len(nodes) != 1:
+        pytest.skip("needs a one-node cluster, which one run can fill")
+    cpus = int(nodes[0]["CPU"])
+    hog = ray_executor.submit(request(epochs=1000, threads=cpus))  # every CPU of the node
+    until = []
+    while not any(e["kind"] == "epoch" for e in until):
+        assert not hog.done(), hog.error()
+        until += hog.poll()
+        threading.Event().wait(0.05)
+    real_submit = ray_executor.submit
+
+    def submit_then_ctrl_c(req):
+        handle = real_submit(req)  # it waits for the node
+        threading.Timer(0.5, _thread.interrupt_main).start()  # Ctrl-C while train_to_end waits
+        return handle
+
+    monkeypatch.setattr(ray_executor, "submit", submit_then_ctrl_c)
+    try:
+        with pytest.raises(ValueError, match="did not stop within .* cancelled"):  # was: waits until the hog ends
+            train_to_end(request(seed=1, threads=cpus), executor=ray_executor)
+    finally:
+        hog.stop()
+    assert hog.result(timeout=60).summary["status"] == "stopped"
+
+
+def test_a_ray_request_is_checked_against_each_live_node_s_cpus_gpus_and_memory():
+    nodes = [{"Alive": True, "Resources": {"CPU": 2.0, "memory": 4e9}},
+             {"Alive": True, "Resources": {"CPU": 8.0, "GPU": 1.0, "memory": 1e9}},
+             {"Alive": False, "Resources": {"CPU": 64.0, "GPU": 8.0, "memory": 1e12}}]  # fmt: skip
+    check_fits({"CPU": 2, "GPU": 0, "memory": 3e9}, nodes, "head:6379")
+    check_fits({"CPU": 8, "GPU": 1, "memory": 5e8}, nodes, "head:6379")
+    for wants, fix in [({"CPU": 16, "GPU": 0, "memory": 5e8}, "fewer threads"),
+                       ({"CPU": 1, "GPU": 2, "memory": 5e8}, "on the CPU"),
+                       ({"CPU": 8, "GPU": 1, "memory": 3e9}, "free memory")]:  # fmt: skip
+        with pytest.raises(ValueError, match=f"largest node .* has 8 CPU.s., 1 GPU.s. and 1.00 GB .*{fix}"):
+            check_fits(wants, nodes, "head:6379")
+    with pytest.raises(ValueError, match="no live node"):
+        check_fits({"CPU": 1}, nodes[2:], "head:6379")
 
 
 # ---------------------------------------------------------------- the CLI goes through the same executor
