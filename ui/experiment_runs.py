@@ -8,7 +8,7 @@ import streamlit as st
 
 from cnn_core.study.trials import TrialBatch, test_scores
 from ui.board_views import board_owner
-from ui.jobs import TrainingManager, session_label, shared_cache, shared_manager
+from ui.jobs import TrainingManager, session_label, shared_manager
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
@@ -50,5 +50,5 @@ def start_batch(trials, ds) -> TrialBatch:
     """Submit the trials on behalf of this session; runs in the model cache come back at once."""
     manager, who, owner = shared_manager(), session_label(), board_owner()  # the runs reach the board as this student's
     return TrialBatch(trials, lambda t: JobHandle(manager, manager.submit(t.spec, ds, t.train, who=who, name=owner), who),
-                      lookup=shared_cache().get,
+                      lookup=manager.cache.get,  # where the manager registers its runs
                       score=lambda run: _scores(run.run_id, run, ds))  # fmt: skip

@@ -142,6 +142,22 @@ def test_a_tiny_experiment_runs_end_to_end_and_a_rerun_trains_nothing(app):
     assert [s.scores["test_acc"] for s in rerun.states] == first
 
 
+def test_a_rerun_looks_for_its_runs_in_the_cache_the_manager_registers_them_in(app, tmp_path, monkeypatch):
+    """The server-wide manager keeps the model cache it was made with; a newer cache object on another folder (as
+    a test's own cache, or a reset of one resource but not the other, leaves) must not hide the runs it trained."""
+    from ui.jobs import shared_cache, shared_manager
+
+    _wait(_tiny_experiment(app, epochs=2), _finished)
+    assert shared_manager().cache is shared_cache()
+    monkeypatch.setenv("CNN_LAB_CACHE_DIR", str(tmp_path / "elsewhere"))
+    shared_cache.clear()
+    try:
+        again = _wait(_tiny_experiment(app, epochs=2), _finished)
+        assert [s.state for s in again.session_state["exp_batch"]["batch"].states] == ["cached"] * 4
+    finally:
+        shared_cache.clear()  # the next test's cache reads the folder it sets
+
+
 def test_stop_all_stops_every_run(app):
     at = _tiny_experiment(app, epochs=30, data=SLOW)  # runs of a minute or more: stopped long before the end
     at.session_state["exp_batch"]["batch"].poll()
