@@ -24,6 +24,7 @@ from cnn_core.conv import images as conv_images
 from cnn_core.data.decoding import MAX_FILE_BYTES as MAX_FILE_BYTES  # the upload widgets' limit
 from cnn_core.data.decoding import decode, decode_cost
 from cnn_core.data.image_set import ImageSet
+from cnn_core.jsonconfig import shown
 
 MAX_FILES = 5000  # members of a zip or files of a folder, images or not
 MAX_IMAGES = 3000  # images kept: 3000 × 128² × 3 bytes = 141 MB at most in memory
@@ -193,8 +194,10 @@ def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | N
     originals: Counter = Counter()
     names = sorted(classes)
     for name in names:
-        if not name or len(name) > 40 or any(c in name for c in "/\\\0"):
-            raise ValueError(f"class name {name!r} can't be used: use 1 to 40 characters without slashes")
+        if not name or len(name) > 40 or any(c in name for c in "/\\<>") or not name.isprintable():
+            # no angle brackets: charts (Plotly) render a little HTML in labels, and a class name is in every chart
+            raise ValueError(f"class name {shown(name)} can't be used: use 1 to 40 characters without slashes, "
+                             "angle brackets or control characters")
     if len(names) > MAX_CLASSES:
         raise ValueError(f"found {len(names)} classes; the limit is {MAX_CLASSES}")
     _check_pixels(classes)

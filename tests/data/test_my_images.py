@@ -212,6 +212,11 @@ def test_class_names_must_differ_and_be_usable():
         from_files({"cats": two_classes(2)["reds"], "cats ": two_classes(2)["blues"]})
     with pytest.raises(ValueError, match="can't be used"):
         from_files({"": two_classes(2)["reds"], "b": two_classes(2)["blues"]})
+    # Charts render a little HTML in their labels, and a class name is in every chart: a link or an image can't be one.
+    for name in ("<a href='https://evil.example'>cats</a>", "<img src=x>", "tab\there"):
+        with pytest.raises(ValueError, match="angle brackets or control characters"):
+            from_files({name: two_classes(2)["reds"], "b": two_classes(2)["blues"]})
+    assert from_files({"cats & dogs (2)": two_classes(2)["reds"], "b": two_classes(2)["blues"]}).classes[0] == "b"
 
 
 def test_a_folder_config_checks_its_digest_and_image_mode():
