@@ -21,6 +21,7 @@ from typing import Any
 import cnn_core
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.spec import ModelSpec
+from cnn_core.runs import held_out
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import cpu_count
 
@@ -184,12 +185,16 @@ def train_request(request: TrainRequest, *, stop: Callable[[], bool], emit: Call
             last[0] = now
             emit({"kind": "batch", "done": done, "total": total})
 
-    run = fit(request.spec, _dataset(request.data_config), request.config, device=request.device, stop=stop,
+    dataset = _dataset(request.data_config)
+    run = fit(request.spec, dataset, request.config, device=request.device, stop=stop,
               on_epoch=lambda record: emit({"kind": "epoch", **record}), on_batch=on_batch)  # fmt: skip
-    return checkpoint_bytes(run)
+    return checkpoint_bytes(run, {held_out.KEY: held_out.evaluation_payload(run, dataset)})
 
 
 def run_from_bytes(data: bytes):
+    """A run our own worker just sent, with the evaluation it computed on the held-out split (`run.held_out`)."""
     from cnn_core.runs.checkpoint import load_checkpoint
 
-    return load_checkpoint(data, verify=False)  # just written by our own worker
+    run, extra = load_checkpoint(data, verify=False, extra=True)  # just written by our own worker
+    run.held_out = held_out.evaluation_from(extra.get(held_out.KEY))
+    return run
