@@ -50,3 +50,17 @@ def test_the_first_evaluation_visit_runs_no_model_over_the_split_when_the_worker
     evaluation.clear()
     again = open_page("app_pages/evaluation.py", 120, active_run=run)  # no evaluation with it (a file, an evicted one)
     assert not again.exception and calls == [1]
+
+
+def test_a_network_without_a_linear_layer_trains_and_leaves_its_evaluation_to_the_page():
+    from cnn_core.nets.layers import layer
+    from cnn_core.nets.spec import ModelSpec
+    from cnn_core.runs.held_out import evaluation_payload
+    from cnn_core.training.config import TrainConfig
+    from cnn_core.training.engine import fit
+
+    spec = ModelSpec((1, 8, 8), 3, (layer("conv2d", out_channels=3), layer("adaptiveavgpool2d", output_size=1),
+                                    layer("flatten")))  # fmt: skip
+    ds = make_dataset(TRAIN_DATA)
+    run = fit(spec, ds, TrainConfig(epochs=1, batch_size=16), device="cpu")
+    assert evaluation_payload(run, ds) is None
