@@ -6,7 +6,14 @@ from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.summary import summarize
 from cnn_core.training.config import TrainConfig
 from ui import arch_editor as editor
-from ui.arch_views import draw_cost_chart, draw_formulas, draw_shape_flow, draw_summary_table, draw_totals
+from ui.arch_views import (
+    draw_cost_chart,
+    draw_formulas,
+    draw_shape_flow,
+    draw_summary_table,
+    draw_totals,
+    spec_summary,
+)
 from ui.lesson.presenting import intro
 from ui.reset import reset_button
 from ui.server import draw_verdict, network_verdict
@@ -40,7 +47,7 @@ for note in editor.notes():
 
 status = st.container()  # above the layer table, so that a design that breaks says so where the learner looks
 spec = editor.edited_spec(mode, io)
-summary = summarize(spec)
+summary = spec_summary(spec)  # shared by every session that shows this spec
 kept = editor.publish(summary)
 with status:
     if summary.ok:
@@ -57,12 +64,17 @@ with status:
         st.warning(warning)
 draw_shape_flow(summary)
 draw_summary_table(summary)
-tabs = st.tabs(["Size formulas", "Parameters and MACs", "Export", "Import"])
-with tabs[0]:
-    draw_formulas(summary)
-with tabs[1]:
-    draw_cost_chart(summary)
-with tabs[2]:
-    editor.export_ui(spec, summary)
-with tabs[3]:
-    editor.import_ui(io)
+# Only the open tab runs (and is sent): a change of the network draws the formulas, not the chart, code and import.
+tabs = st.tabs(["Size formulas", "Parameters and MACs", "Export", "Import"], key="arch_tab", on_change="rerun")
+if tabs[0].open:
+    with tabs[0]:
+        draw_formulas(summary)
+if tabs[1].open:
+    with tabs[1]:
+        draw_cost_chart(summary)
+if tabs[2].open:
+    with tabs[2]:
+        editor.export_ui(spec, summary)
+if tabs[3].open:
+    with tabs[3]:
+        editor.import_ui(io)

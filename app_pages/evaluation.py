@@ -118,7 +118,8 @@ try:
     check_compatible(run.spec, ds)
     key = run_key(run)
     model = session_model(run, device)
-    ev = evaluation(key, model, ds)
+    ev = evaluation(key, model, ds, run.held_out if device.type == "cpu" else None)  # done by its worker: on the CPU
+    run.held_out = None  # now in the shared cache: the session need not hold it
 except MissingImages as exc:  # your own images, not in this session: ask for them (the "images" work)
     ask_for_images(exc)
     st.stop()

@@ -6,13 +6,12 @@ from __future__ import annotations
 import streamlit as st
 
 from cnn_core.nets.blocks import DOWNSAMPLING, MAX_BLOCKS, BlockDesign, design_of
-from cnn_core.nets.codegen import generate_code
 from cnn_core.nets.layers import ACTIVATIONS, SpecError
 from cnn_core.nets.presets import NETWORKS, default_for, default_rule, network
 from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.nets.summary import Summary
-from ui.arch_views import spec_from_table, table_column_config, table_frame
+from ui.arch_views import spec_code, spec_from_table, table_column_config, table_frame
 from ui.echo import plain
 from ui.lesson.session import NETWORK_STATE as LESSON_NETWORK
 from ui.state import seed_widget
@@ -204,7 +203,7 @@ def export_ui(spec: ModelSpec, summary: Summary) -> None:
         st.code(json_text, language="json")
     with right:
         if summary.ok:
-            code = generate_code(spec)
+            code = spec_code(spec.to_json(), spec)
             st.download_button("Download PyTorch code", code, file_name="net.py", mime="text/x-python",
                                on_click="ignore", help="A runnable nn.Module class with the same layers and layer "
                                "names as the model the Training page trains, so its checkpoint (.pt) loads into it.")

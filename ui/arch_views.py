@@ -10,10 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from cnn_core.nets.codegen import generate_code
 from cnn_core.nets.layers import ARGS, LAYER_TYPES, MISSING_HEAD, LayerSpec, SpecError, layer_type
 from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.spec import ModelSpec
-from cnn_core.nets.summary import Summary, format_bytes, format_count
+from cnn_core.nets.summary import Summary, format_bytes, format_count, summarize
 from ui.plots import compact
 
 # Argument → (short header, width in pixels): with the type and row number, every column fits on screen at 1400.
@@ -21,6 +22,29 @@ ARG_HEADERS = {"out_channels": ("out ch", 70), "kernel_size": ("kernel", 70), "s
                "padding": ("pad", 56), "dilation": ("dilation", 80), "output_size": ("out size", 80),
                "out_features": ("out feat", 80), "p": ("p", 56), "negative_slope": ("slope", 66), "bias": ("bias", 56)}
 FAIL_STYLE = "background-color: #fde2e2; color: #8b0000"
+
+
+# ---------------------------------------------------------------- what depends only on the spec
+# The summary, the table, the charts and the code depend only on the spec, so each is built once per spec and shared
+# by every session, keyed by the spec's content (its JSON text: two equal specs share an entry, whoever built them).
+# A rerun that keeps the spec (another tab, a widget that changes nothing) rebuilds nothing, and an unchanged figure
+# leaves as the same spec (Streamlit then sends a reference to the copy the browser holds). The shared objects are
+# frozen (Summary) or never changed after they are built (figures: st.plotly_chart reads them through a copy).
+
+
+def spec_summary(spec: ModelSpec) -> Summary:
+    return _summary(spec.to_json(), spec)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _summary(content: str, _spec: ModelSpec) -> Summary:
+    return summarize(_spec)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def spec_code(content: str, _spec: ModelSpec) -> str:
+    """The generated PyTorch module of a spec that works."""
+    return generate_code(_spec)
 
 
 # ---------------------------------------------------------------- the layer table
@@ -113,10 +137,15 @@ def summary_frame(summary: Summary) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(lambda v: "" if pd.isna(v) else f"{int(v):,}") for c in counts})
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _summary_frame(content: str, _summary: Summary) -> pd.DataFrame:
+    return summary_frame(_summary)
+
+
 def draw_summary_table(summary: Summary) -> None:
-    frame = summary_frame(summary)
-    bad = summary.error.index if summary.error is not None else None
-    styled = frame.style.apply(lambda row: [FAIL_STYLE if row["#"] == bad else ""] * len(row), axis=1)
+    frame = _summary_frame(summary.spec.to_json(), summary)
+    bad = summary.error.index if summary.error is not None else None  # only then styled: a Styler costs a rerun time
+    styled = frame if bad is None else frame.style.apply(lambda row: [FAIL_STYLE if row["#"] == bad else ""] * len(row), axis=1)
     height = min(35 * (len(frame) + 1) + 3, 800)  # every layer visible without scrolling, up to ~22 rows
     st.dataframe(styled, hide_index=True, height=height, column_config={
         name: st.column_config.Column(label, width=width, help=text)
@@ -136,10 +165,20 @@ def draw_totals(summary: Summary) -> None:
 
 
 def draw_cost_chart(summary: Summary) -> None:
-    rows = [r for r in summary.rows if r.params or r.macs]
-    if not rows:
+    fig = cost_figure(summary.spec.to_json(), summary)
+    if fig is None:
         st.info("No layer with parameters yet.")
         return
+    st.caption("Convolutions do most of the arithmetic; the first linear layer usually holds most of the parameters.")
+    st.plotly_chart(fig, key="arch_cost_chart")
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cost_figure(content: str, _summary: Summary) -> go.Figure | None:
+    """Parameters and MACs per layer, two bar charts on one axis of layer names; None without such a layer."""
+    rows = [r for r in _summary.rows if r.params or r.macs]
+    if not rows:
+        return None
     names = [r.name for r in rows]
     fig = make_subplots(2, 1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("Parameters per layer", "Multiply-accumulates per layer (one image)"))
@@ -148,8 +187,7 @@ def draw_cost_chart(summary: Summary) -> None:
     fig.add_bar(x=names, y=[r.macs for r in rows], name="MACs", marker_color="#ff7f0e", row=2, col=1,
                 hovertemplate="%{x}: %{y:,} MACs<extra></extra>")
     fig.update_layout(showlegend=False)
-    st.caption("Convolutions do most of the arithmetic; the first linear layer usually holds most of the parameters.")
-    st.plotly_chart(compact(fig, 420), key="arch_cost_chart")
+    return compact(fig, 420)
 
 
 def _box_size(shape: tuple[int, ...], side: int, widest: int) -> tuple[float, float]:
@@ -160,7 +198,15 @@ def _box_size(shape: tuple[int, ...], side: int, widest: int) -> tuple[float, fl
 
 
 def draw_shape_flow(summary: Summary) -> None:
-    spec = summary.spec
+    st.plotly_chart(shape_flow_figure(summary.spec.to_json(), summary), key="arch_flow_chart")
+    st.caption("Each box is the tensor after a layer that changes its shape: taller = larger image, wider = more "
+               "channels (blue); orange bars are flat vectors, taller = more features.")
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shape_flow_figure(content: str, _summary: Summary) -> go.Figure:
+    """A box per tensor whose shape a layer changes, left to right, and where the network breaks."""
+    summary, spec = _summary, _summary.spec
     stages = [("input", tuple(spec.input))] + [(r.name, r.output_shape) for r in summary.rows
                                                if LAYER_TYPES[r.type].rule]  # fmt: skip
     widest = max(max(s[0] for _, s in stages), 1)
@@ -169,28 +215,27 @@ def draw_shape_flow(summary: Summary) -> None:
     for name, shape in stages:
         w, h = _box_size(shape, spec.input[1], widest)
         colour = "#1f77b4" if len(shape) == 3 else "#ff7f0e"
-        fig.add_shape(type="rect", x0=x, x1=x + w, y0=-h / 2, y1=h / 2, fillcolor=colour, opacity=0.55,
-                      line=dict(color=colour))
-        fig.add_annotation(x=x + w / 2, y=-0.52, yanchor="top", text=f"{name}<br>{shape_text(shape)}",
-                           showarrow=False, font=dict(size=11))
-        xs.append(x + w / 2)
+        x0, x1, mid = round(x, 3), round(x + w, 3), round(x + w / 2, 3)  # 3 decimals are sub-pixel: less to send
+        fig.add_shape(type="rect", x0=x0, x1=x1, y0=round(-h / 2, 3), y1=round(h / 2, 3), fillcolor=colour,
+                      opacity=0.55, line=dict(color=colour))
+        fig.add_annotation(x=mid, y=-0.52, yanchor="top", text=f"{name}<br>{shape_text(shape)}", showarrow=False)
+        xs.append(mid)
         texts.append(f"{name}: {shape_text(shape)}")
         x += w + 0.35
+    x = round(x, 3)
     if summary.error is not None and summary.error.index >= 0:
         where = "head<br>missing" if summary.error.layer_type == MISSING_HEAD else f"layer {summary.error.index}<br>breaks"
         fig.add_shape(type="rect", x0=x, x1=x + 0.5, y0=-0.3, y1=0.3, line=dict(color="#d62728", dash="dash"))
         fig.add_annotation(x=x + 0.25, y=0, text="✗", showarrow=False, font=dict(size=22, color="#d62728"))
         fig.add_annotation(x=x + 0.25, y=-0.52, yanchor="top", text=where, showarrow=False,
-                           font=dict(size=11, color="#d62728"))
+                           font=dict(color="#d62728"))
         x += 0.5
     fig.add_scatter(x=xs, y=[0] * len(xs), mode="markers", marker=dict(opacity=0), text=texts,
                     hovertemplate="%{text}<extra></extra>")
-    fig.update_xaxes(visible=False, range=[-0.2, x + 0.1])
+    fig.update_xaxes(visible=False, range=[-0.2, round(x + 0.1, 3)])
     fig.update_yaxes(visible=False, range=[-0.8, 0.52])
-    fig.update_layout(showlegend=False, plot_bgcolor="white")
-    st.plotly_chart(compact(fig, 230), key="arch_flow_chart")
-    st.caption("Each box is the tensor after a layer that changes its shape: taller = larger image, wider = more "
-               "channels (blue); orange bars are flat vectors, taller = more features.")
+    fig.update_layout(showlegend=False, plot_bgcolor="white", font=dict(size=11))  # the labels' size, set once
+    return compact(fig, 230)
 
 
 def draw_formulas(summary: Summary) -> None:

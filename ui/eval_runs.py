@@ -122,8 +122,18 @@ def session_model(run: TrainedRun, device) -> object:
 
 
 @st.cache_data(max_entries=8, show_spinner="Running the model over the held-out images…")
-def evaluation(key: str, _model, _ds: ImageDataset) -> Evaluation:
+def evaluation(key: str, _model, _ds: ImageDataset, _done: Evaluation | None = None) -> Evaluation:
+    """The model's evaluation on the held-out split; `_done`: the one its worker computed as the run ended
+    (run.held_out, on the CPU: cnn_core.runs.held_out), taken when it is of this dataset's held-out split."""
+    if _done is not None and _fits(_done, _ds):
+        return _done
     return ev_core.evaluate(_model, _ds)
+
+
+def _fits(done: Evaluation, ds: ImageDataset) -> bool:
+    split, _ = ev_core.held_out_split(ds)
+    return (done.split == split and tuple(done.classes) == tuple(ds.classes)
+            and np.array_equal(done.indices, ds.splits[split]) and len(done.probs) == len(done.indices))  # fmt: skip
 
 
 @st.cache_data(max_entries=8, show_spinner="Computing the 2-D map (t-SNE takes a few seconds)…")

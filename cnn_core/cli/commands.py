@@ -190,7 +190,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from cnn_core.data.dataset import make_dataset
     from cnn_core.nets.build import check_fits
     from cnn_core.runs.checkpoint import save_checkpoint
-    from cnn_core.runs.launch import train_to_end
+    from cnn_core.runs.launch import train_one
     from cnn_core.runs.request import TrainRequest
 
     output_file(args.out)  # before the work: a run trained for nothing is the worst refusal
@@ -200,10 +200,10 @@ def _run_train(args: argparse.Namespace) -> int:
     shape, n = (data_cfg.channels, data_cfg.size, data_cfg.size), len(data_cfg.classes)  # the dataset's images
     spec = load_arch(arch, shape, n) if isinstance(arch, str) else arch.with_io(shape, n)
     check_budget(spec, cfg.batch_size)  # before any data is made or model built
-    ds = make_dataset(data_cfg)  # here only to check the data before a worker starts; the worker builds its own
+    ds = make_dataset(data_cfg)  # checked before training starts, then trained on (a Ray node builds its own)
     check_fits(spec, ds.input_shape, ds.classes, "the dataset's images differ from its settings")
     request = TrainRequest(data_cfg, spec, cfg, args.device, args.threads or 0, who="cli")
-    run, executor = train_to_end(request, None if args.json else _print_epoch)  # a worker, or $CNN_LAB_RAY_ADDRESS
+    run, executor = train_one(request, None if args.json else _print_epoch, ds)  # here, or on $CNN_LAB_RAY_ADDRESS
     if args.out is not None:
         try:
             save_checkpoint(run, args.out)

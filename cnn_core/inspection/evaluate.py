@@ -1,6 +1,7 @@
 """How well a trained model does on held-out images: predictions, metrics, mistakes and an embedding.
 
-The metrics are scikit-learn's; torch is imported inside the functions that run the model.
+The metrics are computed in NumPy (the tests compare them with scikit-learn's); scikit-learn's PCA and t-SNE and
+torch are imported inside the functions that use them.
 """
 
 from __future__ import annotations
@@ -134,18 +135,30 @@ def evaluate(model, ds: ImageDataset, batch_size: int = 256) -> Evaluation:
 
 
 def confusion(labels: np.ndarray, preds: np.ndarray, num_classes: int, normalize: bool = False) -> np.ndarray:
-    """(K, K): row = true class, column = predicted; counts, or each row as shares of that class."""
-    from sklearn.metrics import confusion_matrix
+    """(K, K): row = true class, column = predicted; counts, or each row as shares of that class (a class without
+    images: a row of zeros). In NumPy, as scikit-learn's confusion_matrix counts (the tests compare): importing
+    scikit-learn's metrics costs a web server about a second of CPU on the first Evaluation visit."""
+    labels, preds = np.asarray(labels, dtype=np.int64), np.asarray(preds, dtype=np.int64)
+    counts = np.bincount(labels * num_classes + preds, minlength=num_classes**2).reshape(num_classes, num_classes)
+    if not normalize:
+        return counts
+    return _share(counts, counts.sum(axis=1, keepdims=True))
 
-    return confusion_matrix(labels, preds, labels=np.arange(num_classes), normalize="true" if normalize else None)
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, 0 where whole is 0 (scikit-learn's zero_division=0)."""
+    return np.divide(part, whole, out=np.zeros(np.broadcast(part, whole).shape), where=whole != 0)
 
 
 def report(labels: np.ndarray, preds: np.ndarray, classes: tuple[str, ...]) -> Report:
-    """Per-class precision, recall, F1 and support, and accuracy; a class never predicted gets precision 0."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
-    p, r, f, s = precision_recall_fscore_support(labels, preds, labels=np.arange(len(classes)), zero_division=0)
-    return Report(tuple(classes), p, r, f, s, float(accuracy_score(labels, preds)))
+    """Per-class precision, recall, F1 and support, and accuracy; a class never predicted gets precision 0 (as
+    scikit-learn's precision_recall_fscore_support with zero_division=0, which the tests compare)."""
+    counts = confusion(labels, preds, len(classes))
+    hits, support = np.diag(counts), counts.sum(axis=1)
+    precision, recall = _share(hits, counts.sum(axis=0)), _share(hits, support)
+    f1 = _share(2 * precision * recall, precision + recall)
+    accuracy = float(hits.sum() / len(labels)) if len(labels) else 0.0
+    return Report(tuple(classes), precision, recall, f1, support, accuracy)
 
 
 def mistakes(ev: Evaluation, limit: int | None = None) -> list[Mistake]:

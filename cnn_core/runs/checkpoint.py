@@ -15,12 +15,13 @@ from cnn_core.training.run import AGAIN, TrainedRun
 TMP_SUFFIX = ".tmp"  # a checkpoint being written; renamed into place when complete
 
 
-def checkpoint_bytes(run: TrainedRun) -> bytes:
-    """The run as the bytes of a .pt checkpoint file."""
+def checkpoint_bytes(run: TrainedRun, extra: dict | None = None) -> bytes:
+    """The run as the bytes of a .pt checkpoint file; `extra`: entries beside the checkpoint's own (what a worker
+    sends back with it: cnn_core.runs.held_out), read back by `load_checkpoint(extra=True)`."""
     import torch
 
     buf = io.BytesIO()
-    torch.save(run.to_payload(), buf)
+    torch.save({**(extra or {}), **run.to_payload()}, buf)
     return buf.getvalue()
 
 
@@ -38,10 +39,11 @@ def save_checkpoint(run: TrainedRun, path: str | Path) -> None:
         raise
 
 
-def load_checkpoint(source: str | Path | bytes, verify: bool = True) -> TrainedRun:
+def load_checkpoint(source: str | Path | bytes, verify: bool = True, extra: bool = False):
     """Read a checkpoint (a path or its bytes) with `weights_only=True`; ValueError if unreadable.
 
     `verify` loads the weights into a model built from the spec; a run that a worker just sent needs no such check.
+    `extra` (only with verify=False): return (run, the payload's entries that are not the checkpoint's own).
     """
     import torch
 
@@ -57,7 +59,7 @@ def load_checkpoint(source: str | Path | bytes, verify: bool = True) -> TrainedR
         raise ValueError(unreadable(source if isinstance(source, bytes) else Path(source).read_bytes())) from None
     run = TrainedRun.from_payload(payload)
     if not verify:
-        return run
+        return (run, {k: v for k, v in payload.items() if k not in run.to_payload()}) if extra else run
     check_size(run)
     try:
         build_model(run.spec).load_state_dict(run.state_dict)

@@ -21,6 +21,7 @@ from typing import Any
 import cnn_core
 from cnn_core.data.config import DataConfig
 from cnn_core.nets.spec import ModelSpec
+from cnn_core.runs import held_out
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import cpu_count
 
@@ -160,8 +161,9 @@ def _dataset(config: DataConfig):
     return make_dataset(config)
 
 
-def train_request(request: TrainRequest, *, stop: Callable[[], bool], emit: Callable[[dict], None]) -> bytes:
-    """Train one request in this (worker) process and return the checkpoint's bytes.
+def train_run(request: TrainRequest, *, stop: Callable[[], bool], emit: Callable[[dict], None], dataset=None):
+    """Train one request in this process (a worker's, or the CLI's own: cnn_core.runs.launch.train_here) and return
+    the TrainedRun; `dataset`: the request's, if already built.
 
     Sets this process's torch threads and seeds: a worker process belongs to one run at a time, so its global
     random stream (dropout, augmentation) is the run's own.
@@ -169,7 +171,6 @@ def train_request(request: TrainRequest, *, stop: Callable[[], bool], emit: Call
     import numpy as np
     import torch
 
-    from cnn_core.runs.checkpoint import checkpoint_bytes
     from cnn_core.training.engine import fit
 
     torch.set_num_threads(request.threads or cpu_count())
@@ -184,12 +185,25 @@ def train_request(request: TrainRequest, *, stop: Callable[[], bool], emit: Call
             last[0] = now
             emit({"kind": "batch", "done": done, "total": total})
 
-    run = fit(request.spec, _dataset(request.data_config), request.config, device=request.device, stop=stop,
-              on_epoch=lambda record: emit({"kind": "epoch", **record}), on_batch=on_batch)  # fmt: skip
-    return checkpoint_bytes(run)
+    return fit(request.spec, _dataset(request.data_config) if dataset is None else dataset, request.config,
+               device=request.device, stop=stop, on_epoch=lambda record: emit({"kind": "epoch", **record}),
+               on_batch=on_batch)  # fmt: skip
+
+
+def train_request(request: TrainRequest, *, stop: Callable[[], bool], emit: Callable[[dict], None]) -> bytes:
+    """Train one request in this (worker) process and return the checkpoint's bytes, with the run's evaluation on
+    its held-out split beside it (cnn_core.runs.held_out)."""
+    from cnn_core.runs.checkpoint import checkpoint_bytes
+
+    dataset = _dataset(request.data_config)
+    run = train_run(request, stop=stop, emit=emit, dataset=dataset)
+    return checkpoint_bytes(run, {held_out.KEY: held_out.evaluation_payload(run, dataset)})
 
 
 def run_from_bytes(data: bytes):
+    """A run our own worker just sent, with the evaluation it computed on the held-out split (`run.held_out`)."""
     from cnn_core.runs.checkpoint import load_checkpoint
 
-    return load_checkpoint(data, verify=False)  # just written by our own worker
+    run, extra = load_checkpoint(data, verify=False, extra=True)  # just written by our own worker
+    run.held_out = held_out.evaluation_from(extra.get(held_out.KEY))
+    return run

@@ -61,6 +61,9 @@ class TrainedRun:
     summary: dict[str, Any] = field(default_factory=dict)  # val_acc, val_loss, epochs_run, device, params, …
     key: str = ""  # the model-cache key (hash of data config, spec, train config and seed): what was asked for
     run_id: str = field(default_factory=new_run_id)  # names these weights: two runs of one key differ here
+    # The Evaluation (cnn_core.inspection.evaluate) its worker computed on the held-out split as it ended; None for a
+    # run read from a file (cnn_core.runs.held_out). Not part of the checkpoint.
+    held_out: Any = field(default=None, compare=False, repr=False)
 
     def build(self, device: str = "cpu"):
         """The model with its trained weights, in eval mode."""

@@ -17,6 +17,11 @@ PAGE = str(ROOT / "app_pages" / "architecture.py")
 def _app(**state) -> AppTest:
     return open_page("app_pages/architecture.py", 60, **state)
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    at.session_state["arch_tab"] = label  # only the open tab runs
+    return at.run()
+
+
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -111,7 +116,7 @@ def test_layer_table_added_rows_count():
 
 
 def test_import_json_replaces_the_network_and_adapts_it_to_the_dataset():
-    at = _app()
+    at = _app(arch_tab="Import")
     spec = network("tinyvgg", (1, 16, 16), 3)
     at.text_area(key="arch_import_text").set_value(spec.to_json())
     at.button(key="arch_import").click().run()
@@ -131,15 +136,16 @@ def test_import_json_replaces_the_network_and_adapts_it_to_the_dataset():
     ('{"layers": [', "this is not valid JSON ("),
 ])  # fmt: skip
 def test_import_of_bad_json_says_what_is_wrong_and_keeps_the_network(text, message):
-    at = _app()
+    at = _app(arch_tab="Import")
     at.text_area(key="arch_import_text").set_value(text)
     at.button(key="arch_import").click().run()
     assert message in _errors(at) and len(at.error) == 1 and not at.info and not at.exception  # one message
     assert at.session_state["model_spec"] == network("simple_cnn")
 
 
-def test_export_shows_json_and_runnable_code(fresh):
-    codes = [c.value for c in fresh.code]
+def test_export_shows_json_and_runnable_code():
+    at = open_tab(_app(), "Export")
+    codes = [c.value for c in at.code]
     assert json.loads(codes[0]) == network("simple_cnn").to_dict()
     assert "class Net(nn.Module)" in codes[1] and "619,268 parameters" in codes[1]
 
@@ -214,3 +220,74 @@ def test_block_channels_sit_two_a_row_so_their_labels_do_not_wrap():
     at = _app()
     at.sidebar.slider(key="arch_num_blocks").set_value(4).run()
     assert len(at.sidebar.columns) == 2 and [c.weight for c in at.sidebar.columns] == [0.5, 0.5]
+
+
+def _counting(monkeypatch, module, names: tuple[str, ...], calls: dict | None = None) -> dict[str, int]:
+    """Count the calls of module.name for each name in `calls` (the call still happens)."""
+    calls = {} if calls is None else calls
+    calls.update(dict.fromkeys(names, 0))
+    for name in names:
+        fn = getattr(module, name)
+
+        def wrapper(*args, _fn=fn, _name=name, **kwargs):
+            calls[_name] += 1
+            return _fn(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+    return calls
+
+
+def test_a_rerun_that_keeps_the_spec_rebuilds_nothing_and_another_session_shares_it(monkeypatch):
+    """The summary, table, charts and code are built once per spec's content: other tabs, the other editing mode
+    and another session showing the same network build nothing again."""
+    import ui.arch_views as views
+
+    calls = _counting(monkeypatch, views, ("summarize", "summary_frame", "_box_size", "make_subplots", "generate_code"))
+    at = _app()
+    at.sidebar.slider(key="arch_num_blocks").set_value(2).run()
+    at.sidebar.number_input(key="arch_ch_0").set_value(13).run()  # a network no other test shows
+    for tab in ("Parameters and MACs", "Export", "Size formulas"):
+        open_tab(at, tab)
+    assert all(calls.values()), calls  # the counters count
+    spec = at.session_state["model_spec"]
+    assert spec.layers[0].kwargs["out_channels"] == 13
+    calls.update(dict.fromkeys(calls, 0))
+    for tab in ("Parameters and MACs", "Export", "Import", "Size formulas"):
+        open_tab(at, tab)
+    at.sidebar.radio(key="arch_mode").set_value("layers").run()  # the same network, as a table
+    at.sidebar.radio(key="arch_mode").set_value("blocks").run()
+    assert at.session_state["model_spec"] == spec and not at.exception
+    assert not any(calls.values()), calls
+
+    other = _app(arch_tab="Import")  # another learner imports the same network: equal content, another object
+    other.text_area(key="arch_import_text").set_value(spec.to_json())
+    other.button(key="arch_import").click().run()
+    open_tab(other, "Parameters and MACs")
+    open_tab(other, "Export")
+    assert other.session_state["model_spec"] == spec and not other.exception
+    assert not any(calls.values()), calls
+
+
+def test_only_the_open_tab_runs(monkeypatch):
+    import ui.arch_editor as editor
+    import ui.arch_views as views
+
+    calls = _counting(monkeypatch, editor, ("spec_code",), _counting(monkeypatch, views, ("cost_figure",)))
+    at = _app()
+    at.sidebar.slider(key="arch_num_blocks").set_value(2).run()
+    assert calls == {"cost_figure": 0, "spec_code": 0} and not at.code and len(at.get("plotly_chart")) == 1
+    open_tab(at, "Parameters and MACs")
+    assert calls == {"cost_figure": 1, "spec_code": 0} and len(at.get("plotly_chart")) == 2
+    open_tab(at, "Export")
+    assert calls == {"cost_figure": 1, "spec_code": 1} and len(at.code) == 2 and len(at.get("plotly_chart")) == 1
+
+
+def test_the_summary_is_shared_by_content():
+    from cnn_core.nets.spec import ModelSpec
+    from ui.arch_views import spec_summary
+
+    spec = network("tinyvgg", (1, 16, 16), 3)
+    copy = ModelSpec.from_json(spec.to_json())
+    assert copy is not spec and spec_summary(copy) is spec_summary(spec)
+    other = network("tinyvgg", (1, 16, 16), 5)
+    assert spec_summary(other) is not spec_summary(spec) and spec_summary(other).spec == other

@@ -130,3 +130,37 @@ def test_bad_arguments_exit_2_with_one_line(extra, words, capsys):
 def test_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "cnn_core", "train", "--epochs", "0"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("error: epochs")
+
+
+def test_a_single_run_trains_in_this_process_on_the_dataset_it_checked(monkeypatch, capsys):
+    """No worker process (a second interpreter, torch import and dataset build) for the CLI's one run; the process's
+    torch threads are as they were (the file's torch_state_untouched)."""
+    import cnn_core.data.dataset as dataset
+    from cnn_core.runs.local import LocalExecutor
+
+    def no_worker(*args, **kwargs):
+        raise AssertionError("a worker process was started")
+
+    built = []
+    real = dataset.make_dataset
+    monkeypatch.setattr(dataset, "make_dataset", lambda *a, **k: built.append(1) or real(*a, **k))
+    monkeypatch.setattr(LocalExecutor, "submit", no_worker)
+    assert main([*TINY, "--json", "--seed", "4"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["executor"] == "local" and result["epochs_run"] == 1 and built == [1]
+
+
+def test_ctrl_c_stops_an_in_process_run_after_its_epoch_and_keeps_the_model():
+    import os
+    import signal
+
+    from cnn_core.runs.launch import train_here
+    from cnn_core.runs.request import TrainRequest
+
+    parsed = request("--n-per-class", "12", "--size", "16", "--epochs", "3", "--arch", "tinyvgg")
+    data_cfg, cfg, _ = parsed
+    spec = ModelSpec((3, 16, 16), 4, (layer("flatten"), layer("linear", out_features=4)))
+    before = signal.getsignal(signal.SIGINT)
+    run = train_here(TrainRequest(data_cfg, spec, cfg, "cpu"), lambda record: os.kill(os.getpid(), signal.SIGINT))
+    assert run.summary["status"] == "stopped" and run.summary["epochs_run"] == 1 and len(run.state_dict) == 2
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C is the process's again

@@ -232,3 +232,18 @@ def test_cli_evaluate_reports_a_bad_checkpoint_in_one_line(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(tmp_path / "bad.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: it is not a PyTorch checkpoint") and err.count("\n") == 1
+
+
+def test_the_scores_import_no_scikit_learn():
+    """The Evaluation page's first visit computes its scores without importing scikit-learn (about a second of a
+    web server's CPU)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys, numpy as np; from cnn_core.inspection.evaluate import confusion, report; "
+            "y = np.array([0, 1, 2, 1]); confusion(y, y[::-1], 3, normalize=True); report(y, y[::-1], ('a', 'b', 'c')); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout[-500:] + out.stderr[-1000:]
