@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks._server import app_server
 from cnn_core.study.board import PASSPHRASE_VAR
-from tests.browser.pages import ready
+from tests.browser.pages import NAV, ready
 
 PASSPHRASE = "chalk and talk"
 
@@ -20,7 +20,7 @@ def server():
 
 
 def nav(page, title: str, heading: str | None = None) -> None:
-    page.locator("[data-testid='stSidebarNav'] a", has_text=title).click()
+    page.locator(f"{NAV} a", has_text=title).click()
     ready(page, heading or title)
 
 
@@ -38,9 +38,7 @@ def test_a_links_network_survives_a_visit_to_architecture_and_stays_in_the_url(b
     page.close()
 
 
-@pytest.mark.xfail(strict=True, reason="Streamlit's own navigation drops the query (one history entry), then the router "
-                   "writes the lesson back (a second): see the report / docs/teaching.md")
-def test_each_page_visit_adds_one_history_entry(browser, server):
+def test_each_page_visit_adds_one_history_entry_and_back_returns_with_the_lesson(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/training?epochs=3&lr=0.01")
     ready(page, "Training")
@@ -51,7 +49,10 @@ def test_each_page_visit_adds_one_history_entry(browser, server):
     assert page.evaluate("history.length") - start == 2
     page.go_back()
     ready(page, "Dataset")
-    assert "epochs=3" in page.url
+    assert "epochs=3" in page.url and page.url.split("?")[0].endswith("/dataset")
+    page.go_back()
+    ready(page, "Training")
+    assert "epochs=3" in page.url and "lr=0.01" in page.url
     page.close()
 
 

@@ -138,8 +138,9 @@ def current_query() -> dict[str, str]:
     return lesson_query(data, current_network(), train, {"max_params": ss.get(BOARD_BUDGET, 0)})
 
 
-def sync(slot, early: bool = False) -> None:
-    """The URL shows the session's lesson, and `slot` (a sidebar placeholder) offers the link.
+def sync(slot, early: bool = False) -> dict[str, str]:
+    """The URL shows the session's lesson, and `slot` (a sidebar placeholder) offers the link; returns the URL's
+    query (the lesson and the presenting view), for the navigation's links.
 
     The router calls it twice: early, before the page (what the session held when the last run ended), because a
     page that calls st.stop() ends the run and nothing drawn after it reaches the browser; then after the page,
@@ -153,6 +154,7 @@ def sync(slot, early: bool = False) -> None:
         ss[LINK_STATE] = query
     with slot.container(key="lesson_link_early" if early else "lesson_link"):
         link_control(query, options=not early)
+    return {**query, **view}
 
 
 def link_control(query: Mapping[str, str], options: bool = True) -> None:
