@@ -38,8 +38,8 @@ def draw_progress(snap: dict, config: TrainConfig) -> None:
                 "Other learners on this server are training right now.")  # fmt: skip
         return
     done = len(snap["history"])
-    text = (f"Epoch {min(done + 1, config.epochs)} of {config.epochs} · {seconds(snap['elapsed'])} so far · "
-            f"ETA {seconds(snap['eta'])}")
+    eta = f"ETA {seconds(snap['eta'])}" if snap["eta"] is not None else "ETA after two epochs"
+    text = f"Epoch {min(done + 1, config.epochs)} of {config.epochs} · {seconds(snap['elapsed'])} so far · {eta}"
     if snap["stopping"]:
         text = "Stopping…"
     st.progress(snap["fraction"], text=text)
