@@ -181,3 +181,30 @@ def test_show_leaves_no_empty_card_and_a_show_of_nothing_known_hides_nothing(bro
     assert page.locator(".st-key-tr_epochs").first.is_visible()
     assert "ignored as a whole" in page.locator("[data-testid='stAlertContentWarning']").first.inner_text()
     page.close()
+
+
+BOXES = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const plot = document.querySelector('.js-plotly-plot');
+  return {titles: [...plot.querySelectorAll('.annotation-text, .g-xtitle text, .g-x2title text, .g-x3title text')]
+                  .map(box), legend: [...plot.querySelectorAll('.legend .traces')].map(box)};
+}"""
+
+
+def overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("width, view", [(390, ""), (1400, "&present=true")])
+def test_the_training_curves_titles_and_legend_never_overlap_on_a_phone_or_a_projector(browser, server, width, view):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{server}/training?n_per_class=20&epochs=2&seed=5{view}")  # its own tiny run, shared by both widths
+    ready(page, "Training")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.locator(".js-plotly-plot .legend").first.wait_for(timeout=120_000)
+    ready(page, "Training")
+    boxes = page.evaluate(BOXES)
+    texts = boxes["titles"] + boxes["legend"]
+    clashes = [(a, b) for i, a in enumerate(texts) for b in texts[i + 1:] if overlaps(a, b)]
+    assert len(boxes["titles"]) >= 4 and not clashes, clashes  # three panel titles and at least one "epoch"
+    page.close()
