@@ -208,3 +208,22 @@ def test_the_training_curves_titles_and_legend_never_overlap_on_a_phone_or_a_pro
     clashes = [(a, b) for i, a in enumerate(texts) for b in texts[i + 1:] if overlaps(a, b)]
     assert len(boxes["titles"]) >= 4 and not clashes, clashes  # three panel titles and at least one "epoch"
     page.close()
+
+
+def test_quick_arrow_presses_on_a_slider_leave_the_slider_and_the_url_in_step(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/training?epochs=3")
+    ready(page, "Training")
+    thumb = page.locator(".st-key-tr_epochs [aria-valuetext]")
+    thumb.focus()
+    for _ in range(6):  # faster than a rerun: each press asks for one while the last one's URL is on its way
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(60)
+    ready(page, "Training")
+    page.wait_for_timeout(1000)
+    shown = thumb.get_attribute("aria-valuetext")
+    assert shown == "9" and "epochs=9" in page.url, (shown, page.url)
+    page.reload()  # the URL holds what the slider showed
+    ready(page, "Training")
+    assert page.locator(".st-key-tr_epochs [aria-valuetext]").get_attribute("aria-valuetext") == "9"
+    page.close()
