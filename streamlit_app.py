@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui.board_views import remember_owner
 from ui.lesson import session as lesson
+from ui.lesson.nav import navigation
 from ui.server import sidebar_server_facts
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
@@ -19,11 +20,11 @@ pages = [
     st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:"),
     st.Page("app_pages/board.py", title="Class board", icon=":material/leaderboard:"),
 ]
-page = st.navigation(pages)
+page = st.navigation(pages, position="hidden")  # our own links carry the lesson: one history entry per visit
 lesson.open_link()  # a lesson link's settings, checked, before the page seeds its widgets from them
-link_slot = st.sidebar.empty()
-lesson.sync(link_slot, early=True)  # shown even if the page stops early
+nav_slot, link_slot = st.sidebar.empty(), st.sidebar.empty()
+navigation(nav_slot, pages, lesson.sync(link_slot, early=True), early=True)  # shown even if the page stops early
 sidebar_server_facts()
 remember_owner()  # the student's owner id in a cookie: their board name and runs survive a reload
 page.run()
-lesson.sync(link_slot)  # the URL and the link follow what the page just chose
+navigation(nav_slot, pages, lesson.sync(link_slot))  # the URL, the link and the navigation follow the page

@@ -7,6 +7,7 @@ from cnn_core.nets.blocks import BlockDesign
 from cnn_core.study.board import group_by_lesson, leaderboard, test_accuracy
 from ui.board_views import challenge_ui, draw_leaderboard, lesson_ui, show_cleared, student_name, teacher_ui
 from ui.jobs import shared_cache
+from ui.lesson.nav import page_link, switch_page
 from ui.lesson.params import Link
 from ui.lesson.presenting import intro
 from ui.lesson.session import apply_link, network_of
@@ -52,7 +53,7 @@ def open_run(run_id: str, page: str) -> None:
         st.session_state.setdefault("runs", []).append(run)
         st.session_state["active_run"] = run
         st.session_state.pop("ev_source", None)  # Evaluation shows the active model
-        st.switch_page("app_pages/evaluation.py")  # it asks for the images if they are another learner's
+        switch_page("app_pages/evaluation.py")  # it asks for the images if they are another learner's
     if run.data_config.dataset == "folder" and run.data_config.digest not in st.session_state.get(MY_DIGESTS, {}):
         st.error("This run trained on its student's own images, which only that student has, so its settings "
                  "can't be loaded here. Bring the same images on the Dataset page first, or pick another run.")
@@ -62,7 +63,7 @@ def open_run(run_id: str, page: str) -> None:
                 arch={"preset": network} if isinstance(network, str) else
                 dataclasses.asdict(network) if isinstance(network, BlockDesign) else {})  # fmt: skip
     apply_link(link, spec=run.spec)  # the lesson's network on every page until the student changes it
-    st.switch_page("app_pages/training.py")
+    switch_page("app_pages/training.py")
 
 
 st.title("Class board")
@@ -78,7 +79,7 @@ entries = cache.listing(limit=1000)
 lessons = group_by_lesson(entries)
 if not lessons:
     st.info("Nobody has trained a model on this server yet. Train one, and it appears here.")
-    st.page_link("app_pages/training.py", label="Training: train a model", icon=":material/model_training:")
+    page_link("app_pages/training.py", label="Training: train a model", icon=":material/model_training:")
     st.stop()
 
 current = st.session_state.get(DATA_CONFIG) or DataConfig()

@@ -5,6 +5,7 @@ from cnn_core.study.exercises import EXERCISES, HARD_SHAPES, MAX_SEEDS, WHY_HARD
 from cnn_core.study.experiments import experiment_result
 from cnn_core.study.sweeps import MAX_TRIALS, SweepConfig, apply, best_trial, sweep_rows
 from cnn_core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from cnn_core.words import count
 from ui.echo import plain
 from ui.experiment_runs import start_batch
 from ui.experiment_views import draw_experiment, draw_progress, draw_sweep, send_to_pages
@@ -73,7 +74,7 @@ def exercise_ui(data, design, train) -> ExperimentConfig | None:
         st.error(f"{plain(exc)}.")
         return None
     origin = "from the notebook" if ex.notebook else "beyond the notebook"
-    st.caption(f"*{ex.question}* ({origin}) · {n} variants × {seeds} seeds = {n * seeds} runs")
+    st.caption(f"*{ex.question}* ({origin}) · {n} variants × {count(seeds, 'seed')} = {count(n * seeds, 'run')}")
     return cfg
 
 
@@ -101,7 +102,7 @@ def sweep_ui(data, design, train) -> SweepConfig | None:
     except ValueError as exc:
         st.error(f"{plain(exc)}.")
         return None
-    st.caption(f"{cfg.grid_size} combinations in the grid · {trials} runs")
+    st.caption(f"{count(cfg.grid_size, 'combination')} in the grid · {count(trials, 'run')}")
     return cfg
 
 

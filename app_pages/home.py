@@ -1,5 +1,6 @@
 import streamlit as st
 
+from ui.lesson.nav import page_link
 from ui.lesson.presenting import intro
 
 st.title("CNN Lab")
@@ -29,6 +30,6 @@ steps = [
 ]
 for path, label, what in steps:  # a link can't wrap (Streamlit cuts it to one line): the description goes below it
     with st.container(gap=None):
-        st.page_link(path, label=f"**{label}**")
+        page_link(path, label=f"**{label}**")
         st.caption(what)
 st.caption("Everything runs on this server: no data or weights are downloaded.")

@@ -9,6 +9,7 @@ from cnn_core.training.advice import before_training
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.device import available_devices, describe_device, detect_device
 from cnn_core.training.run import run_key
+from cnn_core.words import count
 from ui.board_views import board_owner
 from ui.echo import plain
 from ui.jobs import live_interval, session_label, shared_manager
@@ -46,13 +47,9 @@ def device_ui() -> str:
     ex = manager.executor
     sb.caption(f"Training on **{describe_device(detect_device(choice), ex.threads)}** · PyTorch {torch.__version__}")
     where = (f"on the Ray cluster at {ex.address}" if ex.name == "ray"
-             else f"{_count(ex.max_runs, 'model')} at a time with {_count(ex.threads, 'CPU thread')} each")  # fmt: skip
+             else f"{count(ex.max_runs, 'model')} at a time with {count(ex.threads, 'CPU thread')} each")  # fmt: skip
     sb.caption(f"This server trains {where}, each in a worker process of its own; {manager.queue_length()} waiting.")
     return choice
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def manager_or_stop():

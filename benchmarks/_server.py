@@ -17,6 +17,13 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 
+NAV = "[class*='st-key-lesson_nav']"  # the router's navigation: a page link per page, each carrying the lesson
+
+
+def nav_link(path: str) -> str:
+    """The navigation's link to a page by its URL path ("" for Home), whatever lesson its query carries."""
+    return f"{NAV} :is(a[href='{path}'], a[href^='{path}?'])"  # hrefs are relative to the app's root
+
 
 def free_port() -> int:
     with socket.socket() as s:

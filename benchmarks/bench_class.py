@@ -29,7 +29,7 @@ import tempfile
 import time
 from urllib.parse import urlencode
 
-from _server import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, tree_pids
+from _server import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, nav_link, tree_pids
 from bench_memory import TreeSampler
 
 PAGES = [("Dataset", "dataset"), ("Convolution", "convolution"), ("Architecture", "architecture"),
@@ -86,7 +86,7 @@ class Student:
 
     async def visit(self, page, label: str, path: str) -> None:
         title = "CNN Lab" if path == "" else label
-        link = page.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first
+        link = page.locator(nav_link(path)).first
         await self.ready_after(page, title, link.click)
 
     async def run(self, lesson_page: str = "dataset", walk_only: bool = False) -> None:

@@ -34,7 +34,7 @@ import sys
 import time
 from urllib.parse import urlencode
 
-from _server import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, idle_autogroups, tree_pids
+from _server import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, idle_autogroups, nav_link, tree_pids
 from bench_class import percentile
 
 sys.path.insert(0, str(ROOT))
@@ -161,7 +161,7 @@ async def train(s: Session, url: str, seed: int) -> None:
 
 
 async def nav(s: Session, path: str) -> dict:
-    link = s.page.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first
+    link = s.page.locator(nav_link(path)).first
     return await s.timed(link.click)
 
 

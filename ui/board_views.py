@@ -23,6 +23,7 @@ from cnn_core.study.board import (
     runs_to_clear,
 )
 from cnn_core.study.owners import OwnerNames, is_owner, new_owner, shown_name
+from cnn_core.words import count
 from ui.echo import plain
 from ui.jobs import shared_cache
 from ui.lesson.session import BOARD_BUDGET
@@ -217,17 +218,17 @@ def teacher_ui(lesson: Lesson, entries: list[dict], remove, warnings: list[str] 
             return
         if pending:
             _, title, doomed = pending
-            st.warning(f"Remove the {_runs(len(doomed))} of the lesson {quote(title, 80)} from the class board, for every "
+            st.warning(f"Remove the {count(len(doomed), 'run')} of the lesson {quote(title, 80)} from the class board, for every "
                        "student? Their models go too; this can't be undone.", icon=":material/warning:")  # fmt: skip
             yes, no = st.columns(2)
-            yes.button(f"Yes, clear {_runs(len(doomed))}", type="primary", key="board_clear_yes", on_click=_clear,
+            yes.button(f"Yes, clear {count(len(doomed), 'run')}", type="primary", key="board_clear_yes", on_click=_clear,
                        args=(remove,), width="stretch")  # fmt: skip
             no.button("Cancel", key="board_clear_no", on_click=_forget_clear, width="stretch")
             return
         with st.form("board_clear", border=False):
             given = st.text_input("Teacher's passphrase", type="password", key="board_passphrase",
                                   help="Set on the server; students don't have it, so they can't remove anyone's runs.")
-            go = st.form_submit_button(f"Clear this lesson ({_runs(len(lesson.entries))})…", icon=":material/delete:")
+            go = st.form_submit_button(f"Clear this lesson ({count(len(lesson.entries), 'run')})…", icon=":material/delete:")
         if go:
             try:
                 doomed = runs_to_clear(entries, lesson.key, given, expected)
@@ -245,10 +246,6 @@ def show_cleared() -> None:
         st.success(text, icon=":material/delete:") if ok else st.error(text)
 
 
-def _runs(n: int) -> str:
-    return f"{n} run{'s' * (n != 1)}"
-
-
 def _clear(remove) -> None:
     _, title, doomed = ss[CLEAR_PENDING]
     try:
@@ -257,8 +254,8 @@ def _clear(remove) -> None:
         ss[CLEARED] = (False, f"Not cleared: {plain(exc)}.")
         _forget_clear()
         return
-    count = removed if isinstance(removed, int) else len(doomed)
-    ss[CLEARED] = (True, f"Cleared {_runs(count)} of the lesson {quote(title, 80)}. The passphrase was forgotten: type it "
+    n = removed if isinstance(removed, int) else len(doomed)
+    ss[CLEARED] = (True, f"Cleared {count(n, 'run')} of the lesson {quote(title, 80)}. The passphrase was forgotten: type it "
                    "again to clear another.")  # fmt: skip
     _forget_clear()
 

@@ -10,7 +10,7 @@ from ui.plots import compact
 
 TRAIN_COLOUR, VAL_COLOUR, LR_COLOUR = "#1f77b4", "#ff7f0e", "#2ca02c"
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-PANELS = (("loss", "Loss (lower is better)"), ("acc", "Accuracy"), ("lr", "Learning rate"))
+PANELS = (("loss", "Loss"), ("acc", "Accuracy"), ("lr", "Learning rate"))  # short: three fit side by side on a phone
 FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
@@ -35,14 +35,14 @@ def curves_figure(histories: dict[str, list[dict]], epochs: int | None = None, l
         fig.add_scatter(x=x, y=[h["lr"] for h in history], mode="lines+markers", row=1, col=3,
                         name="learning rate" if single else name, legendgroup=name, showlegend=False,
                         line=dict(color=LR_COLOUR if single else colour, shape="hv"))  # fmt: skip
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epoch", row=1, col=2)  # one title in the middle for all three, clear of the legend
     if epochs:
         fig.update_xaxes(range=[0.5, epochs + 0.5])
     if log_loss:
         fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
-    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(legend=dict(orientation="h", y=-0.32, yanchor="top", x=1, xanchor="right"))
     return compact(fig, 320 + 20 * max(0, len(histories) - 2))
 
 

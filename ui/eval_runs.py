@@ -14,6 +14,7 @@ from cnn_core.inspection import evaluate as ev_core
 from cnn_core.inspection import interpret
 from cnn_core.inspection.evaluate import Evaluation
 from cnn_core.training.run import TrainedRun
+from ui.lesson.nav import page_link
 
 MODEL = "eval_model"  # session key: ((run key, device), the built model), so reruns don't rebuild it
 TSNE_MAX = 2000  # t-SNE's time grows faster than the number of images: a sample keeps the page responsive
@@ -105,7 +106,7 @@ def cached_run_ui(entries: list[dict], cache, names: dict[str, str]) -> TrainedR
 def friendly_stop(message: str) -> None:
     st.info(message)
     try:
-        st.page_link("app_pages/training.py", label="Go to the Training page", icon=":material/model_training:")
+        page_link("app_pages/training.py", label="Go to the Training page", icon=":material/model_training:")
     except StreamlitAPIException:  # the router does not list the Training page (yet)
         st.caption("Open the **Training** page from the menu on the left.")
     st.stop()

@@ -12,6 +12,7 @@ from cnn_core.data.examples import example_zip
 from cnn_core.data.folders import MAX_CLASSES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, from_files, read_zip
 from cnn_core.data.image_set import ImageSet
 from cnn_core.data.image_store import MissingImages
+from cnn_core.words import count
 from ui.echo import plain
 from ui.state import MY_IMAGES, keep_my_images
 
@@ -92,7 +93,7 @@ def class_by_class_ui() -> None:
         files[i] = right.file_uploader(f"Images of class {i + 1}", type=IMAGE_TYPES, accept_multiple_files=True,
                                        key=f"ds_class_files_{i}", help=LIMITS, max_upload_size=FILE_MB)
         if shots.get(i):
-            right.caption(f"+ {len(shots[i]):,} camera picture(s)")
+            right.caption(f"+ {count(len(shots[i]), 'camera picture')}")
     with st.expander("Take pictures with your camera", icon=":material/photo_camera:"):
         target = st.selectbox("Class of the next picture", range(n), format_func=lambda i: names[i], key="ds_camera_class",
                               help="Each picture you take is added to this class.")

@@ -11,6 +11,7 @@ from cnn_core.runs.checkpoint import checkpoint_bytes
 from cnn_core.training.config import TrainConfig
 from cnn_core.training.run import TrainedRun
 from ui.curves import draw_curves
+from ui.lesson.nav import page_link
 
 NAMES = "run_names"  # session key: run id → the name the learner gave it
 
@@ -18,7 +19,7 @@ NAMES = "run_names"  # session key: run id → the name the learner gave it
 def link(page: str, label: str) -> None:
     """st.page_link, or plain words where the page isn't registered (e.g. a lone page under test)."""
     try:
-        st.page_link(page, label=label)
+        page_link(page, label=label)
     except Exception:  # StreamlitPageNotFoundError and friends: the router doesn't list it (yet)
         st.markdown(f"Go to **{label.split(':')[0]}** in the page menu.")
 
@@ -37,8 +38,8 @@ def draw_progress(snap: dict, config: TrainConfig) -> None:
                 "Other learners on this server are training right now.")  # fmt: skip
         return
     done = len(snap["history"])
-    text = (f"Epoch {min(done + 1, config.epochs)} of {config.epochs} · {seconds(snap['elapsed'])} so far · "
-            f"ETA {seconds(snap['eta'])}")
+    eta = f"ETA {seconds(snap['eta'])}" if snap["eta"] is not None else "ETA after two epochs"
+    text = f"Epoch {min(done + 1, config.epochs)} of {config.epochs} · {seconds(snap['elapsed'])} so far · {eta}"
     if snap["stopping"]:
         text = "Stopping…"
     st.progress(snap["fraction"], text=text)

@@ -58,6 +58,18 @@ def open_image(data: bytes, draft: tuple[int, int] | None = None) -> Iterator[tu
         yield im, (width, height)
 
 
+def centred_box(size: tuple[int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The largest box of `shape`'s proportions (width, height) centred in an image of `size` (width, height), as
+    PIL's (left, upper, right, lower): the part of a photo that a crop to those proportions keeps."""
+    (big_w, big_h), (w, h) = size, shape
+    if big_w * h >= big_h * w:  # wider than the shape: the sides go
+        crop_w, crop_h = min(big_w, round(big_h * w / h)), big_h
+    else:  # taller: the top and bottom go
+        crop_w, crop_h = big_w, min(big_h, round(big_w * h / w))
+    left, top = (big_w - crop_w) // 2, (big_h - crop_h) // 2
+    return left, top, left + crop_w, top + crop_h
+
+
 def sample_image(size: int = 64) -> np.ndarray:
     """(3, size, size) synthetic scene in [0, 1]: a square, a disc, a triangle and stripes on a soft gradient."""
     if not 16 <= size <= 512:

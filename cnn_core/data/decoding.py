@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from cnn_core.conv import images as conv_images
-from cnn_core.conv.images import TooLarge, open_image
+from cnn_core.conv.images import TooLarge, centred_box, open_image
 from cnn_core.data.image_set import STORE_SIDE
 
 MAX_FILE_BYTES = 30 * 2**20  # one image file
@@ -35,11 +35,9 @@ def decode(data: bytes, changed: Counter, originals: Counter | None = None) -> n
             rgb = _to_rgb(upright, changed)
         except Exception:  # noqa: BLE001 - a crafted file can make any decoder fail: skip it, keep the server up
             raise ValueError("damaged or truncated") from None
-    w, h = rgb.size
-    side = min(w, h)
-    if (w, h) != (side, side):
+    box = centred_box(rgb.size, (1, 1))
+    if box != (0, 0, *rgb.size):
         changed["cropped to a centred square"] += 1
-    box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
     square = rgb.resize((STORE_SIDE, STORE_SIDE), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
     return np.asarray(square, dtype=np.uint8)
 

@@ -25,6 +25,7 @@ from cnn_core.data.decoding import MAX_FILE_BYTES as MAX_FILE_BYTES  # the uploa
 from cnn_core.data.decoding import decode, decode_cost
 from cnn_core.data.image_set import ImageSet
 from cnn_core.jsonconfig import shown
+from cnn_core.words import count
 
 MAX_FILES = 5000  # members of a zip or files of a folder, images or not
 MAX_IMAGES = 3000  # images kept: 3000 × 128² × 3 bytes = 141 MB at most in memory
@@ -219,7 +220,8 @@ def from_classes(classes: dict[str, list[tuple[str, object]]], skipped: dict | N
                 raise ValueError(f"more than {MAX_IMAGES:,} images; the limit is {MAX_IMAGES:,}: use fewer")
         per_class.append(sorted(decoded, key=lambda a: hashlib.sha256(a.tobytes()).digest()))
     found = [(n, len(d)) for n, d in zip(names, per_class)]
-    note = f" ({sum(len(v) for v in skipped.values())} other files were skipped)" if skipped else ""
+    n_skipped = sum(len(v) for v in skipped.values())
+    note = f" ({count(n_skipped, 'other file')} {'was' if n_skipped == 1 else 'were'} skipped)" if skipped else ""
     if len(names) < 2:
         only = f"only one class ({names[0]})" if names else "no class folders"
         raise ValueError(f"found {only}{note}: a classifier needs at least two classes, one folder of images each")

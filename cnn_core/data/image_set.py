@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from cnn_core.data.config import DataConfig
+from cnn_core.words import count
 
 STORE_SIDE = 128  # stored images are STORE_SIDE² RGB: the largest size a dataset may ask for
 
@@ -45,7 +46,7 @@ class ImageSet:
         out = []
         for reason, names in self.skipped.items():
             shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-            out.append(f"{_count(len(names), 'file')} skipped ({reason}): {shown}")
+            out.append(f"{count(len(names), 'file')} skipped ({reason}): {shown}")
         modes = Counter(mode for mode, _, _ in self.originals.elements())
         if len(modes) > 1:
             found = ", ".join(f"{m} ({n:,})" for m, n in sorted(modes.items()))
@@ -56,12 +57,8 @@ class ImageSet:
             out.append(f"the images came in {len(sizes):,} sizes, from {by_area[0][0]}×{by_area[0][1]} to "
                        f"{by_area[-1][0]}×{by_area[-1][1]} pixels: all were made {STORE_SIDE}×{STORE_SIDE}")
         for change, n in sorted(self.changed.items()):
-            out.append(f"{_count(n, 'image')} {change}")
+            out.append(f"{count(n, 'image')} {change}")
         return out
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def folder_config(images: ImageSet, **settings):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn_core.conv.images import open_image
+from cnn_core.conv.images import centred_box, open_image
 from cnn_core.nets.layers import ACTIVATIONS
 from cnn_core.nets.spec import ModelSpec
 
@@ -184,12 +184,14 @@ def prepare_image(data: bytes, input_shape: tuple[int, int, int], invert: bool =
         elif c == 1 and bands >= 3:
             notices.append("converted from colour to grey, as the model reads 1 channel")
         img = img.convert("RGB" if c == 3 else "L")
-        if size != (w, h):
-            squeezed = size[0] * h != size[1] * w
-            notices.append(f"resized from {size[0]}×{size[1]} to {w}×{h} pixels, the model's input size"
-                           + (" (squeezed: its shape is not the model's)" if squeezed else ""))  # fmt: skip
-        if img.size != (w, h):
-            img = img.resize((w, h), Image.Resampling.BILINEAR)
+        left, top, right, bottom = centred_box(size, (w, h))
+        if (right - left, bottom - top) != size:
+            notices.append(f"cropped to its centre ({right - left}×{bottom - top} of its {size[0]}×{size[1]} pixels, as the "
+                           f"dataset's images are) and resized to {w}×{h} pixels, the model's input size")  # fmt: skip
+        elif size != (w, h):
+            notices.append(f"resized from {size[0]}×{size[1]} to {w}×{h} pixels, the model's input size")
+        if img.size != (w, h):  # cropped as the dataset's images are, never squeezed; nothing outside the crop leaks in
+            img = img.crop(centred_box(img.size, (w, h))).resize((w, h), Image.Resampling.BILINEAR)
         arr = np.asarray(img, dtype=np.float32) / 255.0
     arr = arr[None] if c == 1 else arr.transpose(2, 0, 1)  # (C, H, W)
     if invert:

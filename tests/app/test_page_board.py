@@ -202,3 +202,32 @@ def test_the_boards_budget_is_in_its_link_and_a_link_sets_it(app, registry):
     at.run()
     at.switch_page(BOARD).run()
     assert at.number_input(key="board_budget").value == 250_000 and not at.warning
+
+
+def test_load_its_settings_brings_the_runs_network_to_training_and_architecture_and_into_the_url(app, registry):
+    import torch
+
+    from cnn_core.nets.build import build_model
+    from cnn_core.nets.presets import network
+    from cnn_core.training.config import TrainConfig
+    from cnn_core.training.run import run_key
+
+    run = make_run(9)
+    run.spec = network("simple_cnn_stride2", (1, 8, 8), 3)  # not the digits' default (digits_small)
+    run.state_dict = {k: torch.zeros_like(v) for k, v in build_model(run.spec).state_dict().items()}
+    run.key = run_key(DATA, run.spec, TrainConfig.from_dict(run.train_config))
+    registry.put(run, who="Stella Stride")
+    at = board(app, data_config=DATA)
+    row = list(at.dataframe[0].value["name"]).index("Stella Stride")
+    at.session_state["board_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="board_load").click().run()
+    assert not at.exception
+    assert at.query_params.get("arch") in ("simple_cnn_stride2", ["simple_cnn_stride2"])
+    assert at.session_state["model_spec"] == run.spec  # what Train trains
+    assert any(f"{len(run.spec.layers)} layers" in c.value for c in at.caption if c.value.startswith("Model:"))
+    at.switch_page("app_pages/architecture.py").run()
+    assert not at.exception and at.selectbox(key="arch_preset").value == "simple_cnn_stride2"
+    at.switch_page("app_pages/training.py").run()
+    assert at.query_params.get("arch") in ("simple_cnn_stride2", ["simple_cnn_stride2"])
+    assert at.session_state["model_spec"] == run.spec

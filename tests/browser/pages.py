@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._server import NAV, nav_link  # noqa: F401 (the browser tests take them from here)
 from tests.conftest import ROOT
 
 SHOTS = Path(os.environ.get("CNN_LAB_SCREENSHOTS") or tempfile.mkdtemp(prefix="cnn-lab-shots-"))  # for people to look at

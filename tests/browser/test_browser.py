@@ -2,7 +2,7 @@
 Streamlit's real upload path to become the dataset. (Every page by its own URL, each on a cold server, is in
 test_routing.py.)"""
 
-from tests.browser.pages import SHOTS, ready
+from tests.browser.pages import NAV, SHOTS, ready
 
 
 def test_the_root_url_opens_home_without_an_exception(server, browser):
@@ -13,7 +13,7 @@ def test_the_root_url_opens_home_without_an_exception(server, browser):
     ready(page, "CNN Lab")
     page.screenshot(path=str(SHOTS / "root.png"), full_page=True)
     assert page.locator("[data-testid='stException']").count() == 0
-    assert page.locator("[data-testid='stSidebarNav'] [aria-current='page']").inner_text().strip().endswith("Home")
+    assert page.locator(f"{NAV} a").first.inner_text().strip().endswith("Home")
     assert not errors, errors
     page.close()
 

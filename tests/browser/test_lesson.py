@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks._server import app_server
 from cnn_core.study.board import PASSPHRASE_VAR
-from tests.browser.pages import ready
+from tests.browser.pages import NAV, ready
 
 PASSPHRASE = "chalk and talk"
 
@@ -20,7 +20,7 @@ def server():
 
 
 def nav(page, title: str, heading: str | None = None) -> None:
-    page.locator("[data-testid='stSidebarNav'] a", has_text=title).click()
+    page.locator(f"{NAV} a", has_text=title).click()
     ready(page, heading or title)
 
 
@@ -38,9 +38,7 @@ def test_a_links_network_survives_a_visit_to_architecture_and_stays_in_the_url(b
     page.close()
 
 
-@pytest.mark.xfail(strict=True, reason="Streamlit's own navigation drops the query (one history entry), then the router "
-                   "writes the lesson back (a second): see the report / docs/teaching.md")
-def test_each_page_visit_adds_one_history_entry(browser, server):
+def test_each_page_visit_adds_one_history_entry_and_back_returns_with_the_lesson(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/training?epochs=3&lr=0.01")
     ready(page, "Training")
@@ -51,7 +49,10 @@ def test_each_page_visit_adds_one_history_entry(browser, server):
     assert page.evaluate("history.length") - start == 2
     page.go_back()
     ready(page, "Dataset")
-    assert "epochs=3" in page.url
+    assert "epochs=3" in page.url and page.url.split("?")[0].endswith("/dataset")
+    page.go_back()
+    ready(page, "Training")
+    assert "epochs=3" in page.url and "lr=0.01" in page.url
     page.close()
 
 
@@ -179,4 +180,50 @@ def test_show_leaves_no_empty_card_and_a_show_of_nothing_known_hides_nothing(bro
     ready(page, "Training")
     assert page.locator(".st-key-tr_epochs").first.is_visible()
     assert "ignored as a whole" in page.locator("[data-testid='stAlertContentWarning']").first.inner_text()
+    page.close()
+
+
+BOXES = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const plot = document.querySelector('.js-plotly-plot');
+  return {titles: [...plot.querySelectorAll('.annotation-text, .g-xtitle text, .g-x2title text, .g-x3title text')]
+                  .map(box), legend: [...plot.querySelectorAll('.legend .traces')].map(box)};
+}"""
+
+
+def overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("width, view", [(390, ""), (1400, "&present=true")])
+def test_the_training_curves_titles_and_legend_never_overlap_on_a_phone_or_a_projector(browser, server, width, view):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{server}/training?n_per_class=20&epochs=2&seed=5{view}")  # its own tiny run, shared by both widths
+    ready(page, "Training")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.locator(".js-plotly-plot .legend").first.wait_for(timeout=120_000)
+    ready(page, "Training")
+    boxes = page.evaluate(BOXES)
+    texts = boxes["titles"] + boxes["legend"]
+    clashes = [(a, b) for i, a in enumerate(texts) for b in texts[i + 1:] if overlaps(a, b)]
+    assert len(boxes["titles"]) >= 4 and not clashes, clashes  # three panel titles and at least one "epoch"
+    page.close()
+
+
+def test_quick_arrow_presses_on_a_slider_leave_the_slider_and_the_url_in_step(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/training?epochs=3")
+    ready(page, "Training")
+    thumb = page.locator(".st-key-tr_epochs [aria-valuetext]")
+    thumb.focus()
+    for _ in range(6):  # faster than a rerun: each press asks for one while the last one's URL is on its way
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(60)
+    ready(page, "Training")
+    page.wait_for_timeout(1000)
+    shown = thumb.get_attribute("aria-valuetext")
+    assert shown == "9" and "epochs=9" in page.url, (shown, page.url)
+    page.reload()  # the URL holds what the slider showed
+    ready(page, "Training")
+    assert page.locator(".st-key-tr_epochs [aria-valuetext]").get_attribute("aria-valuetext") == "9"
     page.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks._server import app_servers
-from tests.browser.pages import SHOTS, ready, router_pages
+from tests.browser.pages import NAV, SHOTS, nav_link, ready, router_pages
 
 PAGES = router_pages()
 TITLES = [title for _, title, _ in PAGES]
@@ -36,10 +36,11 @@ def test_a_deep_link_on_a_cold_server_gets_the_routers_navigation(browser, cold_
     page.wait_for_timeout(500)  # the last images drawn, for the screenshot
     shot = SHOTS / f"{path}.png"
     page.screenshot(path=str(shot), full_page=True)
-    nav = page.locator("[data-testid='stSidebarNav']")
-    links = [a.inner_text().strip().splitlines()[-1] for a in nav.locator("a").all()]  # the icon's name first
+    links = [a.inner_text().strip().splitlines()[-1] for a in page.locator(f"{NAV} a").all()]  # the icon's name first
     assert links == TITLES, links  # the router's titles and order, not Streamlit's file names
-    assert page.locator("[data-testid='stSidebarNav'] [aria-current='page']").inner_text().strip().endswith(title)
+    weight = "e => getComputedStyle(e.querySelector('p')).fontWeight"
+    bold = [a.inner_text().strip().splitlines()[-1] for a in page.locator(f"{NAV} a").all() if int(a.evaluate(weight)) > 500]
+    assert bold == [title], bold  # the current page's link, in bold
     assert page.locator("[data-testid='stException']").count() == 0, f"exception box on /{path}; see {shot}"
     assert not errors, errors  # no error in the page's JavaScript either
     assert page.url.split("?")[0].rstrip("/").endswith(path) or path == "home"
@@ -53,7 +54,7 @@ def test_a_lesson_link_fills_the_widgets_and_the_url_follows_it_from_page_to_pag
     warning = page.locator("[data-testid='stAlertContentWarning']").first.inner_text()
     assert "noise=0.123 was rounded to 0.12" in " ".join(warning.split()) and "bogus" in warning
     assert page.locator(".st-key-tr_epochs [aria-valuetext]").get_attribute("aria-valuetext") == "3"
-    page.locator("[data-testid='stSidebarNav'] a", has_text="Dataset").click()
+    page.locator(nav_link("dataset")).click()
     ready(page, "Dataset")
     query = page.url.split("?", 1)[1]
     assert sorted(query.split("&")) == ["epochs=3", "lr=0.01", "noise=0.12"]

@@ -15,6 +15,7 @@ from cnn_core.data.config import DataConfig
 from cnn_core.data.dataset import make_dataset
 from cnn_core.data.folders import from_files, read_path, read_zip
 from cnn_core.data.image_set import ImageSet, folder_config, to_arrays
+from cnn_core.words import count
 from tests.image_files import BLUE, RED, layout, picture, two_classes, zip_of
 
 
@@ -135,6 +136,19 @@ def test_files_that_are_not_images_and_system_files_are_skipped_and_counted():
 def test_bad_zips_are_refused_with_a_clear_message(files, message):
     with pytest.raises(ValueError, match=message):
         read_zip(zip_of(files))
+
+
+def test_the_refusal_counts_the_skipped_files_in_good_english():
+    one = {"cats/a.png": picture(), "cats/b.png": picture(seed=1), "cats/notes.txt": b"x"}
+    with pytest.raises(ValueError, match=r"only one class \(cats\) \(1 other file was skipped\)"):
+        read_zip(zip_of(one))
+    with pytest.raises(ValueError, match=r"\(2 other files were skipped\)"):
+        read_zip(zip_of({**one, "cats/more.txt": b"y"}))
+
+
+def test_counts_in_words_are_singular_for_one_only():
+    assert [count(n, "run") for n in (0, 1, 2, 1200)] == ["0 runs", "1 run", "2 runs", "1,200 runs"]
+    assert count(1, "class", "classes") == "1 class" and count(3, "class", "classes") == "3 classes"
 
 
 def test_not_a_zip_is_refused():

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from cnn_core.conv.images import centred_box
 from cnn_core.inspection.interpret import (
     conv_blocks,
     conv_filters,
@@ -152,15 +153,34 @@ def test_an_image_of_the_models_size_and_mode_is_read_unchanged():
     np.testing.assert_allclose(image, pixels.transpose(2, 0, 1) / 255.0, atol=1e-7)
 
 
-def test_a_colour_image_of_another_size_is_resized_and_turned_grey_with_notices():
+def test_a_colour_image_of_another_shape_is_cropped_to_its_centre_resized_and_turned_grey_with_notices():
     pixels = np.random.default_rng(3).integers(0, 256, (40, 60, 3), dtype=np.uint8)
     image, notices = prepare_image(_png(pixels, fmt="JPEG"), (1, 8, 8))
     assert image.shape == (1, 8, 8) and image.dtype == np.float32
     assert 0 <= image.min() and image.max() <= 1
     assert any("colour to grey" in n for n in notices)
-    assert any("resized from 60×40 to 8×8" in n and "squeezed" in n for n in notices)
-    reference = Image.open(io.BytesIO(_png(pixels, fmt="JPEG"))).convert("L").resize((8, 8), Image.Resampling.BILINEAR)
+    assert any("cropped to its centre (40×40 of its 60×40 pixels" in n and "resized to 8×8" in n for n in notices)
+    grey = np.asarray(Image.open(io.BytesIO(_png(pixels, fmt="JPEG"))).convert("L"))
+    reference = Image.fromarray(grey[:, 10:50]).resize((8, 8), Image.Resampling.BILINEAR)  # the middle 40 columns
     np.testing.assert_allclose(image[0], np.asarray(reference) / 255.0, atol=1e-7)
+
+
+def test_a_circle_in_a_landscape_photo_stays_a_circle():
+    y, x = np.mgrid[:480, :640]
+    disc = ((x - 320) ** 2 + (y - 240) ** 2 < 200**2).astype(np.uint8) * 255  # 400 px across, in a 640×480 photo
+    image, notices = prepare_image(_png(disc), (1, 32, 32))
+    inside = image[0] > 0.5
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    assert abs((rows[-1] - rows[0]) - (cols[-1] - cols[0])) <= 1  # as tall as wide (squeezed: 27 wide, 27·¾ tall)
+    assert abs((cols[-1] - cols[0] + 1) - 32 * 400 / 480) <= 1.5  # 400 of the 480 kept pixels across
+    assert any("cropped to its centre (480×480 of its 640×480" in n for n in notices)
+
+
+def test_a_portrait_photo_loses_its_top_and_bottom_to_the_models_proportions():
+    assert centred_box((480, 640), (32, 32)) == (0, 80, 480, 560)
+    assert centred_box((100, 100), (32, 32)) == (0, 0, 100, 100)
+    assert centred_box((101, 50), (1, 1)) == (25, 0, 75, 50)
+    assert centred_box((90, 40), (2, 1)) == (5, 0, 85, 40)  # a wide model's proportions, not only squares
 
 
 def test_a_grey_image_becomes_three_equal_channels_and_transparency_becomes_black():

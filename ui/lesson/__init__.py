@@ -15,6 +15,7 @@ session holds, and reads a link once, when a session opens it (`open_link`).
 
 The modules, lowest first: what a value may be (values), the lesson's parameters, checking a link and writing
 one (params), the presenting view and each page's hideable intro (presenting), and the app's side that the
-router calls: reading a link into the session, the URL and the "Copy link" control (session). Only session
-keeps state; values, params and presenting's `parse_view` and `view_css` never touch Streamlit.
+router calls: reading a link into the session, the URL and the "Copy link" control (session), and the
+navigation whose links carry the lesson (nav). Only session keeps state; values, params and presenting's
+`parse_view` and `view_css` never touch Streamlit.
 """

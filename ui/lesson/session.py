@@ -19,6 +19,8 @@ from ui.state import DATA_CONFIG, DATASET
 from ui.train_widgets import SAVED as TRAIN_VALUES
 
 LINK_STATE = "lesson_query"  # session key: the lesson's query as last read from or written to the URL
+WRITTEN = "lesson_written"  # session key: the queries this session wrote to the URL, most recent last
+MAX_WRITTEN = 64
 VIEW_STATE = "lesson_view"  # session key: the presenting-mode parameters the session was opened with
 NETWORK_STATE = "arch_lesson_network"  # session key: the network a link named (a name or a BlockDesign); the
 # arch_ prefix lets the Architecture page's "Reset to defaults" forget it with the rest
@@ -35,7 +37,9 @@ def open_link() -> None:
         ss[VIEW_STATE] = {k: query[k] for k in VIEW_PARAMS if k in query}
     lesson = {k: v for k, v in query.items() if k not in VIEW_PARAMS}
     notices: list[str] = []
-    if lesson and lesson != ss.get(LINK_STATE):
+    if lesson and lesson != ss.get(LINK_STATE) and _key(lesson) not in ss.get(WRITTEN, ()):
+        # A query this session wrote is no new link: a rerun that a quick key press asked for before the last write
+        # reached the browser carries the URL before it, and Back returns to one; neither may undo a newer choice.
         link = parse_link(query)
         apply_link(link)
         notices += link.notices
@@ -138,8 +142,9 @@ def current_query() -> dict[str, str]:
     return lesson_query(data, current_network(), train, {"max_params": ss.get(BOARD_BUDGET, 0)})
 
 
-def sync(slot, early: bool = False) -> None:
-    """The URL shows the session's lesson, and `slot` (a sidebar placeholder) offers the link.
+def sync(slot, early: bool = False) -> dict[str, str]:
+    """The URL shows the session's lesson, and `slot` (a sidebar placeholder) offers the link; returns the URL's
+    query (the lesson and the presenting view), for the navigation's links.
 
     The router calls it twice: early, before the page (what the session held when the last run ended), because a
     page that calls st.stop() ends the run and nothing drawn after it reaches the browser; then after the page,
@@ -151,8 +156,15 @@ def sync(slot, early: bool = False) -> None:
         if st.query_params.to_dict() != {**query, **view}:
             st.query_params.from_dict({**query, **view})
         ss[LINK_STATE] = query
+        written = [k for k in ss.get(WRITTEN, []) if k != _key(query)]
+        ss[WRITTEN] = [*written, _key(query)][-MAX_WRITTEN:]
     with slot.container(key="lesson_link_early" if early else "lesson_link"):
         link_control(query, options=not early)
+    return {**query, **view}
+
+
+def _key(query: Mapping[str, str]) -> tuple:
+    return tuple(sorted(query.items()))
 
 
 def link_control(query: Mapping[str, str], options: bool = True) -> None:
