@@ -102,7 +102,8 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
-        self.conn.close()
+        with contextlib.suppress(OSError):  # the reader thread may be closing it too, having seen the worker end
+            self.conn.close()
 
 
 def main() -> None:
