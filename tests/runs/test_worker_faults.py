@@ -12,9 +12,25 @@ import pytest
 
 from cnn_core.runs import local, worker
 from cnn_core.runs.local import LocalExecutor
-from tests.run_helpers import kill_9, tiny_request, worker_pids
+from tests.run_helpers import kill_9, tiny_request
+from tests.run_helpers import worker_pids as all_workers
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the workers through Linux's /proc")
+
+
+OTHERS: set[int] = set()  # workers this test process already had when the test began
+
+
+@pytest.fixture(autouse=True)
+def _others():
+    """Another test's executor in this process may still be ending its workers: not this test's to count or kill."""
+    OTHERS.clear()
+    OTHERS.update(all_workers())
+
+
+def worker_pids() -> list[int]:
+    """This test's workers, found by their command line as an operator would."""
+    return [pid for pid in all_workers() if pid not in OTHERS]
 
 
 def trained(handle) -> bool:
