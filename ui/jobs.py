@@ -150,11 +150,10 @@ class TrainingManager:
             except BaseException as exc:
                 if lease is not None:
                     image_store.release(lease)
-                if not isinstance(exc, ValueError):
-                    raise
-                # refused (e.g. no node of the Ray cluster is big enough): the page says why
-                logger.warning("training %s refused: %s", key, exc)
-                return Job(key, config, RunHandle.refused(request, str(exc)), owners={who})
+                if isinstance(exc, ValueError):  # refused (no node of the Ray cluster is big enough…): the page says why
+                    logger.warning("training %s refused: %s", key, exc)
+                    return Job(key, config, RunHandle.refused(request, str(exc)), owners={who})
+                raise
             job = self._active[key] = Job(key, config, handle, owners={who}, lease=lease)
         handle.add_done_callback(lambda h: self._finished(job))
         return job
