@@ -34,6 +34,7 @@ from ui.eval_runs import (
 from ui.eval_scores import draw_confusion, draw_curves, draw_embedding, draw_mistakes, draw_report, draw_summary
 from ui.jobs import shared_cache
 from ui.lesson.presenting import intro
+from ui.lesson.session import presenting
 from ui.my_images import ask_for_images  # your own images (the "images" work)
 from ui.reset import reset_button
 from ui.state import shared_dataset
@@ -143,7 +144,8 @@ if tabs[0].open:
     with tabs[0]:
         normalise = st.toggle("Show each true class as shares (rows add up to 100%)", key="ev_normalise",
                               help="Counts depend on how many images a class has; shares compare classes fairly.")
-        left, right = st.columns(2)
+        # Side by side on a screen; one under the other in presenting mode, where half a width clips the report.
+        left, right = (st.container(), st.container()) if presenting() else st.columns(2)
         with left:
             draw_confusion(ev, normalise)
         with right:

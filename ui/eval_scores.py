@@ -18,6 +18,8 @@ from ui import curves
 from ui.echo import plain
 from ui.plots import class_colour, compact, display_scale, tile
 
+SHARE_BAR = "#c6dbef"  # a pale blue behind each share: the confusion matrix's scale, light enough to read dark text on
+
 
 def draw_summary(run: TrainedRun, ev: Evaluation, rep: ev_core.Report) -> None:
     cols = st.columns(5)
@@ -54,11 +56,14 @@ def draw_confusion(ev: Evaluation, normalise: bool) -> None:
 def draw_report(rep: ev_core.Report) -> None:
     st.caption("Precision: of the images the model called this class, the share that were. Recall: of the "
                "images of this class, the share it found. F1 balances the two; support counts the images.")  # fmt: skip
-    table = pd.DataFrame(rep.rows()).set_index("class")
-    share = st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0, width="small")
-    st.dataframe(table, column_config={"precision": share, "recall": share, "f1": share,
-                                       "support": st.column_config.NumberColumn(width="small")},
-                 key="ev_report_table")  # fmt: skip
+    # A static HTML table rather than a data grid: it wraps and grows with presenting mode's large type instead of
+    # clipping its headers, and a class name (a user's folder name) is shown as the text it is.
+    table = pd.DataFrame(rep.rows())
+    table["class"] = [plain(name) for name in table["class"]]
+    shares = ["precision", "recall", "f1"]
+    styled = (table.set_index("class").style.format("{:.2f}", subset=shares)
+              .bar(subset=shares, vmin=0.0, vmax=1.0, color=SHARE_BAR, height=70, width=100))  # fmt: skip
+    st.container(key="ev_report_table").table(styled)
 
 
 def draw_mistakes(ds: ImageDataset, ev: Evaluation, limit: int) -> None:

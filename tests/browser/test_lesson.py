@@ -171,6 +171,34 @@ def test_presenting_mode_clips_no_title_metric_or_chip_at_projector_widths(brows
     page.close()
 
 
+REPORT_CLIPPED = """() => {
+  const t = document.querySelector('.st-key-ev_report_table table');
+  const cells = [...t.querySelectorAll('th, td')].filter(e => e.scrollWidth > e.clientWidth + 1);
+  const box = t.closest('[data-testid="stColumn"]') || t.parentElement;  // a table wider than its box scrolls
+  return {cells: cells.map(e => e.textContent.slice(0, 30)),
+          header: [...t.querySelectorAll('thead th')].map(e => e.textContent.trim()),
+          over: t.getBoundingClientRect().right - box.getBoundingClientRect().right};
+}"""
+
+
+def test_presenting_mode_clips_no_column_of_the_evaluation_report(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{server}/training?n_per_class=20&epochs=2&seed=5&present=true")  # the curves test's run: cached
+    ready(page, "Training")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Active model").first.wait_for(timeout=120_000)
+    nav(page, "Evaluation")
+    for width in (1280, 1400, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.locator(".st-key-ev_report_table table").wait_for(timeout=30_000)
+        page.wait_for_timeout(300)  # the layout settles after the resize
+        shown = page.evaluate(REPORT_CLIPPED)
+        assert shown["cells"] == [] and shown["over"] <= 1, (width, shown)
+        assert {"precision", "recall", "f1", "support"} <= set(shown["header"]), shown["header"]
+        assert page.evaluate(CLIPPED, FITTED) == [], width
+    page.close()
+
+
 def test_show_leaves_no_empty_card_and_a_show_of_nothing_known_hides_nothing(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{server}/training?show=lr,train")

@@ -54,6 +54,11 @@ def open_link() -> None:
         st.html(f"<style>{css}</style>")
 
 
+def presenting() -> bool:
+    """Whether this session was opened in presenting mode (large type): pages stack what sits side by side."""
+    return parse_view(st.session_state.get(VIEW_STATE, {})).present
+
+
 BOARD_BUDGET = "board_budget_saved"  # session key: the class board's parameter budget, kept while on other pages
 
 
