@@ -17,7 +17,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._server import app_server, chromium, wait_painted  # noqa: E402
+from benchmarks._server import app_server, chromium, nav_link, wait_painted  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
 VIEWPORT = {"width": 1400, "height": 900}
@@ -88,15 +88,28 @@ PHONE = {"width": 390, "height": 844}
 
 
 def lesson_shots() -> None:
-    """Every page as a projector shows it (`present=true`, 1400 wide, saved at half size) and on a phone."""
+    """Every page as a projector shows it (`present=true`, 1400 wide, saved at half size) and on a phone, after a
+    short run, so that Training and Evaluation show a model: the pages are opened by the lab's own navigation, as a
+    student would, which keeps the session (a fresh page load would start a new one)."""
     OUT.mkdir(parents=True, exist_ok=True)
     with chromium() as browser, app_server() as (url, _, _):
-        for kind, viewport, query, scale in (("present", VIEWPORT, "?present=true", 0.5), ("phone", PHONE, "", 1.0)):
+        for kind, viewport, query, scale in (("present", VIEWPORT, "&present=true", 0.5), ("phone", PHONE, "", 1.0)):
             page = browser.new_page(viewport=viewport)
+            page.goto(f"{url}/training?n_per_class=60&seed=3{query}")  # the small-data default budget
+            wait_painted(page, "Training")
+            page.get_by_role("button", name="Train", exact=True).click()
+            page.get_by_text("This session's runs").first.wait_for(timeout=600_000)
             for path, heading in PAGES.items():
-                page.goto(f"{url}/{'' if path == 'home' else path}{query}")
+                href = path if path != "home" else ""
+                menu = page.get_by_role("button", name="Pages")  # a phone's menu at the top of the page
+                if menu.is_visible():
+                    menu.click()
+                    page.locator(f"[data-testid=stPopoverBody] :is(a[href='{href}'], a[href^='{href}?'])").click()
+                else:
+                    page.locator(nav_link(href)).first.click()
                 wait_painted(page, heading)
                 settle(page)
+                page.evaluate("window.scrollTo(0, 0)")
                 save(page, f"{kind}-{path}.png", scale, max_bytes=20_000)  # 16 of them: each on a palette
             page.close()
 

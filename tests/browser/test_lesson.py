@@ -199,6 +199,23 @@ def test_presenting_mode_clips_no_column_of_the_evaluation_report(browser, serve
     page.close()
 
 
+def test_a_phone_opens_pages_from_a_menu_on_the_page_and_the_sidebar_stays_out_of_the_way(browser, server):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{server}/dataset?n_per_class=30")
+    ready(page, "Dataset")
+    sidebar = page.get_by_test_id("stSidebar")
+    assert sidebar.get_attribute("data-collapsed") == "true"  # a phone starts with the sidebar folded away
+    page.get_by_role("button", name="Pages").click()
+    page.locator("[data-testid=stPopoverBody] a", has_text="Training").click()
+    ready(page, "Training")
+    assert "/training?" in page.url and "n_per_class=30" in page.url  # the lesson goes with the menu's links
+    assert sidebar.get_attribute("data-collapsed") == "true"  # nothing left open over the page it opened
+    page.set_viewport_size({"width": 1400, "height": 900})  # a wide screen has the sidebar's links, not the menu
+    page.wait_for_timeout(300)
+    assert not page.get_by_role("button", name="Pages").is_visible()
+    page.close()
+
+
 def test_show_leaves_no_empty_card_and_a_show_of_nothing_known_hides_nothing(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{server}/training?show=lr,train")

@@ -12,6 +12,11 @@ import streamlit as st
 from ui.lesson.session import VIEW_STATE, current_query
 
 NAV_KEY = "lesson_nav"  # the key of the navigation's container; drawn before the page as NAV_KEY + "_early"
+PHONE_KEY = "phone_nav"  # the "Pages" menu at the top of the page, shown only where the sidebar is an overlay
+# Where Streamlit lays the sidebar over the page (its `md` breakpoint), a link in it leaves the sidebar open over the
+# page it opened: a phone gets a menu of its own at the top of the page instead, and a wide screen never shows it.
+PHONE_CSS = (f"@media (min-width: 769px) {{ [data-testid='stLayoutWrapper']:has(> [class*='st-key-{PHONE_KEY}']) "
+             "{ display: none; } }")  # the wrapper too: a hidden menu leaves no gap above the title
 
 
 def link_query() -> dict[str, str]:
@@ -19,12 +24,21 @@ def link_query() -> dict[str, str]:
     return {**current_query(), **st.session_state.get(VIEW_STATE, {})}
 
 
-def navigation(slot, pages: Sequence, query: Mapping[str, str], early: bool = False) -> None:
-    """A link to each page in `slot` (a sidebar placeholder), each opening its page with `query`. The router draws
-    it twice, as it does the link control (see `ui.lesson.session.sync`): `early`, before the page, then after."""
-    with slot.container(key=f"{NAV_KEY}_early" if early else NAV_KEY, gap=None):
+def navigation(slot, phone_slot, pages: Sequence, current, query: Mapping[str, str], early: bool = False) -> None:
+    """A link to each page in `slot` (a sidebar placeholder) and in a phone's "Pages" menu in `phone_slot` (at the
+    top of the page), each opening its page with `query`. The router draws both twice, as it does the link control
+    (see `ui.lesson.session.sync`): `early`, before the page, then after. The menu is a new element on each
+    page (its key names `current`, the page shown), so that it opens closed on the page one of its links opened."""
+    end = "_early" if early else ""
+    with slot.container(key=NAV_KEY + end, gap=None):
         for page in pages:
             st.page_link(page, query_params=dict(query) or None)
+    with phone_slot.container(key=PHONE_KEY + end):
+        st.html(f"<style>{PHONE_CSS}</style>")
+        menu = f"{PHONE_KEY}_menu_{current.url_path or 'home'}{end}"
+        with st.popover("Pages", icon=":material/menu:", help="Open another page of the lab.", key=menu):
+            for page in pages:
+                st.page_link(page, query_params=dict(query) or None)
 
 
 def page_link(page, **kwargs) -> None:

@@ -26,7 +26,7 @@ def hide_label(name: str) -> str:
         return EXTRA_LABELS[name]
     return f"{PAGES[BY_NAME[name].group]} · {LABELS[name]}"
 LAYOUT_HIDEABLE = {"sidebar": ('[data-testid="stSidebar"]', '[data-testid="stSidebarCollapsedControl"]'),
-                   "nav": ("[class*='st-key-lesson_nav']",)}  # fmt: skip
+                   "nav": ("[class*='st-key-lesson_nav']", "[class*='st-key-phone_nav']")}  # fmt: skip
 
 
 # Large type must not clip: metrics, titles and chips wrap instead of ending in "…", and the charts' own text (drawn
