@@ -1,5 +1,3 @@
-import sys
+from cnn_core.cli.main import end_process, main
 
-from cnn_core.cli.main import main
-
-sys.exit(main())
+end_process(main())

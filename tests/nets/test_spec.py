@@ -146,3 +146,25 @@ def test_each_layer_record_matches_its_torch_class(name):
         F = torch.nn.functional  # noqa: N806, F841 - used by the functional form
         expected = eval(record.functional.format(**record.args))  # noqa: S307 - our own table
         torch.testing.assert_close(module(x), expected)
+
+
+def test_in_place_relus_follow_only_layers_that_keep_no_output_and_change_no_number():
+    """Training's copy overwrites a conv, batch norm or linear output with its ReLU (their backward passes don't read
+    it); after anything else (the input, a pooling, a tanh whose backward reads its output) the ReLU writes anew."""
+    spec = ModelSpec((3, 8, 8), 3, (layer("relu"), layer("conv2d", out_channels=4, padding=1), layer("batchnorm2d"),
+                                    layer("relu"), layer("maxpool2d"), layer("relu"), layer("conv2d", out_channels=4),
+                                    layer("relu"), layer("tanh"), layer("relu"), layer("flatten"),
+                                    layer("linear", out_features=5), layer("relu"), layer("linear", out_features=3)))  # fmt: skip
+    torch.manual_seed(0)
+    plain = build_model(spec)
+    torch.manual_seed(0)
+    inplace = build_model(spec, inplace_relu=True)
+    relus = [m.inplace for m in inplace if isinstance(m, torch.nn.ReLU)]
+    assert relus == [False, True, False, True, False, True] and not any(
+        m.inplace for m in plain if isinstance(m, torch.nn.ReLU))  # fmt: skip
+    x = torch.randn(6, 3, 8, 8)
+    grads = []
+    for model in (plain, inplace):
+        model(x).square().sum().backward()
+        grads.append([p.grad for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads))

@@ -383,3 +383,20 @@ def test_small_data_gets_smaller_batches_and_at_least_min_steps():
     cfg = suggested_config(faces)  # 48 images: 34 to train on
     assert cfg.batch_size == 8 and cfg.epochs * math.ceil(34 / 8) >= MIN_STEPS and cfg.epochs <= 100
     assert suggested_config(DataConfig()) == TrainConfig(epochs=10)  # the classic task's defaults are unchanged
+
+
+@pytest.mark.parametrize("test_fraction", [0.2, 0.0])
+def test_a_finished_run_reports_its_last_validation_without_measuring_it_again(spec, monkeypatch, test_fraction):
+    """One validation pass per epoch and none after: the weights kept are those the last epoch measured; without test
+    images the fp32 held-out score is that same pass, with them one pass over the test images."""
+    data = make_dataset(DataConfig(n_per_class=30, size=16, test_fraction=test_fraction))
+    calls = []
+    scripted(monkeypatch, "evaluate", [lambda r: calls.append(r) or r] * 10)
+    run = fit(spec, data, TrainConfig(epochs=3, precision="fp32"), device="cpu")
+    assert len(calls) == 3 + (test_fraction > 0) and run.summary["test_split"] == ("test" if test_fraction else "val")
+    last = run.history[-1]
+    assert (run.summary["val_loss"], run.summary["val_acc"]) == (last["val_loss"], last["val_acc"])
+    assert run.summary["test_acc"] == (calls[-1][1] if test_fraction else last["val_acc"])
+    images, labels = (torch.as_tensor(a) for a in data.split("val"))
+    loss, acc = evaluate(run.build("cpu"), images, labels)  # the kept weights, measured afresh
+    assert run.summary["val_loss"] == pytest.approx(loss, rel=1e-5) and run.summary["val_acc"] == acc
