@@ -139,14 +139,32 @@ async def number(s: Session, key: str, value: int) -> dict:
 
 async def pick(s: Session, key: str, option: str) -> dict:
     async def choose():
-        await s.page.locator(f".st-key-{key}").first.click()
+        await s.page.locator(f".st-key-{key}").get_by_role("combobox").first.click()  # drawn, not its placeholder
         await s.page.get_by_role("option", name=option, exact=True).first.click()
 
     return await s.timed(choose)
 
 
-async def radio(s: Session, key: str, label: str) -> dict:
-    return await s.timed(lambda: s.page.locator(f".st-key-{key} label").filter(has_text=label).first.click())
+async def radio(s: Session, key: str) -> dict:
+    """Choose a radio's first option that is not checked (a click on the checked one would run nothing), and
+    click again until the browser shows it checked (a click that lands while the radio is redrawn is lost)."""
+    group = s.page.locator(f".st-key-{key}")
+    await group.locator("input[type='radio']:checked").first.wait_for(state="attached")
+    option = group.locator("label").filter(has=s.page.locator("input[type='radio']:not(:checked)")).first
+    target = await option.inner_text()
+
+    async def choose():
+        for _ in range(20):
+            await option.click()
+            checked = group.locator("label").filter(has=s.page.locator("input[type='radio']:checked"))
+            try:
+                await checked.filter(has_text=target).first.wait_for(state="attached", timeout=500)
+                return
+            except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the click was lost, click again
+                continue
+        raise TimeoutError(f"the radio {key!r} never showed {target!r} checked")
+
+    return await s.timed(choose)
 
 
 async def open_expander(s: Session, title: str) -> None:
@@ -178,14 +196,20 @@ async def interactions(s: Session, url: str, only: str, repeat: int, first_visit
         for i in range(repeat):
             yield "dataset.noise", await arrow(s, "ds_noise", i)
         await open_expander(s, "Make it harder")
-        for i in range(repeat):
-            yield "dataset.colour", await radio(s, "ds_color_mode", "random" if i % 2 == 0 else "one per class")
+        for _ in range(repeat):
+            yield "dataset.colour", await radio(s, "ds_color_mode")
         await s.page.get_by_role("tab", name="Channels").click()
         for i in range(repeat):
             yield "dataset.channel_image", await number(s, "ds_channel_image", i + 1)
     if wanted("convolution"):
+        from cnn_core.conv.kernels import PRESETS
+
+        kernels = list(PRESETS)[:2]  # the page starts on the second one: the first change picks the first
         for _ in range(repeat):
             yield "convolution.load", await goto(s, f"{url}/convolution")
+        for i in range(repeat):
+            yield "convolution.kernel", await pick(s, "conv_kernel", kernels[i % 2])
+        await radio(s, "conv_source")  # "Dataset image": its image number shows
         for i in range(repeat):
             yield "convolution.image", await number(s, "conv_index", i + 1)
     if wanted("architecture"):
