@@ -10,7 +10,10 @@ it reports, over `--repeat` changes:
 - server_ms p50/p95: from the change until the `script_finished` message arrived (loopback: the script's run,
   its serialisation and the socket, no drawing);
 - kb p50: the bytes of the websocket frames the browser received for the change (Playwright's `framereceived`);
-- cpu_ms p50: CPU time the server's process tree spent on it (utime + stime from /proc).
+- cpu_ms p50: CPU time the server's process tree spent on it (utime + stime from /proc);
+- browser_ms p50: CPU time of the page's renderer main thread (DevTools' Performance metrics in thread ticks:
+  every task, Plotly's drawing included), with js_ms (JavaScript) and layout_ms (style and layout) of it: the
+  browser's share, which a busy machine barely moves.
 
 `--class N` runs N sessions at once instead (browsers at low priority, nice 19 on their autogroup, standing in
 for the students' own computers), each changing one widget (`--interaction`) with a pause between changes;
@@ -78,7 +81,20 @@ class Session:
     def __init__(self, page, server_pid: int, timeout_s: float = 120):
         self.page, self.server_pid, self.timeout_s = page, server_pid, timeout_s
         self.frames: list[tuple[int, bool]] = []  # (bytes, is script_finished) of each frame received
+        self.cdp = None  # a DevTools session once `watch_browser` ran: the renderer's own time per change
         page.on("websocket", self._socket)
+
+    async def watch_browser(self) -> None:
+        self.cdp = await self.page.context.new_cdp_session(self.page)
+        await self.cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+
+    async def _browser_ms(self) -> dict[str, float]:
+        """The page's main thread so far (ms): all its tasks, the JavaScript of them, and style and layout."""
+        if self.cdp is None:
+            return {}
+        got = {m["name"]: m["value"] for m in (await self.cdp.send("Performance.getMetrics"))["metrics"]}
+        return {"browser_ms": 1000 * got["TaskDuration"], "js_ms": 1000 * got["ScriptDuration"],
+                "layout_ms": 1000 * (got["LayoutDuration"] + got["RecalcStyleDuration"])}
 
     def _socket(self, ws) -> None:
         if "_stcore/stream" in ws.url:
@@ -96,8 +112,11 @@ class Session:
         self.frames.append((len(data), finished))
 
     async def timed(self, action, navigation: bool = False) -> dict:
-        """Do `action` (a coroutine function) and wait until the page settles: felt and server ms, kB, CPU ms."""
-        page, cpu0 = self.page, cpu_seconds(self.server_pid)
+        """Do `action` (a coroutine function) and wait until the page settles: felt and server ms, kB, CPU ms,
+        and once `watch_browser` ran, the renderer main thread's CPU ms (browser_ms; js_ms and layout_ms of it)."""
+        page, cpu0, browser0 = self.page, cpu_seconds(self.server_pid), await self._browser_ms()
+        if navigation:  # a new document counts from 0
+            browser0 = dict.fromkeys(browser0, 0.0)
         first = 0 if navigation else len(self.frames)
         t0 = 0.0 if navigation else await page.evaluate("performance.now()")
         await action()
@@ -109,9 +128,10 @@ class Session:
                 if done and done[0] < messages:
                     finished_at = (await page.evaluate("window.__lat.messages"))[done[0]]
             if finished_at is not None and not busy and now - last_change >= QUIET_MS:
+                browser = {k: v - browser0[k] for k, v in (await self._browser_ms()).items()}
                 return {"felt_ms": max(last_change, finished_at) - t0, "server_ms": finished_at - t0,
                         "kb": sum(n for n, _ in self.frames[first:]) / 1024,
-                        "cpu_ms": 1000 * (cpu_seconds(self.server_pid) - cpu0)}  # fmt: skip
+                        "cpu_ms": 1000 * (cpu_seconds(self.server_pid) - cpu0), **browser}  # fmt: skip
             await page.wait_for_timeout(25)
         raise TimeoutError(f"the page did not settle within {self.timeout_s:.0f} s")
 
@@ -242,6 +262,9 @@ def summary(samples: dict[str, list[dict]]) -> dict:
                      "server_ms_p95": round(percentile(server, 0.95)),
                      "kb_p50": round(statistics.median(r["kb"] for r in rows), 1),
                      "cpu_ms_p50": round(statistics.median(r["cpu_ms"] for r in rows))}  # fmt: skip
+        for key in ("browser_ms", "js_ms", "layout_ms"):  # the renderer's main thread, where measured
+            if key in rows[0]:
+                out[name][f"{key}_p50"] = round(statistics.median(r[key] for r in rows))
     return out
 
 
@@ -255,6 +278,7 @@ async def one_session(url: str, pid: int, args) -> dict:
             context = await browser.new_context(viewport={"width": 1400, "height": 900})
             await context.add_init_script(WATCH_JS)
             s = Session(await context.new_page(), pid, args.timeout)
+            await s.watch_browser()
             await goto(s, f"{url}/dataset")  # warm: the first imports and the default dataset
             async for name, sample in interactions(s, url, args.only, args.repeat, args.first_visits):
                 samples.setdefault(name, []).append(sample)
