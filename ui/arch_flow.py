@@ -3,7 +3,8 @@
 It was a Plotly figure: on a direct load of the page that was the only chart, and drawing it (and loading Plotly's
 code into the page for it) was about 0.4 s of the browser's main thread; an SVG of a dozen boxes is drawn in a
 few milliseconds. Horizontal positions are percentages of the width (the boxes spread over the page as the
-figure's did) and heights are pixels, so the labels keep their size however wide the page is."""
+figure's did) and heights are pixels, so the labels keep their size however wide the page is (presenting mode
+enlarges them as it does the charts' text: ui/lesson/presenting.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ SCALE = 136  # pixels per unit of box height: the tallest box (the input's size)
 MIDDLE = 80  # the boxes' centre line, in pixels from the top
 LABEL_Y = MIDDLE + 0.52 * SCALE + 12  # the first label line's baseline, under the tallest box
 GAP = 0.35  # units between boxes
+MIN_UNIT = 85  # the fewest pixels a unit of width: a flat vector's label stays clear of its neighbours (SimpleCNN: 723 px)
 IMAGE, FLAT, BROKEN = "#1f77b4", "#ff7f0e", "#d62728"
 
 
@@ -68,11 +70,12 @@ def shape_flow_svg(content: str, _summary: Summary) -> str:
                      f'height="{0.6 * SCALE:.1f}" fill="none" stroke="{BROKEN}" stroke-dasharray="6 4"/>'
                      f'<text x="{pct(x + 0.25)}" y="{MIDDLE + 8}" text-anchor="middle" font-size="22">✗</text>'
                      f'{_label(pct(x + 0.25), *where)}</g>')
-    return (f'<svg role="img" aria-label="How the tensor\'s shape changes through the network" width="100%" '
-            f'height="{HEIGHT}" style="font-size: 11px; fill: currentColor" xmlns="http://www.w3.org/2000/svg">'
-            f'{"".join(parts)}</svg>')
+    # Narrower than MIN_UNIT pixels a unit (a phone), the labels would overlap: the drawing keeps that width and scrolls.
+    return (f'<div style="overflow-x: auto"><svg class="shape-flow" role="img" aria-label="How the tensor\'s shape '
+            f'changes through the network" width="100%" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg" '
+            f'style="min-width: {span * MIN_UNIT:.0f}px; font-size: 11px; fill: currentColor">{"".join(parts)}</svg></div>')
 
 
 def _label(x: str, first: str, second: str) -> str:
     return (f'<text x="{x}" y="{LABEL_Y:.0f}" text-anchor="middle"><tspan x="{x}">{first}</tspan>'
-            f'<tspan x="{x}" dy="14">{second}</tspan></text>')
+            f'<tspan x="{x}" dy="1.3em">{second}</tspan></text>')
