@@ -80,7 +80,7 @@ class Session:
 
     def __init__(self, page, server_pid: int, timeout_s: float = 120):
         self.page, self.server_pid, self.timeout_s = page, server_pid, timeout_s
-        self.frames: list[tuple[int, bool]] = []  # (bytes, is script_finished) of each frame received
+        self.frames: list[tuple[int, str]] = []  # (bytes, ForwardMsg type) of each frame received
         self.cdp = None  # a DevTools session once `watch_browser` ran: the renderer's own time per change
         page.on("websocket", self._socket)
 
@@ -106,12 +106,12 @@ class Session:
 
         data = payload if isinstance(payload, bytes) else payload.encode()
         try:
-            finished = ForwardMsg.FromString(data).WhichOneof("type") == "script_finished"
-        except Exception:  # noqa: BLE001 - not a ForwardMsg: counted, never a finish
-            finished = False
-        self.frames.append((len(data), finished))
+            kind = ForwardMsg.FromString(data).WhichOneof("type")
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: counted, never a start or a finish
+            kind = ""
+        self.frames.append((len(data), kind))
 
-    async def timed(self, action, navigation: bool = False) -> dict:
+    async def timed(self, action, navigation: bool = False, new_run: bool = False) -> dict:
         """Do `action` (a coroutine function) and wait until the page settles: felt and server ms, kB, CPU ms,
         and once `watch_browser` ran, the renderer main thread's CPU ms (browser_ms; js_ms and layout_ms of it)."""
         page, cpu0, browser0 = self.page, cpu_seconds(self.server_pid), await self._browser_ms()
@@ -124,7 +124,11 @@ class Session:
         while time.perf_counter() < deadline:
             now, last_change, busy, messages = await page.evaluate(STATE_JS)
             if finished_at is None:
-                done = [i for i, (_, fin) in enumerate(self.frames) if fin and i >= first]
+                # new_run: the finish of a run that started after the action (a page switch starts one with its
+                # `new_session` message), not that of a live view's rerun still under way when it came
+                start = next((i for i, (_, k) in enumerate(self.frames) if k == "new_session" and i >= first), None)
+                since = first if not new_run else len(self.frames) if start is None else start
+                done = [i for i, (_, k) in enumerate(self.frames) if k == "script_finished" and i >= since]
                 if done and done[0] < messages:
                     finished_at = (await page.evaluate("window.__lat.messages"))[done[0]]
             if finished_at is not None and not busy and now - last_change >= QUIET_MS:
@@ -200,7 +204,7 @@ async def train(s: Session, url: str, seed: int) -> None:
 
 async def nav(s: Session, path: str) -> dict:
     link = s.page.locator(nav_link(path)).first
-    return await s.timed(link.click)
+    return await s.timed(link.click, new_run=True)
 
 
 async def interactions(s: Session, url: str, only: str, repeat: int, first_visits: int):
