@@ -6,10 +6,10 @@ from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.summary import summarize
 from cnn_core.training.config import TrainConfig
 from ui import arch_editor as editor
+from ui.arch_flow import draw_shape_flow
 from ui.arch_views import (
     draw_cost_chart,
     draw_formulas,
-    draw_shape_flow,
     draw_summary_table,
     draw_totals,
     spec_summary,

@@ -1,3 +1,5 @@
+from functools import partial
+
 import streamlit as st
 
 from cnn_core.data.image_store import MissingImages  # your own images (the "images" work)
@@ -118,7 +120,7 @@ try:
     ds = shared_dataset(run.data_config)
     check_compatible(run.spec, ds)
     key = run_key(run)
-    model = session_model(run, device)
+    model = partial(session_model, run, device)  # built when a tab (or an evaluation not cached yet) needs it
     ev = evaluation(key, model, ds, run.held_out if device.type == "cpu" else None)  # done by its worker: on the CPU
     run.held_out = None  # now in the shared cache: the session need not hold it
 except MissingImages as exc:  # your own images, not in this session: ask for them (the "images" work)
@@ -161,7 +163,7 @@ if tabs[2].open:
             st.info("This network has no conv layers, so it has no filters to show.")
         else:
             layer, channel, rgb = filter_ui(run)
-            draw_filters(conv_filters(model, layer), describe_layer(run, layer), channel, rgb)
+            draw_filters(conv_filters(model(), layer), describe_layer(run, layer), channel, rgb)
 if tabs[3].open:
     with tabs[3]:
         if not has_conv:
@@ -170,7 +172,7 @@ if tabs[3].open:
             per_block = st.slider("Maps per block", 4, 64, 16, step=4, key="ev_maps_n",
                                   help="How many channels of each block to show, the most active first.")
             blocks = conv_blocks(run.spec)
-            draw_feature_maps(run, blocks, block_maps(key, image_id, tuple(blocks), model, image), per_block, image)
+            draw_feature_maps(run, blocks, block_maps(key, image_id, tuple(blocks), model(), image), per_block, image)
 if tabs[4].open:
     with tabs[4]:
         st.caption("Grad-CAM colours the regions whose features raised the chosen class's score (red: most); "
@@ -181,7 +183,7 @@ if tabs[4].open:
         else:
             target, layer = explain_ui(run, ev, pos)
             target = int(ev.preds[pos]) if target < 0 else target
-            cam, sal = explanation(key, image_id, target, layer, model, image)
+            cam, sal = explanation(key, image_id, target, layer, model(), image)
             true, pred = ev.classes[ev.labels[pos]], ev.classes[ev.preds[pos]]
             title = f"{ev.name(pos)}: a {true}, predicted {pred}; explaining {ev.classes[target]}"
             draw_explanation(image, cam, sal, title, key="ev_cam_chart")
@@ -204,10 +206,10 @@ if tabs[5].open:
             else:
                 for notice in notices:
                     st.info(f"Your image was changed: {notice}.")
-                probs = probabilities(model, mine)
+                probs = probabilities(model(), mine)
                 if has_conv:
                     mine_id = f"upload:{upload.file_id}:{invert}"
-                    cam, sal = explanation(key, mine_id, int(probs.argmax()), conv_blocks(run.spec)[-1], model, mine)
+                    cam, sal = explanation(key, mine_id, int(probs.argmax()), conv_blocks(run.spec)[-1], model(), mine)
                     title = f"your image, predicted {ev.classes[int(probs.argmax())]}"
                     draw_explanation(mine, cam, sal, title, key="ev_upload_chart")
                 draw_probabilities(probs, ev.classes, key="ev_upload_probs")

@@ -10,7 +10,10 @@ it reports, over `--repeat` changes:
 - server_ms p50/p95: from the change until the `script_finished` message arrived (loopback: the script's run,
   its serialisation and the socket, no drawing);
 - kb p50: the bytes of the websocket frames the browser received for the change (Playwright's `framereceived`);
-- cpu_ms p50: CPU time the server's process tree spent on it (utime + stime from /proc).
+- cpu_ms p50: CPU time the server's process tree spent on it (utime + stime from /proc);
+- browser_ms p50: CPU time of the page's renderer main thread (DevTools' Performance metrics in thread ticks:
+  every task, Plotly's drawing included), with js_ms (JavaScript) and layout_ms (style and layout) of it: the
+  browser's share, which a busy machine barely moves.
 
 `--class N` runs N sessions at once instead (browsers at low priority, nice 19 on their autogroup, standing in
 for the students' own computers), each changing one widget (`--interaction`) with a pause between changes;
@@ -77,8 +80,21 @@ class Session:
 
     def __init__(self, page, server_pid: int, timeout_s: float = 120):
         self.page, self.server_pid, self.timeout_s = page, server_pid, timeout_s
-        self.frames: list[tuple[int, bool]] = []  # (bytes, is script_finished) of each frame received
+        self.frames: list[tuple[int, str]] = []  # (bytes, ForwardMsg type) of each frame received
+        self.cdp = None  # a DevTools session once `watch_browser` ran: the renderer's own time per change
         page.on("websocket", self._socket)
+
+    async def watch_browser(self) -> None:
+        self.cdp = await self.page.context.new_cdp_session(self.page)
+        await self.cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+
+    async def _browser_ms(self) -> dict[str, float]:
+        """The page's main thread so far (ms): all its tasks, the JavaScript of them, and style and layout."""
+        if self.cdp is None:
+            return {}
+        got = {m["name"]: m["value"] for m in (await self.cdp.send("Performance.getMetrics"))["metrics"]}
+        return {"browser_ms": 1000 * got["TaskDuration"], "js_ms": 1000 * got["ScriptDuration"],
+                "layout_ms": 1000 * (got["LayoutDuration"] + got["RecalcStyleDuration"])}
 
     def _socket(self, ws) -> None:
         if "_stcore/stream" in ws.url:
@@ -90,14 +106,17 @@ class Session:
 
         data = payload if isinstance(payload, bytes) else payload.encode()
         try:
-            finished = ForwardMsg.FromString(data).WhichOneof("type") == "script_finished"
-        except Exception:  # noqa: BLE001 - not a ForwardMsg: counted, never a finish
-            finished = False
-        self.frames.append((len(data), finished))
+            kind = ForwardMsg.FromString(data).WhichOneof("type")
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: counted, never a start or a finish
+            kind = ""
+        self.frames.append((len(data), kind))
 
-    async def timed(self, action, navigation: bool = False) -> dict:
-        """Do `action` (a coroutine function) and wait until the page settles: felt and server ms, kB, CPU ms."""
-        page, cpu0 = self.page, cpu_seconds(self.server_pid)
+    async def timed(self, action, navigation: bool = False, new_run: bool = False) -> dict:
+        """Do `action` (a coroutine function) and wait until the page settles: felt and server ms, kB, CPU ms,
+        and once `watch_browser` ran, the renderer main thread's CPU ms (browser_ms; js_ms and layout_ms of it)."""
+        page, cpu0, browser0 = self.page, cpu_seconds(self.server_pid), await self._browser_ms()
+        if navigation:  # a new document counts from 0
+            browser0 = dict.fromkeys(browser0, 0.0)
         first = 0 if navigation else len(self.frames)
         t0 = 0.0 if navigation else await page.evaluate("performance.now()")
         await action()
@@ -105,13 +124,18 @@ class Session:
         while time.perf_counter() < deadline:
             now, last_change, busy, messages = await page.evaluate(STATE_JS)
             if finished_at is None:
-                done = [i for i, (_, fin) in enumerate(self.frames) if fin and i >= first]
+                # new_run: the finish of a run that started after the action (a page switch starts one with its
+                # `new_session` message), not that of a live view's rerun still under way when it came
+                start = next((i for i, (_, k) in enumerate(self.frames) if k == "new_session" and i >= first), None)
+                since = first if not new_run else len(self.frames) if start is None else start
+                done = [i for i, (_, k) in enumerate(self.frames) if k == "script_finished" and i >= since]
                 if done and done[0] < messages:
                     finished_at = (await page.evaluate("window.__lat.messages"))[done[0]]
             if finished_at is not None and not busy and now - last_change >= QUIET_MS:
+                browser = {k: v - browser0[k] for k, v in (await self._browser_ms()).items()}
                 return {"felt_ms": max(last_change, finished_at) - t0, "server_ms": finished_at - t0,
                         "kb": sum(n for n, _ in self.frames[first:]) / 1024,
-                        "cpu_ms": 1000 * (cpu_seconds(self.server_pid) - cpu0)}  # fmt: skip
+                        "cpu_ms": 1000 * (cpu_seconds(self.server_pid) - cpu0), **browser}  # fmt: skip
             await page.wait_for_timeout(25)
         raise TimeoutError(f"the page did not settle within {self.timeout_s:.0f} s")
 
@@ -139,14 +163,32 @@ async def number(s: Session, key: str, value: int) -> dict:
 
 async def pick(s: Session, key: str, option: str) -> dict:
     async def choose():
-        await s.page.locator(f".st-key-{key}").first.click()
+        await s.page.locator(f".st-key-{key}").get_by_role("combobox").first.click()  # drawn, not its placeholder
         await s.page.get_by_role("option", name=option, exact=True).first.click()
 
     return await s.timed(choose)
 
 
-async def radio(s: Session, key: str, label: str) -> dict:
-    return await s.timed(lambda: s.page.locator(f".st-key-{key} label").filter(has_text=label).first.click())
+async def radio(s: Session, key: str) -> dict:
+    """Choose a radio's first option that is not checked (a click on the checked one would run nothing), and
+    click again until the browser shows it checked (a click that lands while the radio is redrawn is lost)."""
+    group = s.page.locator(f".st-key-{key}")
+    await group.locator("input[type='radio']:checked").first.wait_for(state="attached")
+    option = group.locator("label").filter(has=s.page.locator("input[type='radio']:not(:checked)")).first
+    target = await option.inner_text()
+
+    async def choose():
+        for _ in range(20):
+            await option.click()
+            checked = group.locator("label").filter(has=s.page.locator("input[type='radio']:checked"))
+            try:
+                await checked.filter(has_text=target).first.wait_for(state="attached", timeout=500)
+                return
+            except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the click was lost, click again
+                continue
+        raise TimeoutError(f"the radio {key!r} never showed {target!r} checked")
+
+    return await s.timed(choose)
 
 
 async def open_expander(s: Session, title: str) -> None:
@@ -162,7 +204,7 @@ async def train(s: Session, url: str, seed: int) -> None:
 
 async def nav(s: Session, path: str) -> dict:
     link = s.page.locator(nav_link(path)).first
-    return await s.timed(link.click)
+    return await s.timed(link.click, new_run=True)
 
 
 async def interactions(s: Session, url: str, only: str, repeat: int, first_visits: int):
@@ -178,14 +220,21 @@ async def interactions(s: Session, url: str, only: str, repeat: int, first_visit
         for i in range(repeat):
             yield "dataset.noise", await arrow(s, "ds_noise", i)
         await open_expander(s, "Make it harder")
-        for i in range(repeat):
-            yield "dataset.colour", await radio(s, "ds_color_mode", "random" if i % 2 == 0 else "one per class")
-        await s.page.get_by_role("tab", name="Channels").click()
+        for _ in range(repeat):
+            yield "dataset.colour", await radio(s, "ds_color_mode")
+        # opened and settled before its widget is timed (the first Plotly chart of the session: Plotly's code loads)
+        yield "dataset.channels_tab", await s.timed(s.page.get_by_role("tab", name="Channels").click)
         for i in range(repeat):
             yield "dataset.channel_image", await number(s, "ds_channel_image", i + 1)
     if wanted("convolution"):
+        from cnn_core.conv.kernels import PRESETS
+
+        kernels = list(PRESETS)[:2]  # the page starts on the second one: the first change picks the first
         for _ in range(repeat):
             yield "convolution.load", await goto(s, f"{url}/convolution")
+        for i in range(repeat):
+            yield "convolution.kernel", await pick(s, "conv_kernel", kernels[i % 2])
+        await radio(s, "conv_source")  # "Dataset image": its image number shows
         for i in range(repeat):
             yield "convolution.image", await number(s, "conv_index", i + 1)
     if wanted("architecture"):
@@ -218,6 +267,9 @@ def summary(samples: dict[str, list[dict]]) -> dict:
                      "server_ms_p95": round(percentile(server, 0.95)),
                      "kb_p50": round(statistics.median(r["kb"] for r in rows), 1),
                      "cpu_ms_p50": round(statistics.median(r["cpu_ms"] for r in rows))}  # fmt: skip
+        for key in ("browser_ms", "js_ms", "layout_ms"):  # the renderer's main thread, where measured
+            if key in rows[0]:
+                out[name][f"{key}_p50"] = round(statistics.median(r[key] for r in rows))
     return out
 
 
@@ -231,6 +283,7 @@ async def one_session(url: str, pid: int, args) -> dict:
             context = await browser.new_context(viewport={"width": 1400, "height": 900})
             await context.add_init_script(WATCH_JS)
             s = Session(await context.new_page(), pid, args.timeout)
+            await s.watch_browser()
             await goto(s, f"{url}/dataset")  # warm: the first imports and the default dataset
             async for name, sample in interactions(s, url, args.only, args.repeat, args.first_visits):
                 samples.setdefault(name, []).append(sample)

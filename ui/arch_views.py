@@ -1,8 +1,8 @@
-"""The Architecture page's table conversions and drawings: summary table, charts, shape flow, formulas."""
+"""The Architecture page's table conversions and drawings: summary table, cost chart, formulas (the shape flow is in
+ui/arch_flow.py)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -11,7 +11,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from cnn_core.nets.codegen import generate_code
-from cnn_core.nets.layers import ARGS, LAYER_TYPES, MISSING_HEAD, LayerSpec, SpecError, layer_type
+from cnn_core.nets.layers import ARGS, LAYER_TYPES, LayerSpec, SpecError, layer_type
 from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.nets.summary import Summary, format_bytes, format_count, summarize
@@ -188,54 +188,6 @@ def cost_figure(content: str, _summary: Summary) -> go.Figure | None:
                 hovertemplate="%{x}: %{y:,} MACs<extra></extra>")
     fig.update_layout(showlegend=False)
     return compact(fig, 420)
-
-
-def _box_size(shape: tuple[int, ...], side: int, widest: int) -> tuple[float, float]:
-    """(width, height) of a tensor's box: width grows with log channels, height with the spatial size."""
-    if len(shape) == 3:
-        return 0.25 + 0.75 * math.log2(shape[0] + 1) / math.log2(widest + 1), max(0.06, min(1.0, shape[1] / side))
-    return 0.12, 0.1 + 0.5 * math.log10(shape[0] + 1) / math.log10(max(widest, 10) + 1)
-
-
-def draw_shape_flow(summary: Summary) -> None:
-    st.plotly_chart(shape_flow_figure(summary.spec.to_json(), summary), key="arch_flow_chart")
-    st.caption("Each box is the tensor after a layer that changes its shape: taller = larger image, wider = more "
-               "channels (blue); orange bars are flat vectors, taller = more features.")
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def shape_flow_figure(content: str, _summary: Summary) -> go.Figure:
-    """A box per tensor whose shape a layer changes, left to right, and where the network breaks."""
-    summary, spec = _summary, _summary.spec
-    stages = [("input", tuple(spec.input))] + [(r.name, r.output_shape) for r in summary.rows
-                                               if LAYER_TYPES[r.type].rule]  # fmt: skip
-    widest = max(max(s[0] for _, s in stages), 1)
-    fig, x = go.Figure(), 0.0
-    xs, texts = [], []
-    for name, shape in stages:
-        w, h = _box_size(shape, spec.input[1], widest)
-        colour = "#1f77b4" if len(shape) == 3 else "#ff7f0e"
-        x0, x1, mid = round(x, 3), round(x + w, 3), round(x + w / 2, 3)  # 3 decimals are sub-pixel: less to send
-        fig.add_shape(type="rect", x0=x0, x1=x1, y0=round(-h / 2, 3), y1=round(h / 2, 3), fillcolor=colour,
-                      opacity=0.55, line=dict(color=colour))
-        fig.add_annotation(x=mid, y=-0.52, yanchor="top", text=f"{name}<br>{shape_text(shape)}", showarrow=False)
-        xs.append(mid)
-        texts.append(f"{name}: {shape_text(shape)}")
-        x += w + 0.35
-    x = round(x, 3)
-    if summary.error is not None and summary.error.index >= 0:
-        where = "head<br>missing" if summary.error.layer_type == MISSING_HEAD else f"layer {summary.error.index}<br>breaks"
-        fig.add_shape(type="rect", x0=x, x1=x + 0.5, y0=-0.3, y1=0.3, line=dict(color="#d62728", dash="dash"))
-        fig.add_annotation(x=x + 0.25, y=0, text="✗", showarrow=False, font=dict(size=22, color="#d62728"))
-        fig.add_annotation(x=x + 0.25, y=-0.52, yanchor="top", text=where, showarrow=False,
-                           font=dict(color="#d62728"))
-        x += 0.5
-    fig.add_scatter(x=xs, y=[0] * len(xs), mode="markers", marker=dict(opacity=0), text=texts,
-                    hovertemplate="%{text}<extra></extra>")
-    fig.update_xaxes(visible=False, range=[-0.2, round(x + 0.1, 3)])
-    fig.update_yaxes(visible=False, range=[-0.8, 0.52])
-    fig.update_layout(showlegend=False, plot_bgcolor="white", font=dict(size=11))  # the labels' size, set once
-    return compact(fig, 230)
 
 
 def draw_formulas(summary: Summary) -> None:

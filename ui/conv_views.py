@@ -181,7 +181,7 @@ def draw_channel_sums(contributions: np.ndarray, names: tuple[str, ...]) -> None
     fig = make_subplots(1, len(maps), subplot_titles=titles, horizontal_spacing=0.03)
     bound = float(np.abs(maps[-1]).max()) or 1.0
     for j, values in enumerate(maps):
-        fig.add_trace(go.Heatmap(z=np.round(values, 3), colorscale="RdBu", reversescale=True, zmid=0,
+        fig.add_trace(go.Heatmap(z=np.round(values, 3).astype(np.float32), colorscale="RdBu", reversescale=True, zmid=0,
                                  zmin=-bound, zmax=bound, showscale=j == len(maps) - 1,
                                  hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"), 1, j + 1)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{j + 1}", showticklabels=False, row=1, col=j + 1)

@@ -61,6 +61,7 @@ def draw_gallery(ds: ImageDataset) -> None:
         st.image(tiles, caption=[f"#{i:,}" for i in idx])
 
 
+@st.fragment  # the image number changes only this tab: its change reruns and resends this, not the whole page
 def draw_channels(ds: ImageDataset) -> None:
     if ds.input_shape[0] == 3:
         st.caption("A colour image is a stack of channels: three grids of numbers (red, green, blue), "

@@ -3,6 +3,7 @@ this session, and its evaluation, embedding and explanations, cached by run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import numpy as np
@@ -123,12 +124,14 @@ def session_model(run: TrainedRun, device) -> object:
 
 
 @st.cache_data(max_entries=8, show_spinner="Running the model over the held-out images…")
-def evaluation(key: str, _model, _ds: ImageDataset, _done: Evaluation | None = None) -> Evaluation:
+def evaluation(key: str, _model: Callable[[], object], _ds: ImageDataset, _done: Evaluation | None = None) -> Evaluation:
     """The model's evaluation on the held-out split; `_done`: the one its worker computed as the run ended
-    (run.held_out, on the CPU: cnn_core.runs.held_out), taken when it is of this dataset's held-out split."""
+    (run.held_out, on the CPU: cnn_core.runs.held_out), taken when it is of this dataset's held-out split.
+    `_model` builds the model (session_model): only called when neither the cache nor the worker has the answer, so
+    a session that only reads the scores builds no model of its own."""
     if _done is not None and _fits(_done, _ds):
         return _done
-    return ev_core.evaluate(_model, _ds)
+    return ev_core.evaluate(_model(), _ds)
 
 
 def _fits(done: Evaluation, ds: ImageDataset) -> bool:

@@ -57,7 +57,10 @@ def compact(fig: go.Figure, height: int = 320, **layout) -> go.Figure:
 
 def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Gray", signed: bool = False,
             text: bool = False, zmin: float | None = None, zmax: float | None = None) -> go.Figure:
-    """A 2-D array as a heatmap, row 0 at the top; signed values on a diverging scale centred at 0."""
+    """A 2-D array as a heatmap, row 0 at the top; signed values on a diverging scale centred at 0.
+
+    The values travel as float32 (Plotly sends a NumPy array as base64 of its bytes): a 64×64 map is 22 kB
+    instead of 44, and float32's seven digits are more than any hover or colour shows."""
     values = np.asarray(values, dtype=float)
     kwargs = {}
     if signed:
@@ -65,7 +68,7 @@ def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Gray", signe
         kwargs = dict(colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound, reversescale=True)
     else:
         kwargs = dict(colorscale=colorscale, zmin=zmin, zmax=zmax)
-    trace = go.Heatmap(z=values, **kwargs)
+    trace = go.Heatmap(z=values.astype(np.float32), **kwargs)  # half the bytes of float64, digits to spare
     if text:
         trace.update(text=np.round(values, 2), texttemplate="%{text}",
                      hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")

@@ -240,9 +240,11 @@ def _counting(monkeypatch, module, names: tuple[str, ...], calls: dict | None = 
 def test_a_rerun_that_keeps_the_spec_rebuilds_nothing_and_another_session_shares_it(monkeypatch):
     """The summary, table, charts and code are built once per spec's content: other tabs, the other editing mode
     and another session showing the same network build nothing again."""
+    import ui.arch_flow as flow
     import ui.arch_views as views
 
-    calls = _counting(monkeypatch, views, ("summarize", "summary_frame", "_box_size", "make_subplots", "generate_code"))
+    calls = _counting(monkeypatch, views, ("summarize", "summary_frame", "make_subplots", "generate_code"),
+                      _counting(monkeypatch, flow, ("box_size",)))
     at = _app()
     at.sidebar.slider(key="arch_num_blocks").set_value(2).run()
     at.sidebar.number_input(key="arch_ch_0").set_value(13).run()  # a network no other test shows
@@ -275,11 +277,33 @@ def test_only_the_open_tab_runs(monkeypatch):
     calls = _counting(monkeypatch, editor, ("spec_code",), _counting(monkeypatch, views, ("cost_figure",)))
     at = _app()
     at.sidebar.slider(key="arch_num_blocks").set_value(2).run()
-    assert calls == {"cost_figure": 0, "spec_code": 0} and not at.code and len(at.get("plotly_chart")) == 1
+    assert calls == {"cost_figure": 0, "spec_code": 0} and not at.code and not at.get("plotly_chart")
     open_tab(at, "Parameters and MACs")
-    assert calls == {"cost_figure": 1, "spec_code": 0} and len(at.get("plotly_chart")) == 2
+    assert calls == {"cost_figure": 1, "spec_code": 0} and len(at.get("plotly_chart")) == 1
     open_tab(at, "Export")
-    assert calls == {"cost_figure": 1, "spec_code": 1} and len(at.code) == 2 and len(at.get("plotly_chart")) == 1
+    assert calls == {"cost_figure": 1, "spec_code": 1} and len(at.code) == 2 and not at.get("plotly_chart")
+
+
+def _flow(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "<svg" in m.value)
+
+
+def test_the_shape_flow_is_an_svg_with_a_box_per_shape_change_and_no_plotly_chart(fresh):
+    """A direct load draws no Plotly chart (the browser would load Plotly's code and draw it: about 0.4 s of its
+    main thread): the shape flow is an inline SVG, a box per tensor whose shape changes, its shape on hover."""
+    assert not fresh.get("plotly_chart")
+    svg = _flow(fresh)
+    stages = ["input", "conv1", "maxpool1", "conv2", "maxpool2", "conv3", "adaptpool1", "flatten1", "fc1", "fc2"]
+    assert svg.count("<rect") == len(stages) and "✗" not in svg
+    assert [t.split(":")[0] for t in svg.split("<title>")[1:]] == stages
+    assert "<title>input: 3×32×32</title>" in svg and "<title>fc2: 4</title>" in svg
+
+
+def test_the_shape_flow_marks_where_the_network_breaks():
+    at = _app(data_config=DataConfig(dataset="digits"))
+    at.sidebar.selectbox(key="arch_preset").set_value("lenet5").run()
+    svg = _flow(at)
+    assert "✗" in svg and "layer 3" in svg and svg.count("<title>") == 3
 
 
 def test_the_summary_is_shared_by_content():

@@ -268,3 +268,16 @@ def test_pool_larger_than_the_feature_map_is_reported(at):
     rerun(at, conv_padding=0, conv_tab="Pooling", conv_pool_size=8)
     assert "larger than the 6×6 input" in errors(at)
 
+
+
+def test_the_maps_travel_as_float32_and_an_unchanged_input_is_sent_as_the_same_spec(at):
+    """The page's weight is its two 64×64 maps: float32 halves them (122 kB → 70 kB a direct load). A kernel change
+    leaves the input chart's spec as it was, which Streamlit sends as a reference to the browser's copy."""
+    for key in ("conv_input_chart", "conv_output_chart", "conv_kernel_chart"):
+        assert chart(at, key)["data"][0]["z"]["dtype"] == "f4", key
+    assert np.allclose(values(chart(at, "conv_input_chart")["data"][0]),
+                       np.round(pick_channels(sample_image(), "grey")[0], 3), atol=1e-6)
+    before = [el.proto.spec for el in at.get("plotly_chart")]
+    rerun(at, conv_kernel="Horizontal edge")
+    after = [el.proto.spec for el in at.get("plotly_chart")]
+    assert after[0] == before[0] and after[1:] != before[1:]

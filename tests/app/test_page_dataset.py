@@ -224,3 +224,31 @@ def test_shared_figures_are_keyed_by_the_dataset_config_and_reused():
     assert balance_figure(one, ds_one) is balance_figure(DataConfig(n_per_class=20, seed=3), ds_other)
     assert balance_figure(one, ds_one) is not balance_figure(other, ds_other)
     assert gallery_pngs(one, ds_one)[0][1] != gallery_pngs(other, ds_other)[0][1]  # other images, other tiles
+
+
+def test_the_image_number_reruns_only_the_channels_tab(app, monkeypatch):
+    """The Channels tab is a fragment: a change of its image number reruns and resends that tab, not the page (the
+    sidebar, the metrics, the tabs), as the deltas' fragment id says: the browser sends that id with the change."""
+    from streamlit.testing.v1.local_script_runner import LocalScriptRunner
+
+    sent = []  # the last run's messages
+    forward_msgs = LocalScriptRunner.forward_msgs
+
+    def recording(self):
+        sent[:] = forward_msgs(self)
+        return sent
+
+    monkeypatch.setattr(LocalScriptRunner, "forward_msgs", recording)
+    open_tab(app("app_pages/dataset.py"), "Channels")
+    deltas = [m.delta for m in sent if m.WhichOneof("type") == "delta" and m.delta.WhichOneof("type") == "new_element"]
+    by_kind = {}
+    for d in deltas:
+        element = d.new_element
+        kind = element.WhichOneof("type")
+        if kind == "number_input" and element.number_input.id.endswith("ds_channel_image"):
+            kind = "image number"
+        by_kind.setdefault(kind, set()).add(d.fragment_id)
+    fragment = by_kind["image number"]
+    assert len(fragment) == 1 and "" not in fragment
+    assert by_kind["plotly_chart"] == fragment  # the channels' chart is in it
+    assert by_kind["metric"] == {""} and "" in by_kind["slider"]  # the rest of the page is not

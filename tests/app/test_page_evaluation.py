@@ -464,3 +464,23 @@ def test_a_first_visit_computes_the_scores_and_nothing_the_closed_tabs_need(run,
     assert calls == {"embedding": 1, "explanation": 0, "block_maps": 0}
     _tab(at, "Grad-CAM")
     assert not at.exception and calls["explanation"] == 1 and calls["block_maps"] == 0
+
+
+def test_a_session_that_reads_scores_already_computed_builds_no_model(run, monkeypatch):
+    """The per-session model (its weights on the device, a copy per session for Grad-CAM's hooks) is built only when
+    a tab or an evaluation not yet cached needs it: a learner reading the shared scores builds none."""
+    built, build = [], TrainedRun.build
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        return build(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainedRun, "build", counting)
+    _page(active_run=run)  # the scores of this run are in the shared cache from here on (built, if this is the first)
+    built.clear()
+    at = _page(active_run=run)  # another session
+    for tab in ("Scores", "Mistakes", "Embedding", "Training"):
+        _tab(at, tab)
+    assert not at.exception and "eval_model" not in at.session_state and built == []
+    _tab(at, "Grad-CAM")
+    assert not at.exception and built == [1] and "eval_model" in at.session_state

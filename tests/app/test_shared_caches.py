@@ -29,11 +29,11 @@ def test_a_checkpoint_declaring_another_run_s_id_with_other_weights_leaves_that_
     assert upload.run_id == owner.run_id
     split, _ = held_out_split(ds)
     images, _ = ds.split(split)
-    mine = evaluation(run_key(owner), owner.build(), ds)
-    theirs = evaluation(run_key(upload), upload.build(), ds)
+    mine = evaluation(run_key(owner), owner.build, ds)  # builds the model only if it must
+    theirs = evaluation(run_key(upload), upload.build, ds)
     assert np.array_equal(theirs.preds, predict(upload.build(), images).argmax(1))  # the upload's own answers
     assert not np.array_equal(theirs.preds, mine.preds)
-    again = evaluation(run_key(owner), owner.build(), ds)  # what every other session sees for the owner's run
+    again = evaluation(run_key(owner), owner.build, ds)  # what every other session sees for the owner's run
     assert np.array_equal(again.preds, predict(owner.build(), images).argmax(1))
 
 

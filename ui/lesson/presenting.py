@@ -41,8 +41,8 @@ PRESENT_FIT = (
     "[data-testid='stMain'] h1 { font-size: 2rem !important; }\n"
     "[data-testid='stMain'] [data-baseweb='tag'] { height: auto !important; max-width: 100% !important; }\n"
     ".js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .legendtext, .js-plotly-plot .gtitle, "
-    ".js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text, .js-plotly-plot .annotation-text "
-    "{ font-size: 16px !important; }\n"
+    ".js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text, .js-plotly-plot .annotation-text, "
+    ".shape-flow text { font-size: 16px !important; }\n"
 )
 
 
