@@ -11,6 +11,12 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# OpenMP's threads wait for work asleep, not spinning: with pytest-xdist's two processes, their servers and training
+# workers on two cores, a spinning torch thread burns the core another process needs (the README's notebook example
+# under load: 16-22 s of CPU spinning, 7 s asleep). The thread counts, and so every number, stay as they are. Set
+# before torch loads; the servers, workers and CLI processes the tests start inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # Hypothesis keeps no example database (no .hypothesis/ folder in the repo) and a few examples per test: the
 # fuzz tests check that no input gives a traceback, within seconds.
 settings.register_profile("cnn_lab", database=None, max_examples=int(os.environ.get("CNN_LAB_EXAMPLES", 60)), deadline=None,
