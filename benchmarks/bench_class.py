@@ -130,7 +130,8 @@ async def class_session(url: str, args, lesson: dict) -> dict:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             alone = Student(browser, url, 0, lesson, False, args.timeout)
-            await alone.run(walk_only=True)  # the idle figures (and a warm server: first imports done)
+            if not args.no_idle:
+                await alone.run(walk_only=True)  # the idle figures (and a warm server: first imports done)
             students = [Student(browser, url, i, lesson, args.own_every > 0 and i % args.own_every == 0, args.timeout)
                         for i in range(1, args.students + 1)]  # fmt: skip
             start = time.perf_counter()
@@ -172,7 +173,10 @@ def class_arguments(doc: str, students: int, own_every: int, epochs: int, n_per_
 
 
 def main() -> None:
-    args = class_arguments(__doc__, students=30, own_every=5, epochs=3, n_per_class=100).parse_args()
+    parser = class_arguments(__doc__, students=30, own_every=5, epochs=3, n_per_class=100)
+    parser.add_argument("--no-idle", action="store_true",
+                        help="skip the one student's walk before the class (no idle figures; the class meets a cold server)")
+    args = parser.parse_args()
     lesson = {"n_per_class": args.n_per_class, "size": args.size, "epochs": args.epochs, "lr": 0.003}
     folder = tempfile.mkdtemp(prefix="cnn-lab-class-")
     with app_server(env={"CNN_LAB_CACHE_DIR": folder}) as (url, proc, _):

@@ -11,6 +11,12 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# OpenMP's threads wait for work asleep, not spinning: with pytest-xdist's two processes, their servers and training
+# workers on two cores, a spinning torch thread burns the core another process needs (the README's notebook example
+# under load: 16-22 s of CPU spinning, 7 s asleep). The thread counts, and so every number, stay as they are. Set
+# before torch loads; the servers, workers and CLI processes the tests start inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # Hypothesis keeps no example database (no .hypothesis/ folder in the repo) and a few examples per test: the
 # fuzz tests check that no input gives a traceback, within seconds.
 settings.register_profile("cnn_lab", database=None, max_examples=int(os.environ.get("CNN_LAB_EXAMPLES", 60)), deadline=None,
@@ -66,9 +72,13 @@ def torch_state_untouched():
 
 
 # The longest files start first, so that pytest-xdist's processes finish together instead of one waiting on a
-# long file that was handed out last (a scheduling hint only: any order passes).
-LONGEST_FIRST = ("browser/test_class_benchmark.py", "runs/test_executor.py", "browser/test_routing.py",
-                 "browser/test_browser.py", "cli/test_train_command.py", "cli/test_data_command.py")  # fmt: skip
+# long file that was handed out last (a scheduling hint only: any order passes). pyproject.toml turns off xdist's
+# own reordering (by number of tests per file), which would hand out the one-test class benchmark last.
+LONGEST_FIRST = ("browser/test_class_benchmark.py", "runs/test_worker_faults.py", "browser/test_lesson.py",
+                 "runs/test_executor.py", "app/test_page_training.py", "browser/test_routing.py", "test_docs.py",
+                 "app/test_page_experiments.py", "cli/test_experiment_commands.py", "app/test_page_my_images.py",
+                 "cli/test_data_command.py", "app/test_page_convolution.py", "app/test_page_dataset.py",
+                 "browser/test_browser.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items):

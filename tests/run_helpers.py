@@ -21,12 +21,15 @@ from cnn_core.training.run import TrainedRun, run_key
 SPEC = ModelSpec((1, 8, 8), 3, (layer("conv2d", out_channels=4), layer("relu"), layer("flatten"),
                                 layer("linear", out_features=3)))  # fmt: skip
 DATA = DataConfig(dataset="digits", classes=("0", "1", "2"), n_per_class=20)
-TRAIN_DATA = DataConfig(dataset="digits", classes=("0", "1", "2"), n_per_class=30)  # what the executor tests train
+# What the executor tests train: synthetic shapes, small, so that a fresh worker spends its start on torch
+# alone (the digits would import scikit-learn in every worker first: about 2 s of CPU each).
+TRAIN_DATA = DataConfig(dataset="shapes", classes=("circle", "square", "cross"), n_per_class=30, size=16)
+TRAIN_INPUT = (3, 16, 16)
 
 
 def tiny_request(epochs: int = 2, seed: int = 0, **kw) -> TrainRequest:
     """A run of a few seconds on the CPU (epochs=1000: one that goes on until it is stopped)."""
-    spec = network("digits_small", (1, 8, 8), 3)
+    spec = network("digits_small", TRAIN_INPUT, 3)
     return TrainRequest(TRAIN_DATA, spec, TrainConfig(epochs=epochs, batch_size=16, seed=seed), device="cpu", **kw)
 
 

@@ -27,7 +27,7 @@ from cnn_core.training.config import TrainConfig
 from cnn_core.training.engine import fit
 from tests.conftest import ROOT
 from tests.helpers import run_cli
-from tests.run_helpers import TRAIN_DATA, same_weights, tiny_request
+from tests.run_helpers import TRAIN_DATA, TRAIN_INPUT, same_weights, tiny_request
 
 DATA = TRAIN_DATA
 TEST_RAY_VAR = "CNN_LAB_TEST_RAY_ADDRESS"  # .ci/run points it at the cluster it starts
@@ -36,7 +36,7 @@ request = tiny_request
 
 def dropout_request(epochs: int, seed: int = 0) -> TrainRequest:
     """Dropout and augmentation draw from torch's global random stream: the state a run must own."""
-    spec = ModelSpec((1, 8, 8), 3, (layer("conv2d", out_channels=8, padding=1), layer("relu"), layer("dropout2d", p=0.3),
+    spec = ModelSpec(TRAIN_INPUT, 3, (layer("conv2d", out_channels=8, padding=1), layer("relu"), layer("dropout2d", p=0.3),
                                     layer("flatten"), layer("dropout", p=0.3), layer("linear", out_features=3)))  # fmt: skip
     cfg = TrainConfig(epochs=epochs, batch_size=16, seed=seed, rotation=10, precision="fp32")
     return TrainRequest(DATA, spec, cfg, device="cpu")
@@ -79,7 +79,7 @@ def test_the_same_request_gives_identical_weights_alone_and_while_others_train(e
         ds = make_dataset(DATA)
         while not busy.is_set():
             torch.manual_seed(123)
-            build_model(network("digits_small", (1, 8, 8), 3))
+            build_model(network("digits_small", TRAIN_INPUT, 3))
             fit(dropout_request(1).spec, ds, TrainConfig(epochs=1, batch_size=64, seed=5), device="cpu")
 
     local = threading.Thread(target=build_and_train_here)

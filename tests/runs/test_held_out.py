@@ -10,7 +10,7 @@ from cnn_core.inspection.evaluate import evaluate
 from cnn_core.runs.checkpoint import checkpoint_bytes, load_checkpoint
 from cnn_core.runs.request import run_from_bytes, train_request
 from tests.helpers import open_page
-from tests.run_helpers import TRAIN_DATA, tiny_request
+from tests.run_helpers import TRAIN_DATA, TRAIN_INPUT, tiny_request
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_a_network_without_a_linear_layer_trains_and_leaves_its_evaluation_to_th
     from cnn_core.training.config import TrainConfig
     from cnn_core.training.engine import fit
 
-    spec = ModelSpec((1, 8, 8), 3, (layer("conv2d", out_channels=3), layer("adaptiveavgpool2d", output_size=1),
+    spec = ModelSpec(TRAIN_INPUT, 3, (layer("conv2d", out_channels=3), layer("adaptiveavgpool2d", output_size=1),
                                     layer("flatten")))  # fmt: skip
     ds = make_dataset(TRAIN_DATA)
     run = fit(spec, ds, TrainConfig(epochs=1, batch_size=16), device="cpu")
