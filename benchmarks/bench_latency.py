@@ -80,6 +80,7 @@ class Session:
 
     def __init__(self, page, server_pid: int, timeout_s: float = 120):
         self.page, self.server_pid, self.timeout_s = page, server_pid, timeout_s
+        page.set_default_timeout(timeout_s * 1000)  # every wait (a widget to focus, to click), not Playwright's 30 s
         self.frames: list[tuple[int, str]] = []  # (bytes, ForwardMsg type) of each frame received
         self.cdp = None  # a DevTools session once `watch_browser` ran: the renderer's own time per change
         page.on("websocket", self._socket)
@@ -293,12 +294,12 @@ async def one_session(url: str, pid: int, args) -> dict:
     return summary(samples)
 
 
-async def student(browser, url: str, pid: int, args, rows: list[dict], number: int) -> None:
+async def student(browser, url: str, pid: int, args, rows: list[dict], number: int, loads: list[dict]) -> None:
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     await context.add_init_script(WATCH_JS)
     s = Session(await context.new_page(), pid, args.timeout)
     page_name, key = args.interaction.split(".")
-    await goto(s, f"{url}/dataset")
+    loads.append(await goto(s, f"{url}/dataset"))  # page ready: the whole class opens the lesson at once
     rng = random.Random(number)
     for i in range(args.changes):
         await s.page.wait_for_timeout(rng.uniform(0, 2 * args.pause * 1000))
@@ -313,6 +314,7 @@ async def class_mode(url: str, pid: int, args) -> dict:
     from playwright.async_api import async_playwright
 
     rows: list[dict] = []
+    loads: list[dict] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         # Chromium's autogroup at nice 19 (see _server.idle_autogroups). This driver stays at normal priority: at
@@ -320,15 +322,18 @@ async def class_mode(url: str, pid: int, args) -> dict:
         groups = idle_autogroups(os.getpid()) if args.browsers == "idle" else 0
         try:
             cpu0, start = cpu_seconds(pid), time.perf_counter()
-            await asyncio.gather(*(student(browser, url, pid, args, rows, n) for n in range(args.students)))
+            await asyncio.gather(*(student(browser, url, pid, args, rows, n, loads) for n in range(args.students)))
             wall, cpu = time.perf_counter() - start, cpu_seconds(pid) - cpu0
         finally:
             await browser.close()
-    felt = [r["felt_ms"] for r in rows]
+    felt, server = [r["felt_ms"] for r in rows], [r["server_ms"] for r in rows]
+    ready = [r["felt_ms"] for r in loads]
     per = cpu / max(len(rows), 1)  # includes each student's first load of the page
     return {"students": args.students, "interaction": args.interaction, "changes": len(rows),
             "browsers": args.browsers, "idle_groups": groups,
+            "page_ready_ms_p50": round(statistics.median(ready)), "page_ready_ms_p95": round(percentile(ready, 0.95)),
             "felt_ms_p50": round(statistics.median(felt)), "felt_ms_p95": round(percentile(felt, 0.95)),
+            "server_ms_p50": round(statistics.median(server)), "server_ms_p95": round(percentile(server, 0.95)),
             "interactions_per_s": round(len(rows) / wall, 2), "server_cpu_s_per_interaction": round(per, 3),
             "cpu_bound_capacity_per_s": round((os.cpu_count() or 1) / per, 1) if per else None,
             "wall_s": round(wall, 1), "cpus": os.cpu_count()}  # fmt: skip
