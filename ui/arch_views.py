@@ -15,6 +15,7 @@ from cnn_core.nets.layers import ARGS, LAYER_TYPES, LayerSpec, SpecError, layer_
 from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.nets.summary import Summary, format_bytes, format_count, summarize
+from ui.echo import plain
 from ui.plots import compact
 
 # Argument → (short header, width in pixels): with the type and row number, every column fits on screen at 1400.
@@ -103,21 +104,20 @@ def table_column_config() -> dict:
 # ---------------------------------------------------------------- the summary
 
 
-# Column → (header, width in pixels, help): every column fits beside the sidebar at 1400 pixels (about 930 for
-# the table), and no number or type name is cut; the short headers are explained on hover.
+# Column → what it means (the expander under the table): the static table wraps, so full names fit.
 SUMMARY_COLUMNS = {
-    "#": ("#", 30, "The layer's position in the spec, from 0."),
-    "layer": ("layer", 76, "Its name in the generated code and in the trained model's weights."),
-    "type": ("type", 124, "The layer type, as torch.nn names it in lower case."),
-    "output shape": ("output", 80, "Output shape: channels × height × width, or features once flat (one image)."),
-    "how the size follows": ("how the size follows", 182, "The output-size formula with this layer's numbers."),
-    "parameters": ("params", 84, "Parameters: the weights and biases it learns."),
-    "non-trainable": ("buffers", 64, "Non-trainable numbers it keeps: BatchNorm's running mean and variance."),
-    "MACs": ("MACs", 92, "Multiply-accumulates for one image (conv and linear)."),
-    "receptive field": ("field", 58, "Receptive field: the input window one output value can see (padding "
-                                     "included). Once flat, every feature sees the whole image."),
-    "jump": ("jump", 46, "Input pixels between neighbouring output values."),
-    "memory": ("memory", 66, "Float32 bytes of its output for one image."),
+    "#": "The layer's position in the spec, from 0.",
+    "layer": "Its name in the generated code and in the trained model's weights.",
+    "type": "The layer type, as torch.nn names it in lower case.",
+    "output shape": "Channels × height × width, or features once flat (one image).",
+    "how the size follows": "The output-size formula with this layer's numbers.",
+    "parameters": "The weights and biases it learns.",
+    "non-trainable": "Numbers it keeps but doesn't learn: BatchNorm's running mean and variance.",
+    "MACs": "Multiply-accumulates for one image (conv and linear).",
+    "receptive field": "The input window one output value can see (padding included). Once flat, every feature "
+                       "sees the whole image.",
+    "jump": "Input pixels between neighbouring output values.",
+    "memory": "Float32 bytes of its output for one image.",
 }
 
 
@@ -143,13 +143,19 @@ def _summary_frame(content: str, _summary: Summary) -> pd.DataFrame:
 
 
 def draw_summary_table(summary: Summary) -> None:
+    """The layer table as a static table: a data grid is a canvas the browser must load and draw, twice the time of
+    a table of 20 rows (benchmarks/bench_latency.py); it wraps instead of cutting, and each cell is shown as the text
+    it is (an imported spec's values)."""
     frame = _summary_frame(summary.spec.to_json(), summary)
-    bad = summary.error.index if summary.error is not None else None  # only then styled: a Styler costs a rerun time
-    styled = frame if bad is None else frame.style.apply(lambda row: [FAIL_STYLE if row["#"] == bad else ""] * len(row), axis=1)
-    height = min(35 * (len(frame) + 1) + 3, 800)  # every layer visible without scrolling, up to ~22 rows
-    st.dataframe(styled, hide_index=True, height=height, column_config={
-        name: st.column_config.Column(label, width=width, help=text)
-        for name, (label, width, text) in SUMMARY_COLUMNS.items()})  # fmt: skip
+    bad = summary.error.index if summary.error is not None else None
+    failing = frame["#"] == bad  # the breaking row, styled (a header or cell "#" alone would be a markdown heading)
+    shown = frame.map(lambda v: plain(v) if isinstance(v, str) else v).rename(columns={"#": plain("#")})
+    styled = shown.style.hide(axis="index")
+    if bad is not None:
+        styled = styled.apply(lambda col: [FAIL_STYLE if f else "" for f in failing], axis=0)
+    st.table(styled)
+    with st.expander("What the columns mean"):
+        st.markdown("\n".join(f"- **{name}**: {text}" for name, text in SUMMARY_COLUMNS.items()))
 
 
 def draw_totals(summary: Summary) -> None:
