@@ -41,16 +41,23 @@ def draw_summary(run: TrainedRun, ev: Evaluation, rep: ev_core.Report) -> None:
 
 def draw_confusion(ev: Evaluation, normalise: bool) -> None:
     st.caption("Each row is a true class, each column what the model said. A perfect model fills only the "
-               "diagonal; a bright cell off it is a pair of classes the model confuses.")  # fmt: skip
+               "diagonal; a dark cell off it is a pair of classes the model confuses.")  # fmt: skip
     k = len(ev.classes)
     matrix = ev_core.confusion(ev.labels, ev.preds, k, normalize=normalise)
-    text = [[f"{v:.0%}" if normalise else str(int(v)) for v in row] for row in matrix]
-    fig = go.Figure(go.Heatmap(z=matrix, x=list(ev.classes), y=list(ev.classes), text=text, texttemplate="%{text}",
-                               colorscale="Blues", zmin=0, zmax=1 if normalise else None,
-                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))  # fmt: skip
-    fig.update_yaxes(autorange="reversed", title="true class", type="category")
-    fig.update_xaxes(title="predicted class", type="category", side="top")
-    st.plotly_chart(compact(fig, 120 + 36 * k), key="ev_confusion_chart")
+    names = [plain(c) for c in ev.classes]
+    frame = pd.DataFrame(matrix if normalise else matrix.astype(int), index=pd.Index(names, name="true ↓ · said →"),
+                         columns=names)
+    top = float(matrix.max()) or 1.0
+    # A static table, shaded as a heatmap: no chart library for the browser to load on Evaluation's first visit.
+    styled = frame.style.format("{:.0%}" if normalise else "{:d}").map(lambda v: shade(v / top))
+    st.container(key="ev_confusion").table(styled)
+
+
+def shade(share: float) -> str:
+    """The CSS of a cell holding `share` of the table's largest value: white to dark blue, dark text on light."""
+    light, dark = np.array([247, 251, 255]), np.array([8, 48, 107])  # the ends of Plotly's and ColorBrewer's "Blues"
+    r, g, b = (light + (dark - light) * min(max(share, 0.0), 1.0)).round().astype(int)
+    return f"background-color: rgb({r}, {g}, {b}); color: {'white' if share > 0.5 else 'black'}"
 
 
 def draw_report(rep: ev_core.Report) -> None:

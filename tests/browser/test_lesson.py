@@ -202,6 +202,8 @@ def test_presenting_mode_clips_no_column_of_the_evaluation_report(browser, serve
         shown = page.evaluate(REPORT_CLIPPED)
         assert shown["cells"] == [] and shown["over"] <= 1, (width, shown)
         assert {"precision", "recall", "f1", "support"} <= set(shown["header"]), shown["header"]
+        over = page.evaluate(TABLE_OVER)  # the confusion matrix's table too
+        assert len(over) == 2 and max(over) <= 1, (width, over)
         assert page.evaluate(CLIPPED, FITTED) == [], width
     page.close()
 
