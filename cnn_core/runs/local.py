@@ -252,7 +252,8 @@ class LocalExecutor:
                     self._retry_at = 0.0
             handle, slot.handle = slot.handle, None
             # a run given to a worker as it died, that it never took, waits for the next one (once)
-            again = handle is not None and not slot.begun and not self._closed and slot.token not in self._requeued
+            closing = self._closed  # ended by shutdown (or as it began): nothing starts again
+            again = handle is not None and not slot.begun and not closing and slot.token not in self._requeued
             if again:
                 self._requeued.add(slot.token)
                 self._pending.appendleft((slot.token, handle))
@@ -260,9 +261,12 @@ class LocalExecutor:
                 self._renumber()
         with contextlib.suppress(OSError):
             slot.conn.close()
-        logger.warning("training worker %s ended (%s) %s; starting another", slot.process.pid, exit_text(code),
-                       "while idle" if handle is None else "as it was given a run (it waits for the next worker)"
-                       if again else "during a run")  # fmt: skip
+        if closing:
+            logger.info("training worker %s ended (%s) as the executor shut down", slot.process.pid, exit_text(code))
+        else:
+            logger.warning("training worker %s ended (%s) %s; starting another", slot.process.pid, exit_text(code),
+                           "while idle" if handle is None else "as it was given a run (it waits for the next worker)"
+                           if again else "during a run")  # fmt: skip
         if handle is not None and not again:
             handle._finish(error=error or f"the worker process died ({exit_text(code)}); the run is lost: "
                                           "train it again")  # fmt: skip

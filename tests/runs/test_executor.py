@@ -1,6 +1,7 @@
 """The executor: runs in worker processes with progress, stop, failures, reproducibility; Ray on a real cluster."""
 
 import json
+import logging
 import os
 import pickle
 import subprocess
@@ -141,6 +142,17 @@ def test_a_queued_run_stopped_never_starts_and_the_queue_moves_on():
         assert third.result(timeout=120).summary["status"] == "completed"
     finally:
         ex.shutdown()
+
+
+def test_a_shutdown_ends_the_workers_without_saying_it_restarts_them(caplog):
+    ex = LocalExecutor(max_runs=1, threads=1)
+    try:
+        assert ex.submit(request(epochs=1)).result(timeout=120).summary["status"] == "completed"
+    finally:
+        with caplog.at_level(logging.INFO, logger="cnn_core.runs.local"):
+            ex.shutdown()
+    said = [r.getMessage() for r in caplog.records if r.name == "cnn_core.runs.local"]
+    assert not [m for m in said if "starting another" in m], said
 
 
 def test_a_failing_request_is_a_clear_error_and_the_worker_goes_on(executor):
