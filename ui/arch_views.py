@@ -15,7 +15,7 @@ from cnn_core.nets.layers import ARGS, LAYER_TYPES, LayerSpec, SpecError, layer_
 from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.nets.summary import Summary, format_bytes, format_count, summarize
-from ui.echo import plain
+from ui.echo import plain_frame
 from ui.plots import compact
 
 # Argument → (short header, width in pixels): with the type and row number, every column fits on screen at 1400.
@@ -148,9 +148,8 @@ def draw_summary_table(summary: Summary) -> None:
     it is (an imported spec's values)."""
     frame = _summary_frame(summary.spec.to_json(), summary)
     bad = summary.error.index if summary.error is not None else None
-    failing = frame["#"] == bad  # the breaking row, styled (a header or cell "#" alone would be a markdown heading)
-    shown = frame.map(lambda v: plain(v) if isinstance(v, str) else v).rename(columns={"#": plain("#")})
-    styled = shown.style.hide(axis="index")
+    failing = frame["#"] == bad  # the breaking row, styled
+    styled = plain_frame(frame).style.hide(axis="index")
     if bad is not None:
         styled = styled.apply(lambda col: [FAIL_STYLE if f else "" for f in failing], axis=0)
     st.table(styled)

@@ -15,7 +15,7 @@ from cnn_core.nets.summary import summarize
 from cnn_core.study.significance import wilson
 from cnn_core.training.run import TrainedRun
 from ui import curves
-from ui.echo import plain
+from ui.echo import plain, plain_frame
 from ui.plots import class_colour, compact, display_scale, tile
 
 SHARE_BAR = "#c6dbef"  # a pale blue behind each share: the confusion matrix's scale, light enough to read dark text on
@@ -44,12 +44,11 @@ def draw_confusion(ev: Evaluation, normalise: bool) -> None:
                "diagonal; a dark cell off it is a pair of classes the model confuses.")  # fmt: skip
     k = len(ev.classes)
     matrix = ev_core.confusion(ev.labels, ev.preds, k, normalize=normalise)
-    names = [plain(c) for c in ev.classes]
-    frame = pd.DataFrame(matrix if normalise else matrix.astype(int), index=pd.Index(names, name="true ↓ · said →"),
-                         columns=names)
+    frame = pd.DataFrame(matrix if normalise else matrix.astype(int), columns=list(ev.classes),
+                         index=pd.Index(ev.classes, name="true ↓ · said →"))
     top = float(matrix.max()) or 1.0
     # A static table, shaded as a heatmap: no chart library for the browser to load on Evaluation's first visit.
-    styled = frame.style.format("{:.0%}" if normalise else "{:d}").map(lambda v: shade(v / top))
+    styled = plain_frame(frame).style.format("{:.0%}" if normalise else "{:d}").map(lambda v: shade(v / top))
     st.container(key="ev_confusion").table(styled)
 
 
@@ -65,10 +64,9 @@ def draw_report(rep: ev_core.Report) -> None:
                "images of this class, the share it found. F1 balances the two; support counts the images.")  # fmt: skip
     # A static HTML table rather than a data grid: it wraps and grows with presenting mode's large type instead of
     # clipping its headers, and a class name (a user's folder name) is shown as the text it is.
-    table = pd.DataFrame(rep.rows())
-    table["class"] = [plain(name) for name in table["class"]]
+    table = plain_frame(pd.DataFrame(rep.rows()).set_index("class"))
     shares = ["precision", "recall", "f1"]
-    styled = (table.set_index("class").style.format("{:.2f}", subset=shares)
+    styled = (table.style.format("{:.2f}", subset=shares)
               .bar(subset=shares, vmin=0.0, vmax=1.0, color=SHARE_BAR, height=70, width=100))  # fmt: skip
     st.container(key="ev_report_table").table(styled)
 

@@ -29,16 +29,16 @@ def navigation(slot, phone_slot, pages: Sequence, current, query: Mapping[str, s
     top of the page), each opening its page with `query`. The router draws both twice, as it does the link control
     (see `ui.lesson.session.sync`): `early`, before the page, then after. The menu is a new element on each
     page (its key names `current`, the page shown), so that it opens closed on the page one of its links opened."""
-    end = "_early" if early else ""
+    end, params = "_early" if early else "", dict(query) or None
     with slot.container(key=NAV_KEY + end, gap=None):
         for page in pages:
-            st.page_link(page, query_params=dict(query) or None)
+            st.page_link(page, query_params=params)
     with phone_slot.container(key=PHONE_KEY + end):
         st.html(f"<style>{PHONE_CSS}</style>")
         menu = f"{PHONE_KEY}_menu_{current.url_path or 'home'}{end}"
         with st.popover("Pages", icon=":material/menu:", help="Open another page of the lab.", key=menu):
             for page in pages:
-                st.page_link(page, query_params=dict(query) or None)
+                st.page_link(page, query_params=params)
 
 
 def page_link(page, **kwargs) -> None:
