@@ -52,11 +52,19 @@ NOISE = "ds_noise"
 class Record:
     """What one student saw: timed steps by kind, errors, and whether each change changed the images."""
 
-    def __init__(self, number: int):
-        self.number = number
+    def __init__(self, number: int, server_pid: int | None = None):
+        self.number, self.server_pid = number, server_pid  # a pid: each step's server CPU too (a lone student)
         self.steps: dict[str, list[dict]] = {}
         self.errors: list[str] = []
         self.images_changed: list[bool] = []
+
+    async def step(self, kind: str, action) -> None:
+        """Run `action` (a coroutine) and keep its sample."""
+        cpu0 = cpu_seconds(self.server_pid) if self.server_pid else 0.0
+        sample = await action
+        if self.server_pid:
+            sample["cpu_ms"] = 1000 * (cpu_seconds(self.server_pid) - cpu0)
+        self.add(kind, sample)
 
     def add(self, kind: str, sample: dict) -> None:
         self.steps.setdefault(kind, []).append(sample)
@@ -68,16 +76,16 @@ async def walk(url: str, number: int, args, record: Record) -> None:
     """One student: open the lesson, move the noise slider, then (args.flow) visit the lesson's pages."""
     rng, student, step = random.Random(number), Student(url, args.timeout), "opening the lesson"
     try:
-        record.add("open", await student.open("dataset", urlencode(LESSON)))
+        await record.step("open", student.open("dataset", "" if args.plain else urlencode(LESSON)))
         for i in range(args.changes):
             await asyncio.sleep(rng.uniform(0, 2 * args.pause))
             step, before = f"change {i + 1}", student.images()
-            record.add("change", await student.change_slider(NOISE, 1 if i % 2 == 0 else -1))
+            await record.step("change", student.change_slider(NOISE, 1 if i % 2 == 0 else -1))
             record.images_changed.append(bool(before) and student.images() != before)
         for page in FLOW if args.flow else ():
             await asyncio.sleep(rng.uniform(0, 2 * args.pause))
             step = f"visiting {page}"
-            record.add(f"visit.{page}", await student.visit(page))
+            await record.step(f"visit.{page}", student.visit(page))
     except Exception as exc:  # a timeout, a closed socket, a widget missing: the step failed
         record.errors.append(f"student {number}, {step}: {type(exc).__name__}: {str(exc)[:300]}")
     finally:
@@ -107,6 +115,8 @@ def summary(records: list[Record], wall: float, cpu: float, driver_cpu: float) -
         "page_ready_ms": stats(opens, "ms"), "page_ready_server_ms": stats(opens, "server_ms"),
         "change_ms": stats(changes, "ms"), "change_server_ms": stats(changes, "server_ms"),
         "visit_ms": {k.split(".", 1)[1]: stats(v, "ms") for k, v in steps.items() if k.startswith("visit.")},
+        **({"change_cpu_ms": stats(changes, "cpu_ms"), "open_cpu_ms": stats(opens, "cpu_ms")}
+           if changes and "cpu_ms" in changes[0] else {}),  # a lone student's: each step's own server CPU
         "change_kb_p50": round(statistics.median(s["kb"] for s in changes), 1) if changes else None,
         "open_media_p50": statistics.median(s["media"] for s in opens) if opens else None,
         "changes_finished": sum(s["status"] == 0 for s in changes), "images_changed": sum(changed),
@@ -124,7 +134,7 @@ def own_cpu() -> float:
 
 
 async def class_run(url: str, pid: int, students: int, args) -> dict:
-    records = [Record(n) for n in range(students)]
+    records = [Record(n, pid if students == 1 else None) for n in range(students)]
     cpu0, driver0, start = cpu_seconds(pid), own_cpu(), time.perf_counter()
     await asyncio.gather(*(walk(url, n, args, r) for n, r in zip(range(students), records)))
     return summary(records, time.perf_counter() - start, cpu_seconds(pid) - cpu0, own_cpu() - driver0)
@@ -150,12 +160,14 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0, help="mean seconds between a student's steps")
     parser.add_argument("--no-flow", dest="flow", action="store_false", help="no visits to the lesson's other pages")
     parser.add_argument("--no-alone", action="store_true", help="no lone student first (the class meets a cold server)")
+    parser.add_argument("--plain", action="store_true",
+                        help="open /dataset without the lesson's query, as bench_latency.py does (to compare)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300, help="seconds one step may take")
     args = parser.parse_args()
     load = os.getloadavg()
     classes = [one_class(n, args) for n in args.students]
     print(json.dumps({"load_avg_before": [round(x, 2) for x in load], "load_avg_after": round(os.getloadavg()[0], 2),
-                      "cpus": os.cpu_count(), "lesson": LESSON, "changes_per_student": args.changes,
+                      "cpus": os.cpu_count(), "lesson": None if args.plain else LESSON, "changes_per_student": args.changes,
                       "pause_s": args.pause, "flow": list(FLOW) if args.flow else [], "classes": classes}),
           flush=True)  # fmt: skip
 
