@@ -133,18 +133,19 @@ class Student:
             self.fetched.add(path)
             self.fetches.append(asyncio.create_task(self.get(path)))
 
-    async def open(self, path: str, query: str, first_visit: bool = True) -> dict:
-        """Open `path?query` as a fresh tab does: page ready = until the run finished and its images arrived."""
+    async def open(self, path: str, query: str, assets: list[str] | None = None) -> dict:
+        """Open `path?query` as a fresh tab does: page ready = until the run finished and its images arrived.
+        `assets`: the static files to fetch (a cold browser's list); None: those the page's HTML names."""
         start = time.perf_counter()
         html = body(await self.get(f"/{path}?{query}")).decode(errors="replace")
-        if first_visit:
-            for asset in ASSET.findall(html):
-                self.fetch(f"/{asset}")
-        for extra in ("/_stcore/health", "/_stcore/host-config"):
-            self.fetch(extra)
+        for asset in [f"/{a}" for a in ASSET.findall(html)] if assets is None else assets:
+            self.fetch(asset)
+        for check in ("/_stcore/health", "/_stcore/host-config"):  # the frontend asks both before it connects
+            await self.get(check)
         ws_url = self.url.replace("http", "ws", 1) + "/_stcore/stream"
+        # a browser sends no websocket pings
         self.ws = await connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=self.timeout_s,
-                                origin=self.url)  # fmt: skip
+                                origin=self.url, ping_interval=None)  # fmt: skip
         self.query, self.path = query, path
         return await self._rerun(start, page_name=path, widgets=[])
 

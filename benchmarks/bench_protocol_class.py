@@ -76,7 +76,7 @@ async def walk(url: str, number: int, args, record: Record) -> None:
     """One student: open the lesson, move the noise slider, then (args.flow) visit the lesson's pages."""
     rng, student, step = random.Random(number), Student(url, args.timeout), "opening the lesson"
     try:
-        await record.step("open", student.open("dataset", "" if args.plain else urlencode(LESSON)))
+        await record.step("open", student.open("dataset", lesson_query(args), args.asset_list))
         for i in range(args.changes):
             await asyncio.sleep(rng.uniform(0, 2 * args.pause))
             step, before = f"change {i + 1}", student.images()
@@ -94,6 +94,25 @@ async def walk(url: str, number: int, args, record: Record) -> None:
         if student.unmapped:
             record.errors.append(f"student {number}: widgets of unknown kind {sorted(student.unmapped)} not sent")
         await student.close()
+
+
+def lesson_query(args) -> str:
+    return "" if args.plain else urlencode(LESSON)
+
+
+def chromium_assets(url: str, query: str) -> list[str]:
+    """The static files a cold Chromium fetches to show the Dataset page: the HTML's and the chunks its elements
+    load later (an image, a slider…), which no HTML names."""
+    from _server import chromium, wait_painted
+
+    paths: list[str] = []
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        page.on("requestfinished", lambda r: paths.append(r.url.removeprefix(url)))
+        page.goto(f"{url}/dataset?{query}")
+        wait_painted(page, "Dataset")
+        page.wait_for_timeout(2000)  # the last chunks
+    return [p for p in paths if p.startswith("/static/") or p == "/favicon.png"]
 
 
 def stats(samples: list[dict], key: str) -> dict:
@@ -143,13 +162,16 @@ async def class_run(url: str, pid: int, students: int, args) -> dict:
 def one_class(students: int, args) -> dict:
     """A fresh server, the one student alone (unless --no-alone), then the class; the tree's peak memory."""
     with app_server() as (url, proc, _):
+        args.asset_list = chromium_assets(url, lesson_query(args)) if args.assets == "chromium" else None
         sampler = TreeSampler(proc.pid)
         sampler.start()
         alone = None if args.no_alone else asyncio.run(class_run(url, proc.pid, 1, args))
         result = asyncio.run(class_run(url, proc.pid, students, args))
         sampler.done.set()
         sampler.join()
-    return {**result, "alone": alone, "server_peak_mb": round(sampler.peaks.get(proc.pid, 0) / 1024),
+    assets = len(args.asset_list) if args.asset_list is not None else "the HTML's"
+    peak_mb = round(sampler.peaks.get(proc.pid, 0) / 1024)
+    return {**result, "alone": alone, "static_files_per_open": assets, "server_peak_mb": peak_mb,
             "tree_peak_mb": round(sampler.total / 1024)}  # fmt: skip
 
 
@@ -162,6 +184,9 @@ def main() -> None:
     parser.add_argument("--no-alone", action="store_true", help="no lone student first (the class meets a cold server)")
     parser.add_argument("--plain", action="store_true",
                         help="open /dataset without the lesson's query, as bench_latency.py does (to compare)")  # fmt: skip
+    parser.add_argument("--assets", choices=("chromium", "html"), default="chromium",
+                        help="static files each student fetches on opening: those a cold Chromium fetched for the page "
+                        "(learnt once per server, before the class), or only those the page's HTML names")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300, help="seconds one step may take")
     args = parser.parse_args()
     load = os.getloadavg()

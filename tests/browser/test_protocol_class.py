@@ -14,7 +14,7 @@ FIELDS = {"page_ready_ms", "page_ready_server_ms", "change_ms", "change_server_m
 
 def test_two_protocol_students_change_the_noise_and_see_new_images():
     out = subprocess.run([sys.executable, "benchmarks/bench_protocol_class.py", "--students", "2", "--changes", "2",
-                          "--pause", "0.2", "--no-flow", "--no-alone", "--timeout", "120"],
+                          "--pause", "0.2", "--no-flow", "--no-alone", "--assets", "html", "--timeout", "120"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     (result,) = json.loads(out.stdout.strip().splitlines()[-1])["classes"]
