@@ -36,18 +36,25 @@ BROWSER_HEADERS = {"User-Agent": "cnn-lab-protocol-student", "Accept": "*/*", "A
 ASSET = re.compile(r'(?:src|href)="\./(static/[^"]+)"')
 
 
-async def http_get(host: str, port: int, path: str) -> tuple[int, bytes]:
-    """(status, the whole response) of one GET on a connection of its own."""
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{host}:{port}", **BROWSER_HEADERS,
-                                                       "Connection": "close"}.items())  # fmt: skip
-        writer.write(f"GET {path} HTTP/1.1\r\n{head}\r\n".encode())
-        await writer.drain()
-        data = await reader.read()
-    finally:
-        writer.close()
-    return int(data.split(b" ", 2)[1]), data
+async def http_get(reader, writer, host: str, port: int, path: str) -> tuple[int, bytes, bool]:
+    """(status, the whole response, whether the connection stays open) of one GET on a kept-alive connection."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{host}:{port}", **BROWSER_HEADERS}.items())
+    writer.write(f"GET {path} HTTP/1.1\r\n{head}\r\n".encode())
+    await writer.drain()
+    header = await reader.readuntil(b"\r\n\r\n")
+    fields = dict(line.split(":", 1) for line in header.decode("latin-1").lower().split("\r\n")[1:] if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    if "content-length" in fields:
+        data = await reader.readexactly(int(fields["content-length"]))
+    elif fields.get("transfer-encoding") == "chunked":
+        chunks = []
+        while size := int((await reader.readline()).split(b";")[0], 16):
+            chunks.append((await reader.readexactly(size + 2))[:-2])
+        await reader.readuntil(b"\r\n")  # the empty trailer
+        data = b"".join(chunks)
+    else:
+        return int(header.split(b" ", 2)[1]), header + await reader.read(), False
+    return int(header.split(b" ", 2)[1]), header + data, fields.get("connection") != "close"
 
 
 def body(response: bytes) -> bytes:
@@ -115,14 +122,30 @@ class Student:
         self.unmapped: set[str] = set()
         self.widgets: dict[str, object] = {}  # widget id -> WidgetState, as the frontend's WidgetStateManager holds
         self.fetches: list[asyncio.Task] = []
-        self.fetching = asyncio.Semaphore(6)
+        self.fetching = asyncio.Semaphore(6)  # a browser's connections to one host over HTTP/1.1
+        self.idle: list[tuple] = []  # kept-alive connections, free
         self.fetched: set[str] = set()
         self.bytes_in = 0
         self.http_errors: list[str] = []
 
     async def get(self, path: str) -> bytes:
+        """GET `path` as a browser does: at most 6 at a time, on kept-alive connections (a new one where none is
+        idle, and again on a new one where the server had closed an idle one)."""
         async with self.fetching:
-            status, data = await http_get(self.host, self.port, path)
+            for attempt in range(2):
+                fresh = not self.idle or attempt
+                reader, writer = await asyncio.open_connection(self.host, self.port) if fresh else self.idle.pop()
+                try:
+                    status, data, keep = await http_get(reader, writer, self.host, self.port, path)
+                    break
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    writer.close()
+                    if fresh:
+                        raise
+            if keep:
+                self.idle.append((reader, writer))
+            else:
+                writer.close()
         self.bytes_in += len(data)
         if status != 200:
             self.http_errors.append(f"GET {path}: {status}")
@@ -260,5 +283,7 @@ class Student:
                     self.fetch(img.url)
 
     async def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
         if self.ws is not None:
             await self.ws.close()

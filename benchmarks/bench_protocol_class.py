@@ -190,7 +190,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300, help="seconds one step may take")
     args = parser.parse_args()
     load = os.getloadavg()
-    classes = [one_class(n, args) for n in args.students]
+    classes = []
+    for n in args.students:
+        classes.append(one_class(n, args))
+        print(json.dumps(classes[-1]), file=sys.stderr, flush=True)  # each class size's figures as they come
     print(json.dumps({"load_avg_before": [round(x, 2) for x in load], "load_avg_after": round(os.getloadavg()[0], 2),
                       "cpus": os.cpu_count(), "lesson": None if args.plain else LESSON, "changes_per_student": args.changes,
                       "pause_s": args.pause, "flow": list(FLOW) if args.flow else [], "classes": classes}),
