@@ -15,9 +15,11 @@ figures, and a warm server). Printed as one JSON object, per class size:
   changes_finished: the changes whose run finished successfully; images_changed: the changes whose page showed
   other images than before (a change of the noise must change the gallery);
 - visit_ms per page: a navigation link's click until its run finished (the lesson flow);
-- interactions_per_s (opens, changes and visits), server_cpu_s_per_interaction (utime + stime of the server's
-  process tree over all of them), server_cpu_s_per_change_with_opens (bench_latency's definition: all CPU over
-  the changes), driver_cpu_s (this process's own CPU: the clients share the machine with the server);
+- interactions_per_s (opens, changes and visits); server_cores_used: the server tree's CPU seconds over the wall
+  time (its scripts run as threads of one Python process, which share one GIL: near 1.0 of 2 cores while the
+  class waits says the process, not the machine, is the limit); server_cpu_s_per_interaction: utime + stime of
+  the server's process tree over all interactions; server_cpu_s_per_change_with_opens: bench_latency's
+  definition (all CPU over the changes); driver_cpu_s: this process's own CPU (the clients share the machine);
 - tree_peak_mb: the largest resident total of the server's process tree (2.7 GB on Community Cloud);
 - errors: exception elements, failed HTTP requests, steps that raised or timed out, runs not finished (must be 0).
 
@@ -141,7 +143,8 @@ def summary(records: list[Record], wall: float, cpu: float, driver_cpu: float) -
         "changes_finished": sum(s["status"] == 0 for s in changes), "images_changed": sum(changed),
         "wall_s": round(wall, 1),
         "interactions_per_s": round(interactions / wall, 2),
-        "server_cpu_s": round(cpu, 2), "server_cpu_s_per_interaction": round(cpu / max(interactions, 1), 3),
+        "server_cpu_s": round(cpu, 2), "server_cores_used": round(cpu / wall, 2),
+        "server_cpu_s_per_interaction": round(cpu / max(interactions, 1), 3),
         "server_cpu_s_per_change_with_opens": round(cpu / len(changes), 3) if changes else None,
         "driver_cpu_s": round(driver_cpu, 2), "errors": len(errors), "error_messages": errors[:5],
     }  # fmt: skip
@@ -162,14 +165,15 @@ async def class_run(url: str, pid: int, students: int, args) -> dict:
 def one_class(students: int, args) -> dict:
     """A fresh server, the one student alone (unless --no-alone), then the class; the tree's peak memory."""
     with app_server() as (url, proc, _):
-        args.asset_list = chromium_assets(url, lesson_query(args)) if args.assets == "chromium" else None
+        args.asset_list = {"chromium": chromium_assets(url, lesson_query(args)) if args.assets == "chromium" else None,
+                           "html": None, "none": []}[args.assets]  # fmt: skip
         sampler = TreeSampler(proc.pid)
         sampler.start()
         alone = None if args.no_alone else asyncio.run(class_run(url, proc.pid, 1, args))
         result = asyncio.run(class_run(url, proc.pid, students, args))
         sampler.done.set()
         sampler.join()
-    assets = len(args.asset_list) if args.asset_list is not None else "the HTML's"
+    assets = len(args.asset_list) if args.asset_list is not None else "those the HTML names"
     peak_mb = round(sampler.peaks.get(proc.pid, 0) / 1024)
     return {**result, "alone": alone, "static_files_per_open": assets, "server_peak_mb": peak_mb,
             "tree_peak_mb": round(sampler.total / 1024)}  # fmt: skip
@@ -184,9 +188,10 @@ def main() -> None:
     parser.add_argument("--no-alone", action="store_true", help="no lone student first (the class meets a cold server)")
     parser.add_argument("--plain", action="store_true",
                         help="open /dataset without the lesson's query, as bench_latency.py does (to compare)")  # fmt: skip
-    parser.add_argument("--assets", choices=("chromium", "html"), default="chromium",
+    parser.add_argument("--assets", choices=("chromium", "html", "none"), default="chromium",
                         help="static files each student fetches on opening: those a cold Chromium fetched for the page "
-                        "(learnt once per server, before the class), or only those the page's HTML names")  # fmt: skip
+                        "(learnt once per server, before the class), only those the page's HTML names, or none (a "
+                        "browser that has them cached)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300, help="seconds one step may take")
     args = parser.parse_args()
     load = os.getloadavg()
