@@ -146,7 +146,8 @@ def summary(records: list[Record], wall: float, cpu: float, driver_cpu: float) -
         "server_cpu_s": round(cpu, 2), "server_cores_used": round(cpu / wall, 2),
         "server_cpu_s_per_interaction": round(cpu / max(interactions, 1), 3),
         "server_cpu_s_per_change_with_opens": round(cpu / len(changes), 3) if changes else None,
-        "driver_cpu_s": round(driver_cpu, 2), "errors": len(errors), "error_messages": errors[:5],
+        "driver_cpu_s": round(driver_cpu, 2), "exception_elements": sum(s["exceptions"] for v in steps.values() for s in v),
+        "errors": len(errors), "error_messages": errors[:5],
     }  # fmt: skip
 
 
