@@ -4,9 +4,10 @@ What a browser's Streamlit frontend does, as read from the installed server (web
 starlette_websocket.py, runtime/app_session.py, runtime/scriptrunner_utils/script_run_context.py) and the
 frontend bundle's `sendRerunBackMsg`, `onPageChange`, `WidgetStateManager` and `ForwardMessageCache`:
 
-- opening a page: GET the page's HTML (and, for a first visit, the assets its HTML names), /_stcore/health and
-  /_stcore/host-config, then the websocket /_stcore/stream (subprotocol "streamlit") and one `rerun_script` BackMsg
-  with the URL's query string and path (`page_name`), no page hash and no widget states;
+- opening a page: GET the page's HTML and the static files a cold browser fetches (the caller's list, else those
+  the HTML names), /_stcore/health and /_stcore/host-config, then the websocket /_stcore/stream (subprotocol
+  "streamlit") and one `rerun_script` BackMsg with the URL's query string and path (`page_name`), no page hash
+  and no widget states;
 - a widget change: `rerun_script` with the current page's hash (the `navigation` message's), the query string
   the server last wrote (`page_info_changed`), and the value of every widget on the page (each widget's element
   carries its value: `value`/`raw_value` where `set_value`, else its default), the changed one new;
@@ -16,7 +17,12 @@ frontend bundle's `sendRerunBackMsg`, `onPageChange`, `WidgetStateManager` and `
   references for them); a kept message is dropped after `max_cached_message_age` runs without use;
 - a run is done at its `script_finished` (successfully, or with a compile error), not at one ended early for a
   rerun; elements a full run did not send are dropped then; images (`imgs` elements, /media/… URLs) are fetched
-  over HTTP as they arrive, at most 6 at a time, as a browser does.
+  over HTTP as they arrive, each URL once;
+- HTTP as a browser over HTTP/1.1: at most 6 requests at a time, on kept-alive connections.
+
+Not done (no drawing, so nothing asks for them): the chunks of JavaScript a browser loads later for other pages'
+elements, `app_heartbeat`s, fragment auto-reruns, and widgets of kinds the lesson pages don't draw (a step that
+meets one reports it as unmapped).
 """
 
 from __future__ import annotations
