@@ -23,8 +23,11 @@ pages = [
 page = st.navigation(pages, position="hidden")  # our own links carry the lesson: one history entry per visit
 lesson.open_link()  # a lesson link's settings, checked, before the page seeds its widgets from them
 nav_slot, link_slot, phone_slot = st.sidebar.empty(), st.sidebar.empty(), st.empty()
-navigation(nav_slot, phone_slot, pages, page, lesson.sync(link_slot, early=True), early=True)  # even if the page stops
+before = lesson.sync(link_slot, early=True)
+navigation(nav_slot, phone_slot, pages, page, before, early=True)  # even if the page stops
 sidebar_server_facts()
 remember_owner()  # the student's owner id in a cookie: their board name and runs survive a reload
 page.run()
-navigation(nav_slot, phone_slot, pages, page, lesson.sync(link_slot))  # the URL, the link and the navigation follow the page
+after = lesson.sync(link_slot)  # the URL and the link follow the page
+if after != before:  # and the navigation's links, when the page changed the lesson (else they are already right)
+    navigation(nav_slot, phone_slot, pages, page, after)

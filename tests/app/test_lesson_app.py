@@ -99,3 +99,28 @@ def test_the_links_limits_are_the_widgets_limits_and_the_hide_picker_uses_their_
                 assert widget.step == pytest.approx(domain.step), param.name
         elif isinstance(domain, Choice) and hasattr(widget, "options") and param.name != "dataset":  # no uploads
             assert len(widget.options) == len(domain.options), param.name
+
+
+def block_ids(node) -> list[str]:
+    """The ids of the keyed containers under `node` (a keyed container's id ends with its key)."""
+    children = node.children.values() if isinstance(node.children, dict) else node.children
+    own = [node.proto.id] if getattr(getattr(node, "proto", None), "id", "") else []
+    return own + [i for child in children if hasattr(child, "children") for i in block_ids(child)]
+
+
+def nav_queries(at) -> list[str]:
+    """The query string of each page link the router drew (the sidebar's and the phone menu's)."""
+    return [link.proto.query_string for link in at.get("page_link")]
+
+
+def test_the_navigation_is_drawn_once_a_run_unless_the_page_changed_the_lesson_and_then_carries_the_new_one(app):
+    at = open_link(app, {"noise": "0.3"}, "app_pages/dataset.py")
+    pages = len(at.get("page_link"))
+    assert pages == 16  # 8 pages, in the sidebar and in the phone's menu: drawn before the page, not again after it
+    assert all("noise=0.3" in q for q in nav_queries(at))
+    navs = [i for i in block_ids(at._tree) if i.endswith(("lesson_nav", "phone_nav", "lesson_nav_early", "phone_nav_early"))]
+    assert sorted(i.rsplit("-", 1)[1] for i in navs) == ["lesson_nav_early", "phone_nav_early"]  # not drawn again
+    at.slider(key="ds_noise").set_value(0.2).run()  # the page changes the lesson: the links are drawn again with it
+    assert all("noise=0.2" in q for q in nav_queries(at)) and len(at.get("page_link")) == pages
+    assert {"lesson_nav", "phone_nav"} <= {i.rsplit("-", 1)[1] for i in block_ids(at._tree)}
+    assert url_query(at)["noise"] == "0.2"
