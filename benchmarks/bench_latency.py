@@ -88,8 +88,7 @@ class Session:
         self.cdp = None  # a DevTools session once `watch_browser` ran: the renderer's own time per change
         self.media: list[int] = []  # bytes of each picture fetched (st.image serves them over HTTP)
         page.on("websocket", self._socket)
-        page.on("response", lambda r: self.media.append(int(r.headers.get("content-length", 0)))
-                if "/media/" in r.url else None)
+        page.on("response", self._response)
 
     async def watch_browser(self) -> None:
         self.cdp = await self.page.context.new_cdp_session(self.page)
@@ -102,6 +101,13 @@ class Session:
         got = {m["name"]: m["value"] for m in (await self.cdp.send("Performance.getMetrics"))["metrics"]}
         return {"browser_ms": 1000 * got["TaskDuration"], "js_ms": 1000 * got["ScriptDuration"],
                 "layout_ms": 1000 * (got["LayoutDuration"] + got["RecalcStyleDuration"])}
+
+    async def _response(self, response) -> None:
+        if "/media/" in response.url and "/static/" not in response.url:  # st.image's files, not the app's fonts
+            try:
+                self.media.append(len(await response.body()))
+            except Exception:  # noqa: BLE001 - Playwright's Error: the page moved on before the body was read
+                self.media.append(0)
 
     def _socket(self, ws) -> None:
         if "_stcore/stream" in ws.url:
