@@ -20,7 +20,7 @@ GRID_WIDTH = "3.4em"  # of each cell of a small grid: a grid of numbers reads as
 MAP_PX = 320  # about how wide the Convolution tab draws the input and the output (two of three columns)
 STEP_PX = 270  # the Step by step tab's pictures, three side by side
 ZOOM_PX = 220  # a close-up drawn as a picture (colour, or too many pixels for a table)
-ZOOM_MARGIN = 2  # pixels shown around the window in the close-up
+ZOOM_MARGIN = 1  # pixels shown around the window in the close-up: a 3×3 window in 5×5 fits a third of a projector
 ZOOM_TABLE = 9  # the most pixels a side the close-up writes out as a table of numbers (a third of a page wide)
 
 
@@ -94,7 +94,7 @@ def _cell_css(rgb: np.ndarray, width: str | None) -> np.ndarray:
     r, g, b = (np.asarray(rgb) * 255).round().astype(int)
     light = 0.299 * r + 0.587 * g + 0.114 * b > 128
     css = [f"background-color: rgb({x}, {y}, {z}); color: {'black' if lit else 'white'}"
-           + (f"; min-width: {width}" if width else "; padding: 0.25em 0.4em")  # or snug: a close-up of 7×7
+           + (f"; min-width: {width}" if width else "; padding: 0.2em 0.3em")  # or snug: a close-up of 7×7
            for x, y, z, lit in zip(r.ravel(), g.ravel(), b.ravel(), light.ravel())]
     return np.array(css, dtype=object).reshape(r.shape)
 
@@ -184,7 +184,7 @@ def _zoom(padded: np.ndarray, step: ConvStep, where) -> None:
 
 def draw_window(padded: np.ndarray, step: ConvStep, output: np.ndarray, pads: tuple[tuple[int, int], ...]) -> None:
     """The padded input with the window outlined, a close-up of the window, and the output with the value marked."""
-    left, middle, right = st.columns(3)
+    left, middle, right = st.columns([4, 5, 4])  # the middle a little wider: a close-up table of 7×7 numbers
     scale = display_scale(max(padded.shape[1:]), STEP_PX)
     shown = tile(padded, scale)
     _mark_window(shown, step, scale)
@@ -239,7 +239,7 @@ def draw_channel_sums(contributions: np.ndarray, names: tuple[str, ...]) -> None
 def draw_gallery(maps: dict[str, np.ndarray], scale: int) -> None:
     """Every preset's feature map as a small picture."""
     names = list(maps)
-    st.image([tile(map_to_rgb(maps[n]), scale) for n in names], caption=names)
+    show(st, [tile(map_to_rgb(maps[n]), scale) for n in names], names)
 
 
 def draw_pooling(before: np.ndarray, after: np.ndarray, kind: str) -> None:

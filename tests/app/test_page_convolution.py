@@ -315,17 +315,17 @@ def test_the_close_up_shows_the_window_pixels_with_their_values_and_outlines_the
     rerun(at, conv_tab="Step by step", conv_row=5, conv_col=9)
     close_up = at.table[0]
     padded = np.pad(GREY[0], 1)
-    assert list(close_up.value.index) == list(range(3, 10)) and list(close_up.value.columns) == list(range(7, 14))
-    assert np.allclose(close_up.value.to_numpy(), padded[3:10, 7:14], atol=1e-6)  # the window plus 2 pixels each side
-    assert shown(close_up).to_numpy()[0, 0] == f"{padded[3, 7]:.2f}"
-    ring = {(r, c) for r in range(2, 5) for c in range(2, 5)} - {(3, 3)}  # the 3×3 window's edge cells
+    assert list(close_up.value.index) == list(range(4, 9)) and list(close_up.value.columns) == list(range(8, 13))
+    assert np.allclose(close_up.value.to_numpy(), padded[4:9, 8:13], atol=1e-6)  # the window and a pixel around it
+    assert shown(close_up).to_numpy()[0, 0] == f"{padded[4, 8]:.2f}"
+    ring = {(r, c) for r in range(1, 4) for c in range(1, 4)} - {(2, 2)}  # the 3×3 window's edge cells
     assert window_cells(close_up) == ring
-    assert "rows 3–9, columns 7–13" in " ".join(c.value for c in at.caption)
+    assert "rows 4–8, columns 8–12" in " ".join(c.value for c in at.caption)
 
 
 def test_a_dilated_window_outlines_each_pixel_the_kernel_reads(at):
     rerun(at, conv_tab="Step by step", conv_dilation=2, conv_row=5, conv_col=9)
-    reads = {(r, c) for r in (2, 4, 6) for c in (2, 4, 6)}  # the close-up starts 2 pixels before the window
+    reads = {(r, c) for r in (1, 3, 5) for c in (1, 3, 5)}  # the close-up starts a pixel before the window
     assert reads <= window_cells(at.table[0])
 
 
