@@ -380,3 +380,13 @@ def test_a_kernel_change_sends_the_same_input_picture(at):
     rerun(at, conv_kernel="Horizontal edge")
     after = [el.value for el in at.image]
     assert after[0] == before[0] and after[1] != before[1]
+
+
+def test_map_colours_are_white_at_zero_and_full_red_or_blue_at_the_bound_and_grey_when_never_negative():
+    rgb = np.round(map_to_rgb(np.array([[-2.0, 0.0, 1.0, 2.0]]))[:, 0] * 255)
+    assert rgb[:, 1].tolist() == [255, 255, 255]  # 0: white
+    assert rgb[:, 3].tolist() == [178, 24, 43] and rgb[:, 0].tolist() == [33, 102, 172]  # ±bound: RdBu's ends
+    assert rgb[:, 2].tolist() == [np.round((255 + 178) / 2), np.round((255 + 24) / 2), np.round((255 + 43) / 2)]
+    grey = map_to_rgb(np.array([[0.0, 1.0, 4.0]]))
+    assert np.allclose(grey, [[[0, 0.25, 1]]] * 3)  # black 0 to white at the largest value
+    assert np.allclose(map_to_rgb(np.array([[1.0, -1.0]]), bound=4.0)[:, 0, 0], 1 - 0.25 * (1 - np.array([178, 24, 43]) / 255))
