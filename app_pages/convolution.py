@@ -9,12 +9,12 @@ from ui.conv_views import (
     draw_channel_sums,
     draw_formulas,
     draw_gallery,
+    draw_input,
     draw_pool_formulas,
     draw_pooling,
     draw_products,
     draw_triptych,
     draw_window,
-    image_figure,
 )
 from ui.echo import plain
 from ui.lesson.presenting import intro
@@ -154,7 +154,7 @@ try:
     padded = ops.pad_input(image, kernel.shape, **conv)
 except ValueError as exc:
     st.error(f"Cannot convolve: {exc}. Change the setting and the page updates.")
-    st.plotly_chart(image_figure(image, "Input"), key="conv_input_only")
+    draw_input(image, "Input")
     st.stop()
 output = ops.relu(raw) if use_relu else raw
 pads = ops.conv_paddings(conv["padding"], *kernel.shape, conv["stride"], conv["dilation"])
@@ -164,6 +164,7 @@ if tabs[0].open:
     with tabs[0]:
         draw_triptych(image, kernel, output, "Output after ReLU" if use_relu else "Output")
         notes = ["Red is positive, blue negative, white zero."] if output.min() < 0 else []
+        notes.append("*Step by step* shows the numbers behind any pixel of the output.")
         if image.shape[0] > 1:
             notes.append("The kernel has one slice per colour channel and their results are added, so the output "
                          "is a single map (see *Channels*).")
@@ -175,7 +176,8 @@ if tabs[0].open:
 if tabs[1].open:
     with tabs[1]:
         st.markdown("Watch the window slide. Each output number is the sum of the window's pixels times the "
-                    "kernel's numbers. Stride sets how far the window jumps; dilation spreads its pixels apart.")
+                    "kernel's numbers. Stride sets how far the window jumps; dilation spreads its pixels apart. "
+                    "Move the sliders to explain any pixel: the close-up and the tables below write out its numbers.")
         play, speed = st.columns([1, 3])
         play.toggle("Play", key="conv_play", help="Step through the positions automatically; switch off to stop.")
         speed.radio("Speed", tuple(SPEEDS), key="conv_speed", horizontal=True, label_visibility="collapsed",

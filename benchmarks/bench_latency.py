@@ -6,10 +6,12 @@ it reports, over `--repeat` changes:
 
 - felt_ms p50/p95: from the change (a key pressed, a click, a navigation) until the page has settled: the
   server said the script finished (its `script_finished` message), no "Running…" widget or placeholder shows,
-  and the page's DOM has not changed for QUIET_MS; the time is that of the last DOM change's next frame;
+  every picture has loaded, and the page's DOM has not changed for QUIET_MS; the time is that of the last DOM
+  change's (or picture load's) next frame;
 - server_ms p50/p95: from the change until the `script_finished` message arrived (loopback: the script's run,
   its serialisation and the socket, no drawing);
 - kb p50: the bytes of the websocket frames the browser received for the change (Playwright's `framereceived`);
+  media_kb p50: those of the pictures it fetched over HTTP (st.image's `/media/` files, not in the websocket);
 - cpu_ms p50: CPU time the server's process tree spent on it (utime + stime from /proc);
 - browser_ms p50: CPU time of the page's renderer main thread (DevTools' Performance metrics in thread ticks:
   every task, Plotly's drawing included), with js_ms (JavaScript) and layout_ms (style and layout) of it: the
@@ -49,8 +51,9 @@ LESSON = {"n_per_class": 40, "size": 32, "epochs": 1}  # the small model the Eva
 # latest DOM change (performance.now(), ms since the navigation started).
 WATCH_JS = """(() => {
   const lat = window.__lat = {messages: [], lastChange: performance.now()};
-  new MutationObserver(() => requestAnimationFrame(() => { lat.lastChange = performance.now(); }))
-    .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  const changed = () => requestAnimationFrame(() => { lat.lastChange = performance.now(); });
+  new MutationObserver(changed).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  document.addEventListener('load', e => { if (e.target.tagName === 'IMG') changed(); }, true);  // a picture arrived
   const Native = window.WebSocket;
   class Watched extends Native {
     constructor(...args) {  // a new stream restarts the count, as the frames' list does
@@ -59,8 +62,8 @@ WATCH_JS = """(() => {
   }
   window.WebSocket = Watched;
 })();"""
-STATE_JS = (f"() => [performance.now(), window.__lat.lastChange, !!document.querySelector(\"{BUSY}\"), "
-            "window.__lat.messages.length]")
+STATE_JS = (f"() => [performance.now(), window.__lat.lastChange, !!document.querySelector(\"{BUSY}\") "
+            "|| [...document.images].some(i => !i.complete), window.__lat.messages.length]")
 
 
 def cpu_seconds(root: int) -> float:
@@ -83,7 +86,9 @@ class Session:
         page.set_default_timeout(timeout_s * 1000)  # every wait (a widget to focus, to click), not Playwright's 30 s
         self.frames: list[tuple[int, str]] = []  # (bytes, ForwardMsg type) of each frame received
         self.cdp = None  # a DevTools session once `watch_browser` ran: the renderer's own time per change
+        self.media: list[int] = []  # bytes of each picture fetched (st.image serves them over HTTP)
         page.on("websocket", self._socket)
+        page.on("response", self._response)
 
     async def watch_browser(self) -> None:
         self.cdp = await self.page.context.new_cdp_session(self.page)
@@ -96,6 +101,13 @@ class Session:
         got = {m["name"]: m["value"] for m in (await self.cdp.send("Performance.getMetrics"))["metrics"]}
         return {"browser_ms": 1000 * got["TaskDuration"], "js_ms": 1000 * got["ScriptDuration"],
                 "layout_ms": 1000 * (got["LayoutDuration"] + got["RecalcStyleDuration"])}
+
+    async def _response(self, response) -> None:
+        if "/media/" in response.url and "/static/" not in response.url:  # st.image's files, not the app's fonts
+            try:
+                self.media.append(len(await response.body()))
+            except Exception:  # noqa: BLE001 - Playwright's Error: the page moved on before the body was read
+                self.media.append(0)
 
     def _socket(self, ws) -> None:
         if "_stcore/stream" in ws.url:
@@ -118,7 +130,7 @@ class Session:
         page, cpu0, browser0 = self.page, cpu_seconds(self.server_pid), await self._browser_ms()
         if navigation:  # a new document counts from 0
             browser0 = dict.fromkeys(browser0, 0.0)
-        first = 0 if navigation else len(self.frames)
+        first, media = 0 if navigation else len(self.frames), len(self.media)
         t0 = 0.0 if navigation else await page.evaluate("performance.now()")
         await action()
         deadline, finished_at = time.perf_counter() + self.timeout_s, None
@@ -135,7 +147,7 @@ class Session:
             if finished_at is not None and not busy and now - last_change >= QUIET_MS:
                 browser = {k: v - browser0[k] for k, v in (await self._browser_ms()).items()}
                 return {"felt_ms": max(last_change, finished_at) - t0, "server_ms": finished_at - t0,
-                        "kb": sum(n for n, _ in self.frames[first:]) / 1024,
+                        "kb": sum(n for n, _ in self.frames[first:]) / 1024, "media_kb": sum(self.media[media:]) / 1024,
                         "cpu_ms": 1000 * (cpu_seconds(self.server_pid) - cpu0), **browser}  # fmt: skip
             await page.wait_for_timeout(25)
         raise TimeoutError(f"the page did not settle within {self.timeout_s:.0f} s")
@@ -223,7 +235,8 @@ async def interactions(s: Session, url: str, only: str, repeat: int, first_visit
         await open_expander(s, "Make it harder")
         for _ in range(repeat):
             yield "dataset.colour", await radio(s, "ds_color_mode")
-        # opened and settled before its widget is timed (the first Plotly chart of the session: Plotly's code loads)
+        # opened and settled before its widget is timed (once the session's first Plotly chart, loading Plotly's code;
+        # pictures now)
         yield "dataset.channels_tab", await s.timed(s.page.get_by_role("tab", name="Channels").click)
         for i in range(repeat):
             yield "dataset.channel_image", await number(s, "ds_channel_image", i + 1)
@@ -267,6 +280,7 @@ def summary(samples: dict[str, list[dict]]) -> dict:
                      "felt_ms_p95": round(percentile(felt, 0.95)), "server_ms_p50": round(statistics.median(server)),
                      "server_ms_p95": round(percentile(server, 0.95)),
                      "kb_p50": round(statistics.median(r["kb"] for r in rows), 1),
+                     "media_kb_p50": round(statistics.median(r.get("media_kb", 0) for r in rows), 1),
                      "cpu_ms_p50": round(statistics.median(r["cpu_ms"] for r in rows))}  # fmt: skip
         for key in ("browser_ms", "js_ms", "layout_ms"):  # the renderer's main thread, where measured
             if key in rows[0]:

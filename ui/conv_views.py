@@ -1,58 +1,121 @@
-"""Drawing for the Convolution page: input, kernel and feature maps, the sliding window, channels, pooling."""
+"""Drawing for the Convolution page: input, kernel and feature maps, the sliding window, channels, pooling.
+
+No chart library: a map is a PNG picture enlarged by whole pixels (crisp, light, drawn by the browser at once, and a
+page without a Plotly chart never loads Plotly's code), and a small grid of numbers is a static table shaded as the
+maps are, which grows with presenting mode's type. Each pixel's number is in the Step by step tab."""
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import io
-
 import numpy as np
-import plotly.graph_objects as go
+import pandas as pd
 import streamlit as st
-from PIL import Image
-from plotly.subplots import make_subplots
+from pandas.io.formats.style import Styler
 
 from cnn_core.conv.ops import ConvStep, output_length
-from ui.plots import CHANNEL_NAMES, compact, heatmap, tile, to_display
+from ui.plots import CHANNEL_NAMES, TILE_MARGIN, display_scale, png, tile
 
-WINDOW_COLOUR = "#00e5ff"
-
-
-def _png_uri(rgb: np.ndarray) -> str:
-    """An (H, W, 3) uint8 array as a PNG data URI: far lighter in a figure than a grid of numbers."""
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def image_figure(image: np.ndarray, title: str, height: int = 320) -> go.Figure:
-    """A (C, H, W) image in [0, 1]: colour as a picture, one channel as a grey heatmap with values on hover."""
-    if image.shape[0] == 1:
-        fig = heatmap(np.round(image[0], 3), title, zmin=0, zmax=1)
-        fig.update_traces(hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")
-        return compact(fig, height)
-    fig = go.Figure(go.Image(source=_png_uri(to_display(image)), hoverinfo="x+y"))
-    fig.update_yaxes(scaleanchor="x", constrain="domain")
-    fig.update_xaxes(constrain="domain")
-    return compact(fig, height, title=title)
+WINDOW_RGB = (0, 229, 255)  # cyan: the window, in the pictures and the close-up's table
+WINDOW_CSS = "3px solid rgb(0, 229, 255)"
+GRID_WIDTH = "3.4em"  # of each cell of a small grid: a grid of numbers reads as a grid when its cells are as wide
+MAP_PX = 320  # about how wide the Convolution tab draws the input and the output (two of three columns)
+STEP_PX = 270  # the Step by step tab's pictures, three side by side
+ZOOM_PX = 220  # a close-up drawn as a picture (colour, or too many pixels for a table)
+ZOOM_MARGIN = 1  # pixels shown around the window in the close-up: a 3×3 window in 5×5 fits a third of a projector
+ZOOM_TABLE = 9  # the most pixels a side the close-up writes out as a table of numbers (a third of a page wide)
 
 
-def map_figure(values: np.ndarray, title: str, height: int = 320) -> go.Figure:
-    """A feature map: diverging colours centred at 0 when it has negative values, grey otherwise."""
-    values = np.round(np.asarray(values, dtype=float), 3)  # short numbers keep the page light
-    fig = heatmap(values, title, signed=bool(values.min() < 0))
-    fig.update_traces(hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")
-    return compact(fig, height)
+POSITIVE, NEGATIVE = np.array([178, 24, 43]) / 255, np.array([33, 102, 172]) / 255  # ColorBrewer RdBu's dark ends
 
 
-def map_to_rgb(values: np.ndarray) -> np.ndarray:
-    """(3, H, W) colours in [0, 1] for a 2-D map: red positive, blue negative, white 0; grey when never negative."""
+def map_to_rgb(values: np.ndarray, bound: float | None = None, signed: bool | None = None) -> np.ndarray:
+    """(3, H, W) colours in [0, 1] for a 2-D map: red positive, blue negative, white 0, full colour at ±bound; or,
+    when not signed (by default: never negative), grey from black at 0 to white at bound. bound: the map's largest
+    magnitude unless given (one scale for several maps)."""
     v = np.asarray(values, dtype=float)
-    if v.min() >= 0:
-        return np.repeat((v / (v.max() or 1.0))[None], 3, axis=0)
-    t = v / np.abs(v).max()
-    fade = 1 - np.abs(t)
-    return np.stack([np.where(t > 0, 1, fade), fade, np.where(t < 0, 1, fade)])
+    signed = bool(v.min() < 0) if signed is None else signed
+    bound = float(bound if bound is not None else np.abs(v).max()) or 1.0
+    t = np.clip(v / bound, -1.0, 1.0)
+    if not signed:
+        return np.repeat(np.clip(t, 0.0, 1.0)[None], 3, axis=0)
+    end = np.where(t[None] > 0, POSITIVE[:, None, None], NEGATIVE[:, None, None])
+    return 1 - np.abs(t)[None] * (1 - end)  # white at 0, towards the end's colour with |t|
+
+
+def _g(value: float) -> str:
+    """A short number: three significant digits, never "-0"."""
+    return f"{float(value) + 0.0:.3g}"
+
+
+def colour_scale(bound: float, signed: bool) -> str:
+    """What map_to_rgb's colours stand for, in words."""
+    return f"red positive, blue negative, white 0, full colour at ±{_g(bound)}" if signed else f"black 0, white {_g(bound)}"
+
+
+def value_range(values: np.ndarray, bound: float | None = None, signed: bool | None = None) -> str:
+    """How to read a map's colours (as map_to_rgb draws them): its smallest and largest values, and the scale."""
+    v = np.asarray(values, dtype=float)
+    signed = bool(v.min() < 0) if signed is None else signed
+    scale = colour_scale(bound if bound is not None else float(np.abs(v).max()), signed)
+    return f"values {_g(v.min())} to {_g(v.max())} ({scale})"
+
+
+def image_caption(image: np.ndarray, title: str) -> str:
+    """An input image's title and value range: one channel from black 0 to white 1, or red, green and blue."""
+    values = f"values {_g(image.min())} to {_g(image.max())}"
+    if image.shape[0] == 1:
+        return f"**{title}**: {values} (black 0, white 1)"
+    return f"**{title}**, red, green and blue channels: {values} (each channel from none at 0 to full at 1)"
+
+
+def _outline(shown: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], scale: int, width: int) -> None:
+    """Draw a window-coloured frame `width` pixels wide around cells rows[0]..rows[1] × cols[0]..cols[1] of a tile
+    enlarged `scale` times, on the cells' edge: half outside (in the tile's transparent margin at the border)."""
+    y0, y1 = TILE_MARGIN + rows[0] * scale, TILE_MARGIN + (rows[1] + 1) * scale
+    x0, x1 = TILE_MARGIN + cols[0] * scale, TILE_MARGIN + (cols[1] + 1) * scale
+    out, inside = width // 2, width - width // 2
+    for top, bottom, left, right in ((y0 - out, y0 + inside, x0 - out, x1 + out), (y1 - inside, y1 + out, x0 - out, x1 + out),
+                                     (y0 - out, y1 + out, x0 - out, x0 + inside), (y0 - out, y1 + out, x1 - inside, x1 + out)):
+        shown[max(top, 0) : bottom, max(left, 0) : right] = (*WINDOW_RGB, 255)
+
+
+def _mark_window(shown: np.ndarray, step: ConvStep, scale: int, top: int = 0, left: int = 0) -> None:
+    """Outline the window and, when dilated, each pixel the kernel reads; (top, left): the picture's first cell."""
+    rows, cols = step.rows - top, step.cols - left
+    _outline(shown, (rows[0], rows[-1]), (cols[0], cols[-1]), scale, 3 if scale >= 3 else 2)
+    if len(rows) > 1 and rows[1] - rows[0] > 1:  # dilated: the kernel skips pixels
+        for r in rows:
+            for c in cols:
+                _outline(shown, (r, r), (c, c), scale, 1)
+
+
+def _cell_css(rgb: np.ndarray, width: str | None) -> np.ndarray:
+    """(H, W) CSS of table cells shaded with (3, H, W) colours in [0, 1]: dark text on light, light on dark; each
+    cell at least `width` wide, or (None) snug."""
+    r, g, b = (np.asarray(rgb) * 255).round().astype(int)
+    light = 0.299 * r + 0.587 * g + 0.114 * b > 128
+    css = [f"background-color: rgb({x}, {y}, {z}); color: {'black' if lit else 'white'}"
+           + (f"; min-width: {width}" if width else "; padding: 0.2em 0.3em")  # or snug: a close-up of 7×7
+           for x, y, z, lit in zip(r.ravel(), g.ravel(), b.ravel(), light.ravel())]
+    return np.array(css, dtype=object).reshape(r.shape)
+
+
+def number_table(values: np.ndarray, signed: bool, fmt: str = "{:.3g}", top: int = 0, left: int = 0,
+                 window: ConvStep | None = None, width: str | None = GRID_WIDTH) -> Styler:
+    """A small grid with its numbers written in, for st.table: signed colours as the maps have (red positive, blue
+    negative, white 0), or grey from black 0 to white 1 for pixels. Rows and columns are numbered from (top, left);
+    `window` outlines the cells a convolution step reads; `width`: each cell's least width."""
+    v = np.asarray(values, dtype=float) + 0.0  # no "-0"
+    frame = pd.DataFrame(v, index=top + np.arange(v.shape[0]), columns=left + np.arange(v.shape[1]))
+    css = _cell_css(map_to_rgb(v, signed=True) if signed else np.repeat(np.clip(v, 0, 1)[None], 3, axis=0), width)
+    if window is not None:
+        rows, cols = list(window.rows - top), list(window.cols - left)
+        dilated = len(rows) > 1 and rows[1] - rows[0] > 1
+        for r in range(rows[0], rows[-1] + 1):
+            for c in range(cols[0], cols[-1] + 1):
+                sides = [side for side, edge in (("top", r == rows[0]), ("bottom", r == rows[-1]), ("left", c == cols[0]),
+                                                 ("right", c == cols[-1])) if edge or (dilated and r in rows and c in cols)]
+                css[r, c] += "".join(f"; border-{side}: {WINDOW_CSS}" for side in sides)
+    return frame.style.format(fmt).apply(lambda _: pd.DataFrame(css, index=frame.index, columns=frame.columns), axis=None)
 
 
 def size_formula(axis: str, n: int, k: int, stride: int, pads: tuple[int, int], dilation: int) -> str:
@@ -61,6 +124,14 @@ def size_formula(axis: str, n: int, k: int, stride: int, pads: tuple[int, int], 
     pad = f"2 \\cdot {pads[0]}" if pads[0] == pads[1] else f"{pads[0]} + {pads[1]}"
     return (f"{axis}_{{out}} = \\left\\lfloor \\frac{{{n} + {pad} - {dilation} \\cdot ({k} - 1) - 1}}{{{stride}}} "
             f"\\right\\rfloor + 1 = {out}")
+
+
+def show(where, shown: np.ndarray | list[np.ndarray], caption: str | list[str]) -> None:
+    """Tiles as PNG pictures at their own size: a caption wider than its picture wraps instead of stretching the
+    picture (which the browser would smooth)."""
+    tiles = shown if isinstance(shown, list) else [shown]
+    pngs = [png(t) for t in tiles]
+    where.image(pngs if isinstance(shown, list) else pngs[0], caption=caption, width=tiles[0].shape[1])
 
 
 def draw_formulas(shape: tuple[int, int], k: int, stride: int, pads: tuple[tuple[int, int], ...], dilation: int) -> None:
@@ -78,67 +149,52 @@ def draw_pool_formulas(shape: tuple[int, int], size: int, stride: int) -> None:
                  f"{output_length(n, size, stride)}")
 
 
+def draw_input(image: np.ndarray, title: str, scale: int | None = None, where=st) -> None:
+    """A (C, H, W) image in [0, 1] as a picture, with its size and values in the caption."""
+    scale = scale or display_scale(max(image.shape[1:]), MAP_PX)
+    show(where, tile(image, scale), image_caption(image, f"{title} {image.shape[1]}×{image.shape[2]}"))
+
+
 def draw_triptych(image: np.ndarray, kernel: np.ndarray, output: np.ndarray, output_title: str) -> None:
-    """Input, kernel with its numbers, and output feature map side by side."""
-    left, middle, right = st.columns([5, 3, 5])
-    left.plotly_chart(image_figure(image, f"Input {image.shape[1]}×{image.shape[2]}"), key="conv_input_chart")
-    fig = heatmap(kernel, f"Kernel {kernel.shape[0]}×{kernel.shape[1]}", signed=True, text=True)
-    middle.plotly_chart(fig.update_traces(showscale=False), key="conv_kernel_chart")
-    right.plotly_chart(map_figure(output, f"{output_title} {output.shape[0]}×{output.shape[1]}"), key="conv_output_chart")
+    """Input, kernel with its numbers, and output feature map side by side, input and output at one enlargement."""
+    left, middle, right = st.columns([5, 3, 5], vertical_alignment="center")
+    scale = display_scale(max(*image.shape[1:], *output.shape), MAP_PX)
+    draw_input(image, "Input", scale, left)
+    middle.table(number_table(kernel, signed=True), hide_index=True, hide_header=True, width="content")
+    middle.caption(f"**Kernel {kernel.shape[0]}×{kernel.shape[1]}**: red positive, blue negative, white 0")
+    show(right, tile(map_to_rgb(output), scale),
+         f"**{output_title} {output.shape[0]}×{output.shape[1]}**: {value_range(output)}")
 
 
-def _mark_window(fig: go.Figure, step: ConvStep) -> None:
-    """Outline the window and, when dilated, each pixel the kernel reads."""
-    r0, r1, c0, c1 = step.rows[0], step.rows[-1], step.cols[0], step.cols[-1]
-    fig.add_shape(type="rect", x0=c0 - 0.5, x1=c1 + 0.5, y0=r0 - 0.5, y1=r1 + 0.5,
-                  line=dict(color=WINDOW_COLOUR, width=3))
-    if len(step.rows) > 1 and step.rows[1] - step.rows[0] > 1:  # dilated: the kernel skips pixels
-        for r in step.rows:
-            for c in step.cols:
-                fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                              line=dict(color=WINDOW_COLOUR, width=1))
-
-
-ZOOM_MARGIN = 2  # pixels shown around the window in the close-up
-
-
-def zoom_figure(padded: np.ndarray, step: ConvStep) -> go.Figure:
-    """A close-up of the window and a few pixels around it, with the pixel values written in for one channel."""
+def _zoom(padded: np.ndarray, step: ConvStep, where) -> None:
+    """A close-up of the window and a few pixels around it: for one channel a table of its numbers, numbered by
+    row and column, with the window outlined; otherwise (or too many pixels for a table) a picture."""
     top, left = max(0, step.rows[0] - ZOOM_MARGIN), max(0, step.cols[0] - ZOOM_MARGIN)
     crop = padded[:, top : step.rows[-1] + ZOOM_MARGIN + 1, left : step.cols[-1] + ZOOM_MARGIN + 1]
-    title = f"Close-up: rows {top}–{top + crop.shape[1] - 1}, columns {left}–{left + crop.shape[2] - 1}"
-    if crop.shape[0] == 1:
-        fig = heatmap(crop[0], title, zmin=0, zmax=1, text=max(crop.shape[1:]) <= 16)
-        fig.update_traces(x=left + np.arange(crop.shape[2]), y=top + np.arange(crop.shape[1]), showscale=False)
-        _mark_window(fig, step)
-        return compact(fig)
-    fig = image_figure(crop, title)
-    _mark_window(fig, dataclasses.replace(step, rows=step.rows - top, cols=step.cols - left))
-    return fig
+    title = f"**Close-up**: rows {top}–{top + crop.shape[1] - 1}, columns {left}–{left + crop.shape[2] - 1}"
+    if crop.shape[0] == 1 and max(crop.shape[1:]) <= ZOOM_TABLE:
+        where.table(number_table(crop[0], False, "{:.2f}", top, left, window=step, width=None), width="content")
+        where.caption(f"{title}, each pixel's value (black 0, white 1)")
+        return
+    scale = display_scale(max(crop.shape[1:]), ZOOM_PX)
+    shown = tile(crop, scale)
+    _mark_window(shown, step, scale, top, left)
+    show(where, shown, f"{title}; each channel's numbers are below")
 
 
 def draw_window(padded: np.ndarray, step: ConvStep, output: np.ndarray, pads: tuple[tuple[int, int], ...]) -> None:
     """The padded input with the window outlined, a close-up of the window, and the output with the value marked."""
-    left, middle, right = st.columns(3)
+    left, middle, right = st.columns([4, 5, 4])  # the middle a little wider: a close-up table of 7×7 numbers
+    scale = display_scale(max(padded.shape[1:]), STEP_PX)
+    shown = tile(padded, scale)
+    _mark_window(shown, step, scale)
     padding = ", zero padding dark" if any(map(any, pads)) else ""
-    fig = image_figure(padded, f"Input{padding}: the window for row {step.row}, column {step.col}")
-    _mark_window(fig, step)
-    left.plotly_chart(fig, key="conv_step_input")
-    middle.plotly_chart(zoom_figure(padded, step), key="conv_step_zoom")
-    fig = map_figure(output, "Output: the value being computed")
-    fig.add_shape(type="rect", x0=step.col - 0.5, x1=step.col + 0.5, y0=step.row - 0.5, y1=step.row + 0.5,
-                  line=dict(color=WINDOW_COLOUR, width=3))
-    right.plotly_chart(fig, key="conv_step_output")
-
-
-def _number_grid(values: np.ndarray, x0: int, y0: int, signed: bool) -> go.Heatmap:
-    """A small grid with its numbers written in, placed at (x0, y0): signed colours, or grey 0 to 1 for pixels."""
-    bound = float(np.abs(values).max()) or 1.0
-    colours = dict(colorscale="RdBu", reversescale=True, zmin=-bound, zmax=bound) if signed else \
-        dict(colorscale="Gray", zmin=0.0, zmax=1.0)
-    return go.Heatmap(z=values, x=x0 + np.arange(values.shape[1]), y=y0 + np.arange(values.shape[0]),
-                      text=np.round(values, 2), texttemplate="%{text}", showscale=False, xgap=1, ygap=1,
-                      hovertemplate="%{z:.4f}<extra></extra>", **colours)
+    show(left, shown, f"**Input{padding}**: the window for row {step.row}, column {step.col}, outlined")
+    _zoom(padded, step, middle)
+    scale = display_scale(max(output.shape), STEP_PX)
+    shown = tile(map_to_rgb(output), scale)
+    _outline(shown, (step.row, step.row), (step.col, step.col), scale, 3 if scale >= 3 else 2)
+    show(right, shown, f"**Output**: the value being computed, outlined; {value_range(output)}")
 
 
 def _num(value: float) -> str:
@@ -150,17 +206,11 @@ def _num(value: float) -> str:
 def draw_products(step: ConvStep, kernel: np.ndarray, relu: bool) -> None:
     """Window × kernel = products, one row per channel, then the sum written out."""
     names = CHANNEL_NAMES.get(step.window.shape[0], [f"channel {c}" for c in range(step.window.shape[0])])
-    kh, kw = kernel.shape
-    fig = go.Figure()  # one set of axes, grids placed side by side: much lighter than make_subplots
-    for c in range(len(names)):
-        for j, values in enumerate((step.window[c], kernel, step.products[0, c])):
-            fig.add_trace(_number_grid(values, j * (kw + 1), c * (kh + 1), signed=j > 0))
-    centres = (kw - 1) / 2 + (kw + 1) * np.arange(3)
-    fig.update_xaxes(tickvals=centres, ticktext=["window", "× kernel", "= products"], side="top", showgrid=False,
-                     zeroline=False)
-    fig.update_yaxes(tickvals=(kh - 1) / 2 + (kh + 1) * np.arange(len(names)), ticktext=list(names),
-                     autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False)
-    st.plotly_chart(compact(fig, 80 + 170 * len(names)), key="conv_products_chart")
+    for c, name in enumerate(names):
+        grids = (("window", step.window[c], False), ("× kernel", kernel, True), ("= products", step.products[0, c], True))
+        for col, (label, values, signed) in zip(st.columns(3), grids):
+            col.caption(f"**{name}** {label}" if len(names) > 1 else f"**{label}**")
+            col.table(number_table(values, signed), hide_index=True, hide_header=True, width="content")
     total = float(step.total[0])
     if len(names) == 1:
         terms = " + ".join(f"{_num(a)}×{_num(b)}" for a, b in zip(step.window[0].ravel(), kernel.ravel()))
@@ -175,28 +225,27 @@ def draw_products(step: ConvStep, kernel: np.ndarray, relu: bool) -> None:
 
 
 def draw_channel_sums(contributions: np.ndarray, names: tuple[str, ...]) -> None:
-    """Each channel's share of the output, and their sum."""
-    titles = [f"{n} channel × its kernel slice" for n in names] + ["sum = output"]
+    """Each channel's share of the output, and their sum, on one colour scale."""
     maps = [*contributions, contributions.sum(axis=0)]
-    fig = make_subplots(1, len(maps), subplot_titles=titles, horizontal_spacing=0.03)
-    bound = float(np.abs(maps[-1]).max()) or 1.0
-    for j, values in enumerate(maps):
-        fig.add_trace(go.Heatmap(z=np.round(values, 3).astype(np.float32), colorscale="RdBu", reversescale=True, zmid=0,
-                                 zmin=-bound, zmax=bound, showscale=j == len(maps) - 1,
-                                 hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"), 1, j + 1)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{j + 1}", showticklabels=False, row=1, col=j + 1)
-        fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
-    st.plotly_chart(compact(fig, 300), key="conv_channels_chart")
+    bound = max(float(np.abs(m).max()) for m in maps) or 1.0
+    signed = any(float(m.min()) < 0 for m in maps)
+    scale = display_scale(max(maps[0].shape), 200)  # four across the page
+    titles = [f"{'+ ' * (j > 0)}**{n}** channel × its kernel slice" for j, n in enumerate(names)] + ["= **the output**"]
+    show(st, [tile(map_to_rgb(m, bound, signed), scale) for m in maps],
+         [f"{t}: {_g(m.min())} to {_g(m.max())}" for t, m in zip(titles, maps)])
+    st.caption(f"All four on one scale: {colour_scale(bound, signed)}.")
 
 
 def draw_gallery(maps: dict[str, np.ndarray], scale: int) -> None:
     """Every preset's feature map as a small picture."""
     names = list(maps)
-    st.image([tile(map_to_rgb(maps[n]), scale) for n in names], caption=names)
+    show(st, [tile(map_to_rgb(maps[n]), scale) for n in names], names)
 
 
 def draw_pooling(before: np.ndarray, after: np.ndarray, kind: str) -> None:
+    """The feature map before and after pooling, drawn at about the same size and on one colour scale."""
     left, right = st.columns(2)
-    left.plotly_chart(map_figure(before, f"Before: feature map {before.shape[0]}×{before.shape[1]}"), key="conv_pool_in")
-    title = f"After {kind} pooling {after.shape[0]}×{after.shape[1]}"
-    right.plotly_chart(map_figure(after, title), key="conv_pool_out")
+    bound, signed = float(np.abs(before).max()) or 1.0, bool(before.min() < 0)
+    for where, values, title in ((left, before, "Before: feature map"), (right, after, f"After {kind} pooling")):
+        shown = tile(map_to_rgb(values, bound, signed), display_scale(max(values.shape), MAP_PX))
+        show(where, shown, f"**{title} {values.shape[0]}×{values.shape[1]}**: {value_range(values, bound, signed)}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from cnn_core.data.config import DataConfig
 from cnn_core.data.dataset import ImageDataset
@@ -65,30 +64,40 @@ def draw_gallery(ds: ImageDataset) -> None:
 def draw_channels(ds: ImageDataset) -> None:
     if ds.input_shape[0] == 3:
         st.caption("A colour image is a stack of channels: three grids of numbers (red, green, blue), "
-                   "each between 0 and 1. A convolution's kernel has one slice per channel.")
+                   "each between 0 and 1. A convolution's kernel has one slice per channel. Each channel is drawn "
+                   "alone below, from black (0) to its full colour (1).")
     else:
         st.caption("A grey image is one grid of numbers between 0 (black) and 1 (white): one channel.")
     i = st.number_input("Image number", 0, len(ds.labels) - 1, 0, key="ds_channel_image",
                         help="Any image of the dataset; numbers are shown under the gallery's images.")
     image = ds.images[i]
+    width, (whole, *channels) = channel_pngs(ds.config, i, ds)
+    names = CHANNEL_NAMES[image.shape[0]]
     left, right = st.columns([1, 3])
-    left.image(png(tile(image, display_scale(image.shape[1], 160))), caption=f"#{i:,}: {ds.classes[ds.labels[i]]}")
-    right.plotly_chart(channels_figure(ds.config, i, ds), key="ds_channels_chart")
+    left.image(whole, caption=f"#{i:,}: {plain(ds.classes[ds.labels[i]])}", width=width)
+    right.image(channels, width=width, caption=[f"{name} channel: {image[j].min():.2f} to {image[j].max():.2f}"
+                                   for j, name in enumerate(names)])
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def channels_figure(config: DataConfig, i: int, _ds: ImageDataset) -> go.Figure:
-    """Image i's channels as heatmaps side by side (with each pixel's value on hover)."""
+def channel_tiles(image: np.ndarray, scale: int) -> list[np.ndarray]:
+    """Each channel of a (C, H, W) image as a picture of its own: that channel alone (the others set to 0), so red
+    goes from black at 0 to pure red at 1; a single channel is the grey image itself."""
+    if image.shape[0] == 1:
+        return [tile(image, scale)]
+    alone = np.zeros((image.shape[0], *image.shape), dtype=image.dtype)
+    for j in range(image.shape[0]):
+        alone[j, j] = image[j]
+    return [tile(a, scale) for a in alone]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def channel_pngs(config: DataConfig, i: int, _ds: ImageDataset) -> tuple[int, list[bytes]]:
+    """The pictures' width, and image i as PNG bytes, then each of its channels (a content key: shared by every
+    session). Shown at that width, a caption wider than its picture wraps instead of stretching it."""
     image = _ds.images[i]
-    names, colours = CHANNEL_NAMES[image.shape[0]], CHANNEL_COLOURS[image.shape[0]]
-    fig = make_subplots(1, len(names), subplot_titles=[f"{n} channel" for n in names], horizontal_spacing=0.03)
-    for j, (name, colour) in enumerate(zip(names, colours)):
-        fig.add_trace(go.Heatmap(z=image[j], zmin=0, zmax=1, colorscale=[[0, "black"], [1, colour]],
-                                 showscale=j == len(names) - 1, name=name,
-                                 hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), 1, j + 1)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{j + 1}", showticklabels=False, row=1, col=j + 1)
-        fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
-    return compact(fig, 300)
+    scale = display_scale(image.shape[1], 160)
+    tiles = [tile(image, scale), *channel_tiles(image, scale)]
+    return tiles[0].shape[1], [png(t) for t in tiles]
 
 
 def draw_balance(ds: ImageDataset) -> None:

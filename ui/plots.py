@@ -55,29 +55,6 @@ def compact(fig: go.Figure, height: int = 320, **layout) -> go.Figure:
     return fig
 
 
-def heatmap(values: np.ndarray, title: str = "", colorscale: str = "Gray", signed: bool = False,
-            text: bool = False, zmin: float | None = None, zmax: float | None = None) -> go.Figure:
-    """A 2-D array as a heatmap, row 0 at the top; signed values on a diverging scale centred at 0.
-
-    The values travel as float32 (Plotly sends a NumPy array as base64 of its bytes): a 64×64 map is 22 kB
-    instead of 44, and float32's seven digits are more than any hover or colour shows."""
-    values = np.asarray(values, dtype=float)
-    kwargs = {}
-    if signed:
-        bound = float(np.abs(values).max()) or 1.0
-        kwargs = dict(colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound, reversescale=True)
-    else:
-        kwargs = dict(colorscale=colorscale, zmin=zmin, zmax=zmax)
-    trace = go.Heatmap(z=values.astype(np.float32), **kwargs)  # half the bytes of float64, digits to spare
-    if text:
-        trace.update(text=np.round(values, 2), texttemplate="%{text}",
-                     hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")
-    fig = go.Figure(trace)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_xaxes(constrain="domain")
-    return compact(fig, title=title)
-
-
 def png(array: np.ndarray) -> bytes:
     """An (H, W[, 3 or 4]) uint8 array as PNG bytes, for st.image (which then encodes nothing itself)."""
     import io

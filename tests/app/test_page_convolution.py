@@ -1,21 +1,25 @@
 """The Convolution page driven through AppTest: every widget, every preset, bad input."""
 
-import base64
 import io
-import json
 import math
+import re
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.conv import ops
 from cnn_core.conv.images import pick_channels, sample_image
 from cnn_core.conv.kernels import PRESETS
+from tests.app.pictures import captions, picture, record
 from tests.conftest import ROOT
+from ui.conv_views import MAP_PX, STEP_PX, WINDOW_RGB, map_to_rgb
+from ui.plots import TILE_MARGIN, display_scale, tile
 
 PAGE = str(ROOT / "app_pages" / "convolution.py")
+TABS = ("Convolution", "Step by step", "Channels", "All kernels", "Pooling")
 
 
 @pytest.fixture
@@ -32,24 +36,23 @@ def rerun(at, **state):
     return at
 
 
-def chart(at, key):
-    """The plotly figure a chart with this key shows, as JSON."""
-    found = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
-    assert found, f"no chart {key!r}"
-    return json.loads(found[0].proto.spec)
+def title(at, start):
+    """The bold title of the picture whose caption starts with `start` (its size, as **Output 64×64**)."""
+    found = [c for c in captions(at) if c.startswith(f"**{start}")]
+    assert found, f"no picture titled {start!r}: {captions(at)}"
+    return found[0].split("**")[1]
 
 
-def values(trace, field="z"):
-    """A trace's array: plotly writes NumPy arrays as base64 typed arrays."""
-    data = trace[field]
-    if isinstance(data, dict):
-        shape = [int(n) for n in str(data.get("shape", "-1")).split(",")]
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).reshape(shape)
-    return np.array(data, dtype=float)
+def shown(table):
+    """The numbers a static table shows, as text (its Styler's display values)."""
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(table.proto.arrow_data.styler.display_values)
 
 
-def title(at, key):
-    return chart(at, key)["layout"]["title"]["text"]
+def reference(image, kernel, padding=1):
+    """conv2d by PyTorch (cross-correlation, as a CNN's), the same kernel slice on every channel."""
+    x = torch.as_tensor(np.asarray(image, dtype=np.float64))[None]
+    w = torch.as_tensor(np.asarray(kernel, dtype=np.float64)).expand(1, x.shape[1], *np.shape(kernel))
+    return torch.nn.functional.conv2d(x, w, padding=padding)[0, 0].numpy()
 
 
 def latex(at):
@@ -66,49 +69,83 @@ def png(width, height):
     return buf.getvalue()
 
 
+GREY = pick_channels(sample_image(), "grey")
+VERTICAL = PRESETS["Vertical edge"][0]
+
+
 def test_first_visit_shows_input_kernel_output_and_the_filled_in_formula(at):
     assert not at.exception and not at.error
-    assert title(at, "conv_input_chart") == "Input 64×64"
-    assert title(at, "conv_kernel_chart") == "Kernel 3×3"
-    assert title(at, "conv_output_chart") == "Output 64×64"
+    assert title(at, "Input") == "Input 64×64"
+    assert title(at, "Output") == "Output 64×64"
+    assert "Kernel 3×3" in " ".join(c.value for c in at.caption)
     assert "64 + 2 \\cdot 1 - 1 \\cdot (3 - 1) - 1" in latex(at) and "= 64" in latex(at)
     assert "convolution" in at.markdown[0].value
 
 
-def test_signed_output_uses_a_diverging_scale_centred_at_zero(at):
-    trace = chart(at, "conv_output_chart")["data"][0]
-    assert trace["zmid"] == 0 and trace["zmin"] == -trace["zmax"]
-    expected = ops.conv2d(pick_channels(sample_image(), "grey"), PRESETS["Vertical edge"][0][None, None], padding=1)
-    assert np.allclose(values(trace), expected[0], atol=1e-3)
+def test_the_default_tab_has_no_plotly_chart_so_a_direct_load_never_loads_plotly(at):
+    """Fails on the old page (three Plotly heatmaps): a browser tab loads Plotly's code for the first chart."""
+    assert not at.get("plotly_chart")
+    assert len(at.image) == 2 and len(at.table) == 1  # input and output pictures, the kernel's table
+
+
+def test_no_tab_of_the_page_draws_a_plotly_chart(at):
+    for tab in TABS:
+        for channels in ("grey", "colour"):
+            rerun(at, conv_tab=tab, conv_channels=channels)
+            assert not at.get("plotly_chart"), (tab, channels)
+
+
+def test_the_output_picture_is_the_convolution_coloured_red_positive_blue_negative(at, monkeypatch):
+    """Its pixels are PyTorch's conv2d of the grey sample, coloured by map_to_rgb, at the input's enlargement."""
+    media = record(monkeypatch)
+    rerun(at)  # recorded from here
+    expected = reference(GREY, VERTICAL)
+    caption, pixels = picture(at, media, "**Output")
+    assert np.abs(pixels.astype(int) - tile(map_to_rgb(expected), display_scale(64, MAP_PX))).max() <= 1
+    assert f"values {expected.min():.3g} to {expected.max():.3g}" in caption
+    assert f"full colour at ±{np.abs(expected).max():.3g}" in caption
+    strongest = np.unravel_index(expected.argmax(), expected.shape)  # the colours mean what the caption says
+    scale, row, col = display_scale(64, MAP_PX), *strongest
+    red = pixels[TILE_MARGIN + row * scale + 1, TILE_MARGIN + col * scale + 1]
+    assert red[0] > 150 and red[1] < 60 and red[2] < 60
+
+
+def test_the_input_picture_shows_the_pixels_and_their_range(at, monkeypatch):
+    media = record(monkeypatch)
+    rerun(at)  # recorded from here
+    caption, pixels = picture(at, media, "**Input")
+    assert np.array_equal(pixels, tile(GREY, display_scale(64, MAP_PX)))
+    assert f"values {GREY.min():.3g} to {GREY.max():.3g} (black 0, white 1)" in caption
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_each_preset_shows_its_kernel_numbers(at, name):
     rerun(at, conv_kernel=name)
-    kernel = values(chart(at, "conv_kernel_chart")["data"][0])
-    assert np.allclose(kernel, PRESETS[name][0])
+    table = at.table[0]
+    assert np.allclose(table.value.to_numpy(), PRESETS[name][0])
+    assert shown(table).to_numpy().tolist() == [[f"{v:.3g}" for v in row] for row in PRESETS[name][0]]
     assert PRESETS[name][1] in " ".join(c.value for c in at.sidebar.caption)
 
 
 def test_gaussian_5x5_shrinks_the_output_with_padding_1(at):
     rerun(at, conv_kernel="Gaussian blur 5×5")
-    assert title(at, "conv_output_chart") == "Output 62×62" and "= 62" in latex(at)
+    assert title(at, "Output") == "Output 62×62" and "= 62" in latex(at)
 
 
 def test_stride_two_halves_the_output(at):
     rerun(at, conv_stride=2)
-    assert title(at, "conv_output_chart") == "Output 32×32" and "{2}" in latex(at)
+    assert title(at, "Output") == "Output 32×32" and "{2}" in latex(at)
 
 
 @pytest.mark.parametrize("padding,size", [(0, 62), (2, 66), (5, 72), ("same", 64)])
 def test_padding_changes_the_output_size(at, padding, size):
     rerun(at, conv_padding=padding)
-    assert title(at, "conv_output_chart") == f"Output {size}×{size}"
+    assert title(at, "Output") == f"Output {size}×{size}"
 
 
 def test_dilation_two_spreads_a_3x3_kernel_over_5x5(at):
     rerun(at, conv_dilation=2)
-    assert "2 \\cdot (3 - 1)" in latex(at) and title(at, "conv_output_chart") == "Output 62×62"
+    assert "2 \\cdot (3 - 1)" in latex(at) and title(at, "Output") == "Output 62×62"
 
 
 @pytest.mark.parametrize("key", ["conv_stride", "conv_dilation"])
@@ -117,15 +154,18 @@ def test_stride_and_dilation_cannot_be_set_to_zero(at, key):
     assert widget.min == 1 and widget.value == 1
 
 
-def test_same_padding_with_stride_two_is_explained(at):
+def test_same_padding_with_stride_two_is_explained_and_the_input_still_shows(at):
     rerun(at, conv_padding="same", conv_stride=2)
     assert "'same' works only with stride 1" in errors(at)
+    assert captions(at) == ["**Input 64×64**: " + f"values {GREY.min():.3g} to {GREY.max():.3g} (black 0, white 1)"]
 
 
-def test_relu_removes_negative_outputs(at):
+def test_relu_removes_negative_outputs(at, monkeypatch):
+    media = record(monkeypatch)
     rerun(at, conv_relu=True)
-    out = chart(at, "conv_output_chart")
-    assert out["layout"]["title"]["text"].startswith("Output after ReLU") and values(out["data"][0]).min() >= 0
+    caption, pixels = picture(at, media, "**Output after ReLU")
+    assert title(at, "Output") == "Output after ReLU 64×64" and "values 0 to" in caption and "black 0" in caption
+    assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()  # grey: never negative
 
 
 def edit(row, column, value):
@@ -135,9 +175,10 @@ def edit(row, column, value):
 
 def test_custom_kernel_starts_as_identity_and_takes_edited_cells(at):
     rerun(at, conv_kernel="Custom")
-    assert np.array_equal(values(chart(at, "conv_kernel_chart")["data"][0]), np.eye(3) * [0, 1, 0])
+    assert np.array_equal(at.table[0].value.to_numpy(), np.eye(3) * [0, 1, 0])
     rerun(at, conv_grid_3=edit(0, 2, 2.5))
-    assert values(chart(at, "conv_kernel_chart")["data"][0])[0].tolist() == [0, 2.5, 0]
+    assert at.table[0].value.to_numpy()[0].tolist() == [0, 2.5, 0]
+    assert shown(at.table[0]).to_numpy()[0].tolist() == ["0", "2.5", "0"]
 
 
 @pytest.mark.parametrize("value,message", [(None, "row 1, column 2 is empty"), (math.inf, "row 1, column 2 is infinite"),
@@ -151,7 +192,7 @@ def test_bad_custom_cell_is_named_and_the_page_recovers(at, value, message):
 
 def test_custom_kernel_size_changes_the_grid(at):
     rerun(at, conv_kernel="Custom", conv_custom_size=5)
-    assert title(at, "conv_kernel_chart") == "Kernel 5×5"
+    assert "Kernel 5×5" in " ".join(c.value for c in at.caption) and at.table[0].value.shape == (5, 5)
     assert at.sidebar.data_editor[0].value.shape == (5, 5)
 
 
@@ -160,6 +201,7 @@ def test_kernel_larger_than_the_padded_input_is_reported(at):
     at.sidebar.file_uploader[0].upload("tiny.png", png(8, 8), "image/png")
     rerun(at, conv_kernel="Custom", conv_custom_size=7, conv_dilation=2)
     assert "spans 13 pixels" in errors(at)
+    assert title(at, "Input") == "Input 8×8"  # the image stays in view while the setting is changed
 
 
 def test_uploaded_image_is_used_and_large_ones_are_shrunk_with_a_notice(at):
@@ -169,42 +211,60 @@ def test_uploaded_image_is_used_and_large_ones_are_shrunk_with_a_notice(at):
     rerun(at)
     assert "150×300 pixels (height × width)" in at.sidebar.warning[0].value
     assert "shrunk to 64×128" in at.sidebar.warning[0].value
-    assert title(at, "conv_input_chart") == "Input 64×128"
+    assert title(at, "Input") == "Input 64×128"
 
 
 def test_a_file_that_is_not_an_image_shows_an_error_and_the_sample(at):
     rerun(at, conv_source="Upload")
     at.sidebar.file_uploader[0].upload("notes.png", b"these are not pixels", "image/png")
     rerun(at)
-    assert "not an image" in errors(at) and title(at, "conv_input_chart") == "Input 64×64"
+    assert "not an image" in errors(at) and title(at, "Input") == "Input 64×64"
 
 
 def test_dataset_image_is_taken_from_the_current_dataset(at):
     rerun(at, conv_source="Dataset image", conv_index=3)
     assert "Image #3" in " ".join(c.value for c in at.sidebar.caption)
-    assert title(at, "conv_input_chart") == "Input 32×32"
+    assert title(at, "Input") == "Input 32×32"
 
 
 @pytest.mark.parametrize("mode", ["colour", "grey", "red", "green", "blue"])
 def test_channel_choice_reaches_the_step_view(at, mode):
     rerun(at, conv_channels=mode, conv_tab="Step by step")
     n_rows = 3 if mode == "colour" else 1
-    assert len(chart(at, "conv_products_chart")["data"]) == 3 * n_rows
+    labels = [c.value for c in at.caption if re.search(r"(window|kernel|products)\**$", c.value)]
+    assert len(labels) == 3 * n_rows  # window × kernel = products, per channel
+    assert len(at.table) == 3 * n_rows + (n_rows == 1)  # and a one-channel close-up is a table of its numbers
 
 
-def test_channels_tab_sums_each_channels_contribution(at):
+def test_channels_tab_adds_each_channels_contribution_on_one_scale(at, monkeypatch):
+    media = record(monkeypatch)
     rerun(at, conv_tab="Channels")
     assert "choose **colour**" in at.info[0].value
     rerun(at, conv_channels="colour")
-    maps = [values(t) for t in chart(at, "conv_channels_chart")["data"]]
-    assert len(maps) == 4 and np.allclose(maps[0] + maps[1] + maps[2], maps[3], atol=3e-3)
+    image = pick_channels(sample_image(), "colour")
+    parts = [reference(image[c : c + 1], VERTICAL) for c in range(3)]
+    total = reference(image, VERTICAL)
+    assert np.allclose(sum(parts), total)
+    bound = max(np.abs(m).max() for m in [*parts, total])
+    scale = display_scale(64, 200)
+    for start, values in (("**red**", parts[0]), ("+ **green**", parts[1]), ("+ **blue**", parts[2]),
+                          ("= **the output**", total)):
+        caption, pixels = picture(at, media, start)
+        assert np.abs(pixels.astype(int) - tile(map_to_rgb(values, bound, True), scale)).max() <= 1, start
+        assert caption.endswith(f"{values.min():.3g} to {values.max():.3g}")
+    assert f"full colour at ±{bound:.3g}" in " ".join(c.value for c in at.caption)
 
 
 def test_step_by_step_writes_out_the_sum_of_the_products(at):
     rerun(at, conv_tab="Step by step", conv_row=5, conv_col=9)
-    expected = ops.conv2d(pick_channels(sample_image(), "grey"), PRESETS["Vertical edge"][0][None, None], padding=1)
-    assert at.code[0].value.endswith(f"= {expected[0, 5, 9]:.4f}")
-    assert "row 5, column 9" in title(at, "conv_step_input")
+    expected = reference(GREY, VERTICAL)
+    assert at.code[0].value.endswith(f"= {expected[5, 9]:.4f}")
+    assert "row 5, column 9" in captions(at)[0]
+    window, kernel, products = (shown(t).to_numpy() for t in at.table[1:4])
+    padded = np.pad(GREY[0], 1)
+    assert window.tolist() == [[f"{v:.3g}" for v in row] for row in padded[5:8, 9:12]]
+    assert kernel.tolist() == [[f"{v:.3g}" for v in row] for row in VERTICAL]
+    assert products.tolist() == [[f"{v + 0.0:.3g}" for v in row] for row in padded[5:8, 9:12] * VERTICAL]
 
 
 def test_step_by_step_shows_the_relu(at):
@@ -236,18 +296,52 @@ def test_a_row_at_a_time_moves_the_window_down_one_row_per_step(at):
 
 def test_step_by_step_starts_at_the_strongest_response_and_names_row_and_column(at):
     rerun(at, conv_tab="Step by step")
-    output = ops.conv2d(pick_channels(sample_image(), "grey"), PRESETS["Vertical edge"][0][None, None], padding=1)[0]
+    output = reference(GREY, VERTICAL)
     assert position(at) == tuple(int(i) for i in np.unravel_index(np.abs(output).argmax(), output.shape))
     assert at.slider(key="conv_row").label == "Output row" and at.slider(key="conv_col").label == "Output column"
 
 
-def test_the_close_up_shows_the_window_pixels_with_their_values(at):
+def window_cells(table):
+    """(row, column) positions of the cells the table's style outlines in the window's colour."""
+    css = table.proto.arrow_data.styler.styles
+    outlined = set()
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
+        if f"rgb{WINDOW_RGB}".replace(" ", "") in body.replace(" ", ""):
+            outlined |= {(int(r), int(c)) for r, c in re.findall(r"row(\d+)_col(\d+)", selectors)}
+    return outlined
+
+
+def test_the_close_up_shows_the_window_pixels_with_their_values_and_outlines_the_window(at):
     rerun(at, conv_tab="Step by step", conv_row=5, conv_col=9)
-    trace = chart(at, "conv_step_zoom")["data"][0]
-    padded = np.pad(pick_channels(sample_image(), "grey")[0], 1)
-    rows, cols = values(trace, "y").astype(int), values(trace, "x").astype(int)
-    assert rows[0] == 3 and cols[0] == 7 and len(rows) == len(cols) == 7  # the 3×3 window plus 2 pixels each side
-    assert np.allclose(values(trace), padded[3:10, 7:14], atol=1e-6)
+    close_up = at.table[0]
+    padded = np.pad(GREY[0], 1)
+    assert list(close_up.value.index) == list(range(4, 9)) and list(close_up.value.columns) == list(range(8, 13))
+    assert np.allclose(close_up.value.to_numpy(), padded[4:9, 8:13], atol=1e-6)  # the window and a pixel around it
+    assert shown(close_up).to_numpy()[0, 0] == f"{padded[4, 8]:.2f}"
+    ring = {(r, c) for r in range(1, 4) for c in range(1, 4)} - {(2, 2)}  # the 3×3 window's edge cells
+    assert window_cells(close_up) == ring
+    assert "rows 4–8, columns 8–12" in " ".join(c.value for c in at.caption)
+
+
+def test_a_dilated_window_outlines_each_pixel_the_kernel_reads(at):
+    rerun(at, conv_tab="Step by step", conv_dilation=2, conv_row=5, conv_col=9)
+    reads = {(r, c) for r in (1, 3, 5) for c in (1, 3, 5)}  # the close-up starts a pixel before the window
+    assert reads <= window_cells(at.table[0])
+
+
+def test_the_input_picture_outlines_the_window_in_cyan(at, monkeypatch):
+    media = record(monkeypatch)
+    rerun(at, conv_tab="Step by step", conv_row=20, conv_col=30)
+    _, pixels = picture(at, media, "**Input")
+    scale = display_scale(66, STEP_PX)
+    cyan = np.all(pixels[..., :3] == WINDOW_RGB, axis=-1) & (pixels[..., 3] == 255)
+    rows, cols = np.flatnonzero(cyan.any(axis=1)), np.flatnonzero(cyan.any(axis=0))
+    # the padded input's rows 20–22, columns 30–32: the frame sits on their edge, half outside
+    top, left = TILE_MARGIN + 20 * scale, TILE_MARGIN + 30 * scale
+    assert abs(rows[0] - top) <= 2 and abs(rows[-1] - (top + 3 * scale)) <= 2
+    assert abs(cols[0] - left) <= 2 and abs(cols[-1] - (left + 3 * scale)) <= 2
+    plain = tile(np.pad(GREY, ((0, 0), (1, 1), (1, 1))), scale)
+    assert np.array_equal(pixels[~cyan], plain[~cyan])  # everything else is the padded input
 
 
 def test_all_kernels_tab_shows_every_preset(at):
@@ -258,8 +352,19 @@ def test_all_kernels_tab_shows_every_preset(at):
 @pytest.mark.parametrize("kind,size,stride,out", [("max", 2, 2, 32), ("avg", 3, 1, 62), ("max", 4, 3, 21)])
 def test_pooling_shrinks_the_feature_map(at, kind, size, stride, out):
     rerun(at, conv_tab="Pooling", conv_pool_kind=kind, conv_pool_size=size, conv_pool_stride=stride)
-    assert title(at, "conv_pool_out").endswith(f"{out}×{out}") and f"= {out}" in latex(at)
-    assert ("average" if kind == "avg" else "max") in title(at, "conv_pool_out")
+    assert title(at, "After").endswith(f"{out}×{out}") and f"= {out}" in latex(at)
+    assert ("average" if kind == "avg" else "max") in title(at, "After")
+
+
+def test_max_pooling_keeps_each_windows_largest_value_on_the_maps_scale(at, monkeypatch):
+    media = record(monkeypatch)
+    rerun(at, conv_tab="Pooling")
+    before = reference(GREY, VERTICAL)
+    after = before.reshape(32, 2, 32, 2).max(axis=(1, 3))
+    caption, pixels = picture(at, media, "**After max pooling")
+    scale = display_scale(32, MAP_PX)
+    assert np.abs(pixels.astype(int) - tile(map_to_rgb(after, np.abs(before).max(), True), scale)).max() <= 1
+    assert f"values {after.min():.3g} to {after.max():.3g}" in caption
 
 
 def test_pool_larger_than_the_feature_map_is_reported(at):
@@ -269,15 +374,19 @@ def test_pool_larger_than_the_feature_map_is_reported(at):
     assert "larger than the 6×6 input" in errors(at)
 
 
-
-def test_the_maps_travel_as_float32_and_an_unchanged_input_is_sent_as_the_same_spec(at):
-    """The page's weight is its two 64×64 maps: float32 halves them (122 kB → 70 kB a direct load). A kernel change
-    leaves the input chart's spec as it was, which Streamlit sends as a reference to the browser's copy."""
-    for key in ("conv_input_chart", "conv_output_chart", "conv_kernel_chart"):
-        assert chart(at, key)["data"][0]["z"]["dtype"] == "f4", key
-    assert np.allclose(values(chart(at, "conv_input_chart")["data"][0]),
-                       np.round(pick_channels(sample_image(), "grey")[0], 3), atol=1e-6)
-    before = [el.proto.spec for el in at.get("plotly_chart")]
+def test_a_kernel_change_sends_the_same_input_picture(at):
+    """The input's PNG is the same bytes, so the same URL: the browser shows the copy it holds."""
+    before = [el.value for el in at.image]
     rerun(at, conv_kernel="Horizontal edge")
-    after = [el.proto.spec for el in at.get("plotly_chart")]
-    assert after[0] == before[0] and after[1:] != before[1:]
+    after = [el.value for el in at.image]
+    assert after[0] == before[0] and after[1] != before[1]
+
+
+def test_map_colours_are_white_at_zero_and_full_red_or_blue_at_the_bound_and_grey_when_never_negative():
+    rgb = np.round(map_to_rgb(np.array([[-2.0, 0.0, 1.0, 2.0]]))[:, 0] * 255)
+    assert rgb[:, 1].tolist() == [255, 255, 255]  # 0: white
+    assert rgb[:, 3].tolist() == [178, 24, 43] and rgb[:, 0].tolist() == [33, 102, 172]  # ±bound: RdBu's ends
+    assert rgb[:, 2].tolist() == [np.round((255 + 178) / 2), np.round((255 + 24) / 2), np.round((255 + 43) / 2)]
+    grey = map_to_rgb(np.array([[0.0, 1.0, 4.0]]))
+    assert np.allclose(grey, [[[0, 0.25, 1]]] * 3)  # black 0 to white at the largest value
+    assert np.allclose(map_to_rgb(np.array([[1.0, -1.0]]), bound=4.0)[:, 0, 0], 1 - 0.25 * (1 - np.array([178, 24, 43]) / 255))

@@ -99,6 +99,31 @@ def test_channels_view_follows_the_chosen_image(app):
     assert "#300: square" in captions  # labels run in class order: 250 circles, then squares
 
 
+def test_the_channels_are_pictures_of_each_channel_alone_with_their_range(app, monkeypatch):
+    """No Plotly chart (fails on the old tab, one figure of three heatmaps): the tab's first opening loads no chart
+    library. Each channel is the image with the other two set to 0, and its caption gives its smallest and largest
+    value."""
+    import numpy as np
+
+    from tests.app.pictures import picture, record
+    from ui.plots import display_scale, tile
+
+    media = record(monkeypatch)
+    at = open_tab(app("app_pages/dataset.py"), "Channels")
+    at.number_input(key="ds_channel_image").set_value(7).run()
+    assert not at.exception and not at.get("plotly_chart")
+    image = at.session_state["dataset"].images[7]
+    scale = display_scale(image.shape[1], 160)
+    for j, name in enumerate(("red", "green", "blue")):
+        caption, pixels = picture(at, media, f"{name} channel")
+        alone = np.zeros_like(image)
+        alone[j] = image[j]
+        assert np.array_equal(pixels, tile(alone, scale)), name
+        assert caption == f"{name} channel: {image[j].min():.2f} to {image[j].max():.2f}"
+    _, whole = picture(at, media, "#7: ")
+    assert np.array_equal(whole, tile(image, scale))
+
+
 def test_settings_survive_a_visit_to_another_page(app):
     at = app("app_pages/dataset.py")
     at.sidebar.slider(key="ds_size").set_value(40).run()
@@ -152,8 +177,7 @@ def test_one_channel_is_called_grey(app):
     at = app("app_pages/dataset.py")
     at.sidebar.selectbox(key="ds_dataset").set_value("digits").run()
     open_tab(at, "Channels")
-    titles = [a["text"] for a in chart_spec(at, "ds_channels_chart")["layout"]["annotations"]]
-    assert titles == ["grey channel"]
+    assert at.image[1].captions[0].startswith("grey channel: ") and len(at.image[1].captions) == 1
 
 
 def test_tiny_images_get_a_transparent_margin_so_rounded_corners_clip_nothing():
@@ -173,12 +197,12 @@ def test_tiny_images_get_a_transparent_margin_so_rounded_corners_clip_nothing():
 
 
 def test_a_change_that_keeps_the_config_regenerates_nothing(app, monkeypatch):
-    """Back to a config seen before, another image, another tab: no dataset built, no tile encoded, no figure built."""
+    """Back to a config seen before, another image, another tab: no dataset built, no tile encoded, no channel drawn."""
     import ui.data_views as views
     import ui.state as state
     from cnn_core.data.config import DataConfig
 
-    calls = {"dataset": 0, "png": 0, "figure": 0}
+    calls = {"dataset": 0, "png": 0, "channels": 0}
 
     def counting(name, fn):
         def wrapper(*args, **kwargs):
@@ -189,12 +213,12 @@ def test_a_change_that_keeps_the_config_regenerates_nothing(app, monkeypatch):
 
     monkeypatch.setattr(state, "make_dataset", counting("dataset", state.make_dataset))
     monkeypatch.setattr(views, "png", counting("png", views.png))
-    monkeypatch.setattr(views, "make_subplots", counting("figure", views.make_subplots))
+    monkeypatch.setattr(views, "channel_tiles", counting("channels", views.channel_tiles))
     at = app("app_pages/dataset.py")
     at.session_state["ds_noise"] = 0.37  # a config no other test uses
     open_tab(at, "Channels")
-    assert calls["dataset"] >= 1 and calls["figure"] >= 1  # the counters count
-    calls.update(dataset=0, png=0, figure=0)
+    assert calls["dataset"] >= 1 and calls["channels"] >= 1  # the counters count
+    calls.update(dataset=0, png=0, channels=0)
     at.session_state["ds_noise"] = DataConfig().noise
     at.run()  # the default config: already built by this server
     at.session_state["ds_noise"] = 0.37
@@ -205,12 +229,12 @@ def test_a_change_that_keeps_the_config_regenerates_nothing(app, monkeypatch):
         at.number_input(key="ds_channel_image").set_value(1).run()
         at.number_input(key="ds_channel_image").set_value(0).run()
     assert not at.exception
-    assert calls["dataset"] == 0 and calls["figure"] <= 2  # the default's figure and image 1's, once each
+    assert calls["dataset"] == 0 and calls["channels"] <= 2  # the default's channels and image 1's, once each
     open_tab(at, "Samples")
     open_tab(at, "Channels")
     open_tab(at, "Samples")
-    assert calls["dataset"] == 0 and calls["figure"] <= 2 and calls["png"] < 2 * 32
-    # the gallery's 32 tiles encoded once for its two visits (plus the Channels tab's own tile per rerun)
+    assert calls["dataset"] == 0 and calls["channels"] <= 2 and calls["png"] <= 32 + 2 * 4
+    # the gallery's 32 tiles encoded once for its two visits, and two images' pictures (whole and 3 channels) once
 
 
 def test_shared_figures_are_keyed_by_the_dataset_config_and_reused():
@@ -250,5 +274,5 @@ def test_the_image_number_reruns_only_the_channels_tab(app, monkeypatch):
         by_kind.setdefault(kind, set()).add(d.fragment_id)
     fragment = by_kind["image number"]
     assert len(fragment) == 1 and "" not in fragment
-    assert by_kind["plotly_chart"] == fragment  # the channels' chart is in it
+    assert by_kind["imgs"] == fragment  # the image and its channels' pictures are in it
     assert by_kind["metric"] == {""} and "" in by_kind["slider"]  # the rest of the page is not

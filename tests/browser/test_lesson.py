@@ -178,6 +178,26 @@ def test_presenting_mode_clips_no_title_metric_or_chip_at_projector_widths(brows
     page.close()
 
 
+SHRUNK = """() => [...document.querySelectorAll('[data-testid=stMain] img')]
+  .filter(i => Math.abs(i.naturalWidth - i.getBoundingClientRect().width) > 1).map(i => i.naturalWidth)"""
+
+
+@pytest.mark.parametrize("width, view", [(390, ""), (1280, "?present=true"), (1400, "?present=true"), (1920, "?present=true")])
+def test_the_convolution_pages_tables_fit_and_its_pictures_keep_their_pixels(browser, server, width, view):
+    """On a phone and at projector widths: no table of numbers (kernel, close-up, products) wider than its column,
+    and every picture at its own size (a picture stretched or shrunk by the browser is smoothed: no crisp pixels)."""
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    page.goto(f"{server}/convolution{view}")
+    ready(page, "Convolution and pooling")
+    for tab in ("Convolution", "Step by step", "Pooling", "All kernels"):
+        page.get_by_role("tab", name=tab).first.click()
+        ready(page, "Convolution and pooling")
+        over = page.evaluate(TABLE_OVER)
+        assert not over or max(over) <= 1, (width, tab, over)
+        assert page.evaluate(SHRUNK) == [], (width, tab)
+    page.close()
+
+
 REPORT_CLIPPED = """() => {
   const t = document.querySelector('.st-key-ev_report_table table');
   const cells = [...t.querySelectorAll('th, td')].filter(e => e.scrollWidth > e.clientWidth + 1);
