@@ -10,6 +10,7 @@ from cnn_core.nets.presets import network
 from cnn_core.nets.summary import summarize
 from tests.conftest import ROOT
 from tests.helpers import open_page
+from tests.html_tables import page_tables
 
 PAGE = str(ROOT / "app_pages" / "architecture.py")
 
@@ -27,8 +28,9 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 def _summary(at: AppTest):
-    table = at.table[0].value  # a static table: no data grid to load and draw (see ui.arch_views.draw_summary_table)
-    return table.rename(columns={"\\#": "#"})  # markdown-escaped on the page: "#" alone would be a heading
+    """The layer table's texts, as shown: one static HTML table (see ui.arch_views.draw_summary_table)."""
+    table = page_tables(at)[0].text
+    return table.assign(**{"#": table["#"].astype(int)})
 
 
 def _errors(at: AppTest) -> str:
@@ -213,6 +215,20 @@ def test_layer_table_shows_blanks_and_fits_its_columns():
     columns = json.loads(editor.proto.columns)
     assert sum(c["width"] for c in columns.values()) <= 880  # with the row markers, within ~930 pixels
     assert len(_summary(at).columns) == 11 and not [d for d in at.dataframe if d.editing_mode == "read_only"]
+
+
+def test_the_layer_table_is_one_html_element_with_each_column_explained_and_the_breaking_row_marked():
+    """st.table drew each of the table's 240 cells through a markdown renderer, most of the browser's work on a
+    change of the network (docs/performance.md): it is one st.html element now (fails on st.table)."""
+    at = _app(data_config=DataConfig(dataset="digits"))
+    assert not at.table and len(page_tables(at)) == 1
+    table = page_tables(at)[0]
+    assert table.titles["receptive field"].startswith("The input window one output value can see")
+    assert not table.style.to_numpy().any()  # a network that works: no row marked
+    at.sidebar.selectbox(key="arch_preset").set_value("lenet5").run()  # breaks at layer 3 on 8×8 images
+    table = page_tables(at)[0]
+    assert table.text["#"].iloc[0] == "3" and set(table.style.iloc[0]) == {"background-color: #fde2e2; color: #8b0000"}
+    assert not table.style.iloc[1:].to_numpy().any()
 
 
 def test_block_channels_sit_two_a_row_so_their_labels_do_not_wrap():
