@@ -23,6 +23,7 @@ per interaction, whose inverse times the cores bounds a 2-core server's capacity
     python benchmarks/bench_latency.py                          # every interaction, one session
     python benchmarks/bench_latency.py --only dataset --repeat 10
     python benchmarks/bench_latency.py --class 30 --interaction dataset.noise --changes 10
+    python benchmarks/bench_latency.py --only architecture --repeat 3 --profile 15   # where the browser's time goes
 """
 
 from __future__ import annotations

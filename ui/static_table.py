@@ -53,8 +53,8 @@ def table_html(frame: pd.DataFrame, *, index: bool = True, style: Callable[[int,
         for j, (column, value) in enumerate(zip(frame.columns, values)):
             text = formats[column](value) if column in formats else "" if _missing(value) else str(value)
             css = style(i, j, value) if style else ""
-            cls = ' class="num"' if column in right else ""
-            cells.append(f'<td{cls}{f" style={chr(34)}{escape(css)}{chr(34)}" if css else ""}>{escape(text)}</td>')
+            attrs = (' class="num"' if column in right else "") + (f' style="{escape(css)}"' if css else "")
+            cells.append(f"<td{attrs}>{escape(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     aria = f' aria-label="{escape(label)}"' if label else ""
     return (f'<div class="cnn-table-box"><table class="cnn-table"{aria}><thead><tr>{head}</tr></thead>'

@@ -330,3 +330,17 @@ def test_the_summary_is_shared_by_content():
     assert copy is not spec and spec_summary(copy) is spec_summary(spec)
     other = network("tinyvgg", (1, 16, 16), 5)
     assert spec_summary(other) is not spec_summary(spec) and spec_summary(other).spec == other
+
+
+def _widget_keys(at: AppTest) -> list[str]:
+    return sorted(str(e.key) for e in [*at.sidebar, *at.main] if getattr(e, "key", None))
+
+
+def test_a_preset_change_keeps_every_widget_key_so_the_browser_updates_rather_than_redraws():
+    """A widget whose key changes is a new widget to the browser (unmounted, mounted again): a preset of as many
+    blocks changes values, not keys; the layer table stays one static table (no data editor in block mode)."""
+    at = _app()
+    before = _widget_keys(at)
+    at.sidebar.selectbox(key="arch_preset").set_value("simple_cnn_stride2").run()
+    assert at.sidebar.radio(key="arch_mode").value == "blocks" and at.sidebar.radio(key="arch_downsample").value == "stride"
+    assert _widget_keys(at) == before and not at.data_editor and len(page_tables(at)) == 1
