@@ -155,8 +155,8 @@ def test_the_confusion_matrix_switches_between_counts_and_shares(shown, referenc
 
 
 def test_the_scores_tab_draws_static_html_tables_not_st_table_or_a_grid(shown):
-    """st.table draws each cell through a markdown renderer (most of the browser's work on these pages), a grid is a
-    canvas whose code must load: the Scores tab's two tables are one HTML element each (fails on st.table)."""
+    """st.table draws each cell through a markdown renderer, a grid is a canvas whose code must load: the Scores tab's
+    two tables are one HTML element each (fails on st.table)."""
     _tab(shown, "Scores")
     assert not shown.table and not shown.dataframe
     assert [t.label.split(":")[0] for t in page_tables(shown)] == ["Confusion matrix", "Precision, recall and F1 per class"]
