@@ -2,7 +2,7 @@
 
 st.table draws every cell, header and index label through its own markdown renderer (a React component with its
 styled wrappers): the Architecture page's layer table, 20 rows of 11 columns, is over 240 of them, and a direct load
-of the page spent a quarter to a third of its browser time less without them (docs/performance.md). One HTML
+of the page spent a fifth to a third of its browser time less without them (docs/performance.md). One HTML
 string is parsed by the browser in one step. Every text is HTML-escaped, so a user's class or file name is shown as
 the text it is (no markdown to escape); cells keep their CSS (a heatmap's shade, a bar, a failing row)."""
 

@@ -218,7 +218,7 @@ def test_layer_table_shows_blanks_and_fits_its_columns():
 
 
 def test_the_layer_table_is_one_html_element_with_each_column_explained_and_the_breaking_row_marked():
-    """st.table drew each of the table's 240 cells through a markdown renderer, a quarter to a third of the browser's
+    """st.table drew each of the table's 240 cells through a markdown renderer, a fifth to a third of the browser's
     work on a direct load of the page (docs/performance.md): it is one st.html element now (fails on st.table)."""
     at = _app(data_config=DataConfig(dataset="digits"))
     assert not at.table and len(page_tables(at)) == 1
