@@ -25,6 +25,7 @@ per interaction, whose inverse times the cores bounds a 2-core server's capacity
     python benchmarks/bench_latency.py                          # every interaction, one session
     python benchmarks/bench_latency.py --only dataset --repeat 10
     python benchmarks/bench_latency.py --class 30 --interaction dataset.noise --changes 10
+    python benchmarks/bench_latency.py --only architecture --repeat 3 --profile 15   # where the browser's time goes
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import sys
 import time
 from urllib.parse import urlencode
 
+import _profile
 from _server import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, idle_autogroups, nav_link, tree_pids
 from bench_class import percentile
 
@@ -81,8 +83,9 @@ def cpu_seconds(root: int) -> float:
 class Session:
     """One browser page on the app: the stream's frames as they come, and timed changes."""
 
-    def __init__(self, page, server_pid: int, timeout_s: float = 120):
+    def __init__(self, page, server_pid: int, timeout_s: float = 120, profile: int = 0, profile_js: bool = False):
         self.page, self.server_pid, self.timeout_s = page, server_pid, timeout_s
+        self.profile, self.profile_js = profile, profile_js  # --profile N rows of a trace per change; --profile-js
         page.set_default_timeout(timeout_s * 1000)  # every wait (a widget to focus, to click), not Playwright's 30 s
         self.frames: list[tuple[int, str]] = []  # (bytes, ForwardMsg type) of each frame received
         self.cdp = None  # a DevTools session once `watch_browser` ran: the renderer's own time per change
@@ -93,6 +96,8 @@ class Session:
     async def watch_browser(self) -> None:
         self.cdp = await self.page.context.new_cdp_session(self.page)
         await self.cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+        if self.profile:
+            await _profile.enable(self.cdp, self.profile_js)
 
     async def _browser_ms(self) -> dict[str, float]:
         """The page's main thread so far (ms): all its tasks, the JavaScript of them, and style and layout."""
@@ -132,6 +137,8 @@ class Session:
             browser0 = dict.fromkeys(browser0, 0.0)
         first, media = 0 if navigation else len(self.frames), len(self.media)
         t0 = 0.0 if navigation else await page.evaluate("performance.now()")
+        if self.profile and self.cdp is not None:
+            await _profile.start(self.cdp, self.profile_js)
         await action()
         deadline, finished_at = time.perf_counter() + self.timeout_s, None
         while time.perf_counter() < deadline:
@@ -146,6 +153,8 @@ class Session:
                     finished_at = (await page.evaluate("window.__lat.messages"))[done[0]]
             if finished_at is not None and not busy and now - last_change >= QUIET_MS:
                 browser = {k: v - browser0[k] for k, v in (await self._browser_ms()).items()}
+                if self.profile and self.cdp is not None:
+                    print(await _profile.stop(self.cdp, self.profile, self.profile_js), flush=True)
                 return {"felt_ms": max(last_change, finished_at) - t0, "server_ms": finished_at - t0,
                         "kb": sum(n for n, _ in self.frames[first:]) / 1024, "media_kb": sum(self.media[media:]) / 1024,
                         "cpu_ms": 1000 * (cpu_seconds(self.server_pid) - cpu0), **browser}  # fmt: skip
@@ -175,11 +184,12 @@ async def number(s: Session, key: str, value: int) -> dict:
 
 
 async def pick(s: Session, key: str, option: str) -> dict:
-    async def choose():
-        await s.page.locator(f".st-key-{key}").get_by_role("combobox").first.click()  # drawn, not its placeholder
-        await s.page.get_by_role("option", name=option, exact=True).first.click()
-
-    return await s.timed(choose)
+    """Open a selectbox's list, then time the choice: from the click on `option` (the change a person makes; the
+    list's opening, 80-170 ms of the browser's time and Playwright's waits for it, came before it)."""
+    await s.page.locator(f".st-key-{key}").get_by_role("combobox").first.click()  # drawn, not its placeholder
+    choice = s.page.get_by_role("option", name=option, exact=True).first
+    await choice.click(trial=True)  # Playwright's checks (shown, still, enabled) without clicking: not timed
+    return await s.timed(lambda: choice.click(force=True))
 
 
 async def radio(s: Session, key: str) -> dict:
@@ -213,6 +223,18 @@ async def train(s: Session, url: str, seed: int) -> None:
     await goto(s, f"{url}/training?{urlencode({**LESSON, 'train_seed': seed})}")
     await s.page.get_by_role("button", name="Train", exact=True).click()
     await s.page.get_by_text("This session's runs").first.wait_for(timeout=s.timeout_s * 1000 * 5)
+    await settle(s)  # the runs' table and curves drawn: their code's first load is the Training page's, not the next page's
+
+
+async def settle(s: Session) -> None:
+    """Until the page shows no "Running…" widget and its DOM has not changed for QUIET_MS."""
+    deadline = time.perf_counter() + s.timeout_s
+    while time.perf_counter() < deadline:
+        now, last_change, busy, _ = await s.page.evaluate(STATE_JS)
+        if not busy and now - last_change >= QUIET_MS:
+            return
+        await s.page.wait_for_timeout(25)
+    raise TimeoutError(f"the page did not settle within {s.timeout_s:.0f} s")
 
 
 async def nav(s: Session, path: str) -> dict:
@@ -297,7 +319,7 @@ async def one_session(url: str, pid: int, args) -> dict:
         try:
             context = await browser.new_context(viewport={"width": 1400, "height": 900})
             await context.add_init_script(WATCH_JS)
-            s = Session(await context.new_page(), pid, args.timeout)
+            s = Session(await context.new_page(), pid, args.timeout, args.profile, args.profile_js)
             await s.watch_browser()
             await goto(s, f"{url}/dataset")  # warm: the first imports and the default dataset
             async for name, sample in interactions(s, url, args.only, args.repeat, args.first_visits):
@@ -364,6 +386,11 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0, help="class mode: mean seconds between changes")
     parser.add_argument("--browsers", choices=("idle", "normal"), default="idle",
                         help="class mode: Chromium at nice 19 (default; the students' own computers) or at normal priority")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="one session: after each change, the N kinds of work and scripts of most main-thread time "
+                        "in the renderer's trace (benchmarks/_profile.py)")
+    parser.add_argument("--profile-js", action="store_true",
+                        help="with --profile: also a sampled CPU profile of the JavaScript, by script and function")
     parser.add_argument("--timeout", type=float, default=180, help="seconds one change may take")
     args = parser.parse_args()
     with app_server() as (url, proc, _):

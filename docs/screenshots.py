@@ -59,7 +59,7 @@ def main() -> None:
 
         page.goto(f"{url}/architecture")
         wait_painted(page, "Architecture")
-        page.locator("[data-testid=stTable]").first.wait_for()
+        page.locator(".cnn-table").first.wait_for()  # the layer table (ui/static_table.py)
         settle(page)
         scroll_to(page, "[data-testid=stMetric]")  # totals, the shape diagram, the layer table
         save(page, "architecture.png")

@@ -15,8 +15,8 @@ from cnn_core.nets.layers import ARGS, LAYER_TYPES, LayerSpec, SpecError, layer_
 from cnn_core.nets.shapes import shape_text
 from cnn_core.nets.spec import ModelSpec
 from cnn_core.nets.summary import Summary, format_bytes, format_count, summarize
-from ui.echo import plain_frame
 from ui.plots import compact
+from ui.static_table import draw_table, table_html
 
 # Argument → (short header, width in pixels): with the type and row number, every column fits on screen at 1400.
 ARG_HEADERS = {"out_channels": ("out ch", 70), "kernel_size": ("kernel", 70), "stride": ("stride", 70),
@@ -138,21 +138,24 @@ def summary_frame(summary: Summary) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _summary_frame(content: str, _summary: Summary) -> pd.DataFrame:
-    return summary_frame(_summary)
+def summary_table_html(content: str, _summary: Summary) -> str:
+    """The layer table's HTML, built once per spec's content and shared by every session."""
+    frame = summary_frame(_summary)
+    bad = _summary.error.index if _summary.error is not None else None
+    failing = (frame["#"] == bad).tolist()  # the breaking row, styled
+
+    def style(row: int, column: int, value: Any) -> str:
+        return FAIL_STYLE if failing[row] else ""
+
+    return table_html(frame, index=False, style=style, numeric=("parameters", "non-trainable", "MACs", "memory"),
+                      titles=SUMMARY_COLUMNS, label="Every layer: its output shape, parameters, MACs and receptive field")
 
 
 def draw_summary_table(summary: Summary) -> None:
-    """The layer table as a static table: a data grid is a canvas the browser must load and draw, twice the time of
-    a table of 20 rows (benchmarks/bench_latency.py); it wraps instead of cutting, and each cell is shown as the text
-    it is (an imported spec's values)."""
-    frame = _summary_frame(summary.spec.to_json(), summary)
-    bad = summary.error.index if summary.error is not None else None
-    failing = frame["#"] == bad  # the breaking row, styled
-    styled = plain_frame(frame).style.hide(axis="index")
-    if bad is not None:
-        styled = styled.apply(lambda col: [FAIL_STYLE if f else "" for f in failing], axis=0)
-    st.table(styled)
+    """The layer table as one static HTML table (ui/static_table.py): a data grid is a canvas the browser must load
+    and draw, and st.table draws each of its 240 cells through a markdown renderer; it wraps instead of cutting, and
+    each cell is shown as the text it is (an imported spec's values). A header's tooltip says what its column means."""
+    draw_table(summary_table_html(summary.spec.to_json(), summary), key="arch_layer_table")
     with st.expander("What the columns mean"):
         st.markdown("\n".join(f"- **{name}**: {text}" for name, text in SUMMARY_COLUMNS.items()))
 

@@ -5,10 +5,7 @@ icon, formula or emphasis can come from it. Pages put `plain(value)` where a use
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import pandas as pd
+from typing import Any
 
 # The characters that make markdown (CommonMark and GFM), HTML, LaTeX and Streamlit's :colour[...] / :material/...:
 # directives out of text; each is escaped with a backslash, which CommonMark allows before any ASCII punctuation.
@@ -25,13 +22,3 @@ def plain(value: Any, most: int = MAX_LENGTH) -> str:
     if len(text) > most:
         text = f"{text[:most]}… ({len(text):,} characters)"
     return AUTOLINK.sub(lambda m: "\\" + m.group(0), ACTIVE.sub(r"\\\1", text))
-
-
-def plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` for `st.table`, which renders every cell, index label and header as markdown: each text shown as it
-    is (a "#" alone would be a heading, a class name a link); numbers stay numbers."""
-    def text(value: Any) -> Any:
-        return plain(value) if isinstance(value, str) else value
-
-    shown = frame.map(text).rename(columns=text)
-    return shown.rename(index=text) if shown.index.dtype == object else shown  # a RangeIndex stays one (hideable)

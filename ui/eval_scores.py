@@ -15,8 +15,9 @@ from cnn_core.nets.summary import summarize
 from cnn_core.study.significance import wilson
 from cnn_core.training.run import TrainedRun
 from ui import curves
-from ui.echo import plain, plain_frame
+from ui.echo import plain
 from ui.plots import class_colour, compact, display_scale, tile
+from ui.static_table import draw_table, table_html
 
 SHARE_BAR = "#c6dbef"  # a pale blue behind each share: the confusion matrix's scale, light enough to read dark text on
 
@@ -47,9 +48,11 @@ def draw_confusion(ev: Evaluation, normalise: bool) -> None:
     frame = pd.DataFrame(matrix if normalise else matrix.astype(int), columns=list(ev.classes),
                          index=pd.Index(ev.classes, name="true ↓ · said →"))
     top = float(matrix.max()) or 1.0
-    # A static table, shaded as a heatmap: no chart library for the browser to load on Evaluation's first visit.
-    styled = plain_frame(frame).style.format("{:.0%}" if normalise else "{:d}").map(lambda v: shade(v / top))
-    st.container(key="ev_confusion").table(styled)
+    # One static HTML table, shaded as a heatmap: no chart library, and no markdown renderer per cell (st.table's).
+    shown = "{:.0%}" if normalise else "{:d}"
+    html = table_html(frame, style=lambda i, j, v: shade(v / top), formats=dict.fromkeys(frame.columns, shown.format),
+                      label="Confusion matrix: rows are the true classes, columns the model's answers")
+    draw_table(html, key="ev_confusion")
 
 
 def shade(share: float) -> str:
@@ -59,16 +62,22 @@ def shade(share: float) -> str:
     return f"background-color: rgb({r}, {g}, {b}); color: {'white' if share > 0.5 else 'black'}"
 
 
+def bar(share: float) -> str:
+    """The CSS of a cell holding a share from 0 to 1: a pale bar that long behind its number (pandas' Styler.bar)."""
+    end = f"{100 * min(max(share, 0.0), 1.0):.1f}%"
+    return f"background: linear-gradient(90deg, {SHARE_BAR} {end}, transparent {end}) no-repeat center / 100% 70%"
+
+
 def draw_report(rep: ev_core.Report) -> None:
     st.caption("Precision: of the images the model called this class, the share that were. Recall: of the "
                "images of this class, the share it found. F1 balances the two; support counts the images.")  # fmt: skip
     # A static HTML table rather than a data grid: it wraps and grows with presenting mode's large type instead of
     # clipping its headers, and a class name (a user's folder name) is shown as the text it is.
-    table = plain_frame(pd.DataFrame(rep.rows()).set_index("class"))
+    table = pd.DataFrame(rep.rows()).set_index("class")
     shares = ["precision", "recall", "f1"]
-    styled = (table.style.format("{:.2f}", subset=shares)
-              .bar(subset=shares, vmin=0.0, vmax=1.0, color=SHARE_BAR, height=70, width=100))  # fmt: skip
-    st.container(key="ev_report_table").table(styled)
+    html = table_html(table, style=lambda i, j, v: bar(v) if table.columns[j] in shares else "",
+                      formats=dict.fromkeys(shares, "{:.2f}".format), label="Precision, recall and F1 per class")
+    draw_table(html, key="ev_report_table")
 
 
 def draw_mistakes(ds: ImageDataset, ev: Evaluation, limit: int) -> None:

@@ -10,6 +10,7 @@ from cnn_core.nets.presets import network
 from cnn_core.nets.summary import summarize
 from tests.conftest import ROOT
 from tests.helpers import open_page
+from tests.html_tables import page_tables
 
 PAGE = str(ROOT / "app_pages" / "architecture.py")
 
@@ -27,8 +28,9 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 def _summary(at: AppTest):
-    table = at.table[0].value  # a static table: no data grid to load and draw (see ui.arch_views.draw_summary_table)
-    return table.rename(columns={"\\#": "#"})  # markdown-escaped on the page: "#" alone would be a heading
+    """The layer table's texts, as shown: one static HTML table (see ui.arch_views.draw_summary_table)."""
+    table = page_tables(at)[0].text
+    return table.assign(**{"#": table["#"].astype(int)})
 
 
 def _errors(at: AppTest) -> str:
@@ -215,6 +217,20 @@ def test_layer_table_shows_blanks_and_fits_its_columns():
     assert len(_summary(at).columns) == 11 and not [d for d in at.dataframe if d.editing_mode == "read_only"]
 
 
+def test_the_layer_table_is_one_html_element_with_each_column_explained_and_the_breaking_row_marked():
+    """st.table drew each of the table's 240 cells through a markdown renderer, a fifth to a third of the browser's
+    work on a direct load of the page (docs/performance.md): it is one st.html element now (fails on st.table)."""
+    at = _app(data_config=DataConfig(dataset="digits"))
+    assert not at.table and len(page_tables(at)) == 1
+    table = page_tables(at)[0]
+    assert table.titles["receptive field"].startswith("The input window one output value can see")
+    assert not table.style.to_numpy().any()  # a network that works: no row marked
+    at.sidebar.selectbox(key="arch_preset").set_value("lenet5").run()  # breaks at layer 3 on 8×8 images
+    table = page_tables(at)[0]
+    assert table.text["#"].iloc[0] == "3" and set(table.style.iloc[0]) == {"background-color: #fde2e2; color: #8b0000"}
+    assert not table.style.iloc[1:].to_numpy().any()
+
+
 def test_block_channels_sit_two_a_row_so_their_labels_do_not_wrap():
     at = _app()
     at.sidebar.slider(key="arch_num_blocks").set_value(4).run()
@@ -314,3 +330,17 @@ def test_the_summary_is_shared_by_content():
     assert copy is not spec and spec_summary(copy) is spec_summary(spec)
     other = network("tinyvgg", (1, 16, 16), 5)
     assert spec_summary(other) is not spec_summary(spec) and spec_summary(other).spec == other
+
+
+def _widget_keys(at: AppTest) -> list[str]:
+    return sorted(str(e.key) for e in [*at.sidebar, *at.main] if getattr(e, "key", None))
+
+
+def test_a_preset_change_keeps_every_widget_key_so_the_browser_updates_rather_than_redraws():
+    """A widget whose key changes is a new widget to the browser (unmounted, mounted again): a preset of as many
+    blocks changes values, not keys; the layer table stays one static table (no data editor in block mode)."""
+    at = _app()
+    before = _widget_keys(at)
+    at.sidebar.selectbox(key="arch_preset").set_value("simple_cnn_stride2").run()
+    assert at.sidebar.radio(key="arch_mode").value == "blocks" and at.sidebar.radio(key="arch_downsample").value == "stride"
+    assert _widget_keys(at) == before and not at.data_editor and len(page_tables(at)) == 1

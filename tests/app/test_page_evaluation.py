@@ -10,6 +10,7 @@ from PIL import Image
 from sklearn.metrics import accuracy_score, classification_report
 from sklearn.metrics import confusion_matrix as sk_confusion
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 from cnn_core.data.config import DataConfig
 from cnn_core.data.dataset import make_dataset
@@ -21,6 +22,7 @@ from cnn_core.training.run import TrainedRun
 from tests.conftest import ROOT
 from tests.eval_helpers import trained_run
 from tests.helpers import open_page
+from tests.html_tables import page_tables
 
 PAGE = str(ROOT / "app_pages" / "evaluation.py")
 
@@ -117,11 +119,11 @@ def test_the_scores_equal_scikit_learns_on_the_models_test_predictions(shown, re
     assert metrics["Accuracy on test"] == f"{accuracy_score(reference.labels, reference.preds):.1%}"
     assert metrics["Images evaluated"] == str(len(reference.labels))
     assert metrics["Mistakes"] == str(int((reference.preds != reference.labels).sum()))
-    table = shown.table[1].value  # static tables (the confusion matrix first): they grow with presenting mode's type
+    table = page_tables(shown)[1].text  # static tables (the confusion matrix first): they grow with presenting mode's type
     expected = classification_report(reference.labels, reference.preds, output_dict=True, zero_division=0)
     for k, name in enumerate(reference.classes):
-        assert table.loc[name, "recall"] == pytest.approx(expected[str(k)]["recall"])
-        assert table.loc[name, "support"] == expected[str(k)]["support"]
+        assert table.loc[name, "recall"] == f"{expected[str(k)]['recall']:.2f}"
+        assert table.loc[name, "support"] == str(int(expected[str(k)]["support"]))
 
 
 def test_every_section_draws_its_chart(shown, run):
@@ -139,14 +141,27 @@ def test_every_section_draws_its_chart(shown, run):
 
 
 def test_the_confusion_matrix_switches_between_counts_and_shares(shown, reference):
-    counts = _tab(shown, "Scores").table[0].value.to_numpy()
-    assert counts.sum() == len(reference.labels)
+    matrix = page_tables(_tab(shown, "Scores"))[0]
+    counts = matrix.text.to_numpy().astype(int)
+    assert counts.sum() == len(reference.labels) and list(matrix.text.columns) == list(reference.classes)
     np.testing.assert_array_equal(counts, sk_confusion(reference.labels, reference.preds, labels=range(len(reference.classes))))
+    darkest = matrix.style.to_numpy()[np.unravel_index(counts.argmax(), counts.shape)]
+    assert darkest == "background-color: rgb(8, 48, 107); color: white"  # shaded by the largest count
     shown.toggle(key="ev_normalise").set_value(True).run()
-    shares = shown.table[0].value.to_numpy()
-    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
-    np.testing.assert_allclose(shares, counts / counts.sum(axis=1, keepdims=True))
+    shares = page_tables(shown)[0].text.to_numpy()
+    expected = counts / counts.sum(axis=1, keepdims=True)
+    assert shares.tolist() == [[f"{x:.0%}" for x in row] for row in expected]
     shown.toggle(key="ev_normalise").set_value(False).run()
+
+
+def test_the_scores_tab_draws_static_html_tables_not_st_table_or_a_grid(shown):
+    """st.table draws each cell through a markdown renderer, a grid is a canvas whose code must load: the Scores tab's
+    two tables are one HTML element each (fails on st.table)."""
+    _tab(shown, "Scores")
+    assert not shown.table and not shown.dataframe
+    assert [t.label.split(":")[0] for t in page_tables(shown)] == ["Confusion matrix", "Precision, recall and F1 per class"]
+    scores = [e for e in shown.tabs[0] if not isinstance(e, Block)]  # the tab's elements, not its columns
+    assert {e.type for e in scores} == {"toggle", "caption", "html"}, {e.type for e in scores}
 
 
 def test_the_gallery_shows_the_most_confident_mistakes_with_true_and_predicted_class(shown, reference):

@@ -160,7 +160,7 @@ CLIPPED = ("s => [...document.querySelectorAll(s)].filter(e => e.clientWidth > 0
            ".map(e => e.textContent.slice(0, 30))")
 
 
-TABLE_OVER = ("() => [...document.querySelectorAll('[data-testid=stTable] table')]"
+TABLE_OVER = ("() => [...document.querySelectorAll('table.cnn-table')]"  # ui/static_table.py: in its scrolling box
               ".map(t => t.getBoundingClientRect().right - t.parentElement.getBoundingClientRect().right)")
 
 
