@@ -48,11 +48,14 @@ def parse_tables(html: str) -> list[Table]:
     parser.feed(html)
     out = []
     for t in parser.tables:
-        head, *body = t["rows"]
+        rows = t["rows"]
+        headed = bool(rows) and all(c["scope"] == "col" for c in rows[0])  # a table may have no header row
+        head, body = (rows[0], rows[1:]) if headed else ([], rows)
         indexed = bool(body) and body[0][0]["scope"] == "row"
-        columns = [c["text"] for c in (head[1:] if indexed else head)]
+        width = len(body[0]) - indexed if body else 0
+        columns = [c["text"] for c in (head[1:] if indexed else head)] if headed else list(range(width))
         cells = [row[1:] if indexed else row for row in body]
-        index = pd.Index([row[0]["text"] for row in body], name=head[0]["text"]) if indexed else None
+        index = pd.Index([row[0]["text"] for row in body], name=head[0]["text"] if headed else None) if indexed else None
         text = pd.DataFrame([[c["text"] for c in row] for row in cells], columns=columns, index=index)
         style = pd.DataFrame([[c["style"] for c in row] for row in cells], columns=columns, index=index)
         titles = {c["text"]: c["title"] for c in head if c["title"]}

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
-from pandas.io.formats.style import Styler
 
 from cnn_core.conv.ops import ConvStep, output_length
 from ui.plots import CHANNEL_NAMES, TILE_MARGIN, display_scale, png, tile
+from ui.static_table import draw_table, table_html
 
 WINDOW_RGB = (0, 229, 255)  # cyan: the window, in the pictures and the close-up's table
 WINDOW_CSS = "3px solid rgb(0, 229, 255)"
@@ -100,10 +100,12 @@ def _cell_css(rgb: np.ndarray, width: str | None) -> np.ndarray:
 
 
 def number_table(values: np.ndarray, signed: bool, fmt: str = "{:.3g}", top: int = 0, left: int = 0,
-                 window: ConvStep | None = None, width: str | None = GRID_WIDTH) -> Styler:
-    """A small grid with its numbers written in, for st.table: signed colours as the maps have (red positive, blue
-    negative, white 0), or grey from black 0 to white 1 for pixels. Rows and columns are numbered from (top, left);
-    `window` outlines the cells a convolution step reads; `width`: each cell's least width."""
+                 window: ConvStep | None = None, width: str | None = GRID_WIDTH, numbered: bool = False,
+                 label: str = "") -> str:
+    """A small grid with its numbers written in, as a static HTML table (ui.static_table): signed colours as the maps
+    have (red positive, blue negative, white 0), or grey from black 0 to white 1 for pixels. `numbered`: rows and
+    columns numbered from (top, left); `window` outlines the cells a convolution step reads; `width`: each cell's
+    least width."""
     v = np.asarray(values, dtype=float) + 0.0  # no "-0"
     frame = pd.DataFrame(v, index=top + np.arange(v.shape[0]), columns=left + np.arange(v.shape[1]))
     css = _cell_css(map_to_rgb(v, signed=True) if signed else np.repeat(np.clip(v, 0, 1)[None], 3, axis=0), width)
@@ -115,7 +117,8 @@ def number_table(values: np.ndarray, signed: bool, fmt: str = "{:.3g}", top: int
                 sides = [side for side, edge in (("top", r == rows[0]), ("bottom", r == rows[-1]), ("left", c == cols[0]),
                                                  ("right", c == cols[-1])) if edge or (dilated and r in rows and c in cols)]
                 css[r, c] += "".join(f"; border-{side}: {WINDOW_CSS}" for side in sides)
-    return frame.style.format(fmt).apply(lambda _: pd.DataFrame(css, index=frame.index, columns=frame.columns), axis=None)
+    return table_html(frame, index=numbered, header=numbered, fit=True, label=label, style=lambda i, j, _: css[i, j],
+                      formats=dict.fromkeys(frame.columns, fmt.format))
 
 
 def size_formula(axis: str, n: int, k: int, stride: int, pads: tuple[int, int], dilation: int) -> str:
@@ -160,7 +163,7 @@ def draw_triptych(image: np.ndarray, kernel: np.ndarray, output: np.ndarray, out
     left, middle, right = st.columns([5, 3, 5], vertical_alignment="center")
     scale = display_scale(max(*image.shape[1:], *output.shape), MAP_PX)
     draw_input(image, "Input", scale, left)
-    middle.table(number_table(kernel, signed=True), hide_index=True, hide_header=True, width="content")
+    draw_table(number_table(kernel, signed=True, label="kernel"), "conv_kernel_table", middle)
     middle.caption(f"**Kernel {kernel.shape[0]}×{kernel.shape[1]}**: red positive, blue negative, white 0")
     show(right, tile(map_to_rgb(output), scale),
          f"**{output_title} {output.shape[0]}×{output.shape[1]}**: {value_range(output)}")
@@ -173,7 +176,8 @@ def _zoom(padded: np.ndarray, step: ConvStep, where) -> None:
     crop = padded[:, top : step.rows[-1] + ZOOM_MARGIN + 1, left : step.cols[-1] + ZOOM_MARGIN + 1]
     title = f"**Close-up**: rows {top}–{top + crop.shape[1] - 1}, columns {left}–{left + crop.shape[2] - 1}"
     if crop.shape[0] == 1 and max(crop.shape[1:]) <= ZOOM_TABLE:
-        where.table(number_table(crop[0], False, "{:.2f}", top, left, window=step, width=None), width="content")
+        draw_table(number_table(crop[0], False, "{:.2f}", top, left, window=step, width=None, numbered=True,
+                                label="close-up"), "conv_zoom_table", where)
         where.caption(f"{title}, each pixel's value (black 0, white 1)")
         return
     scale = display_scale(max(crop.shape[1:]), ZOOM_PX)
@@ -208,9 +212,9 @@ def draw_products(step: ConvStep, kernel: np.ndarray, relu: bool) -> None:
     names = CHANNEL_NAMES.get(step.window.shape[0], [f"channel {c}" for c in range(step.window.shape[0])])
     for c, name in enumerate(names):
         grids = (("window", step.window[c], False), ("× kernel", kernel, True), ("= products", step.products[0, c], True))
-        for col, (label, values, signed) in zip(st.columns(3), grids):
+        for k, (col, (label, values, signed)) in enumerate(zip(st.columns(3), grids)):
             col.caption(f"**{name}** {label}" if len(names) > 1 else f"**{label}**")
-            col.table(number_table(values, signed), hide_index=True, hide_header=True, width="content")
+            draw_table(number_table(values, signed, label=f"{name} {label}"), f"conv_products_{c}_{k}", col)
     total = float(step.total[0])
     if len(names) == 1:
         terms = " + ".join(f"{_num(a)}×{_num(b)}" for a, b in zip(step.window[0].ravel(), kernel.ravel()))

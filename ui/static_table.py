@@ -28,16 +28,18 @@ CSS = """<style>
 .cnn-table tr > :first-child { border-left: none; } .cnn-table tr > :last-child { border-right: none; }
 .cnn-table th { color: color-mix(in srgb, currentColor 65%, transparent); }
 .cnn-table td.num { text-align: right; white-space: nowrap; }
+.cnn-table-box.fit { display: inline-block; max-width: 100%; } .fit .cnn-table { min-width: 0; }
 </style>"""
 PRESENT_CSS = "<style>[data-testid='stMain'] .cnn-table { font-size: 0.6rem; }</style>"
 
 
 def table_html(frame: pd.DataFrame, *, index: bool = True, style: Callable[[int, int, Any], str] | None = None,
                formats: dict[str, Callable[[Any], str]] | None = None, numeric: Sequence[str] = (),
-               titles: dict[str, str] | None = None, label: str = "") -> str:
-    """`frame` as an HTML table: its index (if `index`) and column labels as headers (`titles`: a header's tooltip),
-    each cell as `formats[column](value)` or its text ('' for a missing value), right-aligned if its column is
-    numeric (or named in `numeric`), with CSS `style(row, column, value)`."""
+               titles: dict[str, str] | None = None, label: str = "", header: bool = True, fit: bool = False) -> str:
+    """`frame` as an HTML table: its index (if `index`) and column labels (if `header`) as headers (`titles`: a
+    header's tooltip), each cell as `formats[column](value)` or its text ('' for a missing value), right-aligned if
+    its column is numeric (or named in `numeric`), with CSS `style(row, column, value)`; `fit`: as wide as its
+    cells (a small grid of numbers), not the column's width."""
     formats, titles = formats or {}, titles or {}
     right = {c for c in frame.columns if c in numeric or pd.api.types.is_numeric_dtype(frame[c])}
 
@@ -57,8 +59,9 @@ def table_html(frame: pd.DataFrame, *, index: bool = True, style: Callable[[int,
             cells.append(f"<td{attrs}>{escape(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     aria = f' aria-label="{escape(label)}"' if label else ""
-    return (f'<div class="cnn-table-box"><table class="cnn-table"{aria}><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+    thead = f"<thead><tr>{head}</tr></thead>" if header else ""
+    box = "cnn-table-box fit" if fit else "cnn-table-box"
+    return f'<div class="{box}"><table class="cnn-table"{aria}>{thead}<tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def _missing(value: Any) -> bool:
@@ -68,6 +71,7 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def draw_table(html: str, key: str) -> None:
-    """A table from `table_html`, with its style, in a container keyed `key` (a page's CSS and tests find it)."""
-    st.container(key=key).html(CSS + (PRESENT_CSS if presenting() else "") + html)
+def draw_table(html: str, key: str, where=st) -> None:
+    """A table from `table_html`, with its style, in a container keyed `key` (a page's CSS and tests find it), in
+    `where` (a column, say)."""
+    where.container(key=key).html(CSS + (PRESENT_CSS if presenting() else "") + html)

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.conv.images import pick_channels, sample_image
 from cnn_core.conv.kernels import PRESETS
 from tests.app.pictures import captions, picture, record
 from tests.conftest import ROOT
+from tests.html_tables import page_tables
 from ui.conv_views import MAP_PX, STEP_PX, WINDOW_RGB, map_to_rgb
 from ui.plots import TILE_MARGIN, display_scale, tile
 
@@ -43,9 +43,14 @@ def title(at, start):
     return found[0].split("**")[1]
 
 
-def shown(table):
-    """The numbers a static table shows, as text (its Styler's display values)."""
-    return dataframe_util.convert_arrow_bytes_to_pandas_df(table.proto.arrow_data.styler.display_values)
+def shown(at, i=0):
+    """The numbers the page's i-th static table shows, as text (a grid: rows of cells)."""
+    return page_tables(at)[i].text.to_numpy().tolist()
+
+
+def grid(values, fmt="{:.3g}"):
+    """`values` as the page writes them."""
+    return [[fmt.format(v + 0.0) for v in row] for row in np.asarray(values, dtype=float)]
 
 
 def reference(image, kernel, padding=1):
@@ -85,7 +90,7 @@ def test_first_visit_shows_input_kernel_output_and_the_filled_in_formula(at):
 def test_the_default_tab_has_no_plotly_chart_so_a_direct_load_never_loads_plotly(at):
     """Fails on the old page (three Plotly heatmaps): a browser tab loads Plotly's code for the first chart."""
     assert not at.get("plotly_chart")
-    assert len(at.image) == 2 and len(at.table) == 1  # input and output pictures, the kernel's table
+    assert len(at.image) == 2 and len(page_tables(at)) == 1  # input and output pictures, the kernel's table
 
 
 def test_no_tab_of_the_page_draws_a_plotly_chart(at):
@@ -121,9 +126,7 @@ def test_the_input_picture_shows_the_pixels_and_their_range(at, monkeypatch):
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_each_preset_shows_its_kernel_numbers(at, name):
     rerun(at, conv_kernel=name)
-    table = at.table[0]
-    assert np.allclose(table.value.to_numpy(), PRESETS[name][0])
-    assert shown(table).to_numpy().tolist() == [[f"{v:.3g}" for v in row] for row in PRESETS[name][0]]
+    assert shown(at) == grid(PRESETS[name][0])
     assert PRESETS[name][1] in " ".join(c.value for c in at.sidebar.caption)
 
 
@@ -175,10 +178,9 @@ def edit(row, column, value):
 
 def test_custom_kernel_starts_as_identity_and_takes_edited_cells(at):
     rerun(at, conv_kernel="Custom")
-    assert np.array_equal(at.table[0].value.to_numpy(), np.eye(3) * [0, 1, 0])
+    assert shown(at) == grid(np.eye(3) * [0, 1, 0])
     rerun(at, conv_grid_3=edit(0, 2, 2.5))
-    assert at.table[0].value.to_numpy()[0].tolist() == [0, 2.5, 0]
-    assert shown(at.table[0]).to_numpy()[0].tolist() == ["0", "2.5", "0"]
+    assert shown(at)[0] == ["0", "2.5", "0"]
 
 
 @pytest.mark.parametrize("value,message", [(None, "row 1, column 2 is empty"), (math.inf, "row 1, column 2 is infinite"),
@@ -192,7 +194,7 @@ def test_bad_custom_cell_is_named_and_the_page_recovers(at, value, message):
 
 def test_custom_kernel_size_changes_the_grid(at):
     rerun(at, conv_kernel="Custom", conv_custom_size=5)
-    assert "Kernel 5×5" in " ".join(c.value for c in at.caption) and at.table[0].value.shape == (5, 5)
+    assert "Kernel 5×5" in " ".join(c.value for c in at.caption) and np.shape(shown(at)) == (5, 5)
     assert at.sidebar.data_editor[0].value.shape == (5, 5)
 
 
@@ -233,7 +235,7 @@ def test_channel_choice_reaches_the_step_view(at, mode):
     n_rows = 3 if mode == "colour" else 1
     labels = [c.value for c in at.caption if re.search(r"(window|kernel|products)\**$", c.value)]
     assert len(labels) == 3 * n_rows  # window × kernel = products, per channel
-    assert len(at.table) == 3 * n_rows + (n_rows == 1)  # and a one-channel close-up is a table of its numbers
+    assert len(page_tables(at)) == 3 * n_rows + (n_rows == 1)  # and a one-channel close-up is a table of its numbers
 
 
 def test_channels_tab_adds_each_channels_contribution_on_one_scale(at, monkeypatch):
@@ -260,11 +262,11 @@ def test_step_by_step_writes_out_the_sum_of_the_products(at):
     expected = reference(GREY, VERTICAL)
     assert at.code[0].value.endswith(f"= {expected[5, 9]:.4f}")
     assert "row 5, column 9" in captions(at)[0]
-    window, kernel, products = (shown(t).to_numpy() for t in at.table[1:4])
+    window, kernel, products = (shown(at, i) for i in range(1, 4))
     padded = np.pad(GREY[0], 1)
-    assert window.tolist() == [[f"{v:.3g}" for v in row] for row in padded[5:8, 9:12]]
-    assert kernel.tolist() == [[f"{v:.3g}" for v in row] for row in VERTICAL]
-    assert products.tolist() == [[f"{v + 0.0:.3g}" for v in row] for row in padded[5:8, 9:12] * VERTICAL]
+    assert window == grid(padded[5:8, 9:12])
+    assert kernel == grid(VERTICAL)
+    assert products == grid(padded[5:8, 9:12] * VERTICAL)
 
 
 def test_step_by_step_shows_the_relu(at):
@@ -302,22 +304,20 @@ def test_step_by_step_starts_at_the_strongest_response_and_names_row_and_column(
 
 
 def window_cells(table):
-    """(row, column) positions of the cells the table's style outlines in the window's colour."""
-    css = table.proto.arrow_data.styler.styles
-    outlined = set()
-    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
-        if f"rgb{WINDOW_RGB}".replace(" ", "") in body.replace(" ", ""):
-            outlined |= {(int(r), int(c)) for r, c in re.findall(r"row(\d+)_col(\d+)", selectors)}
-    return outlined
+    """(row, column) positions of the cells whose CSS gives them a border in the window's colour."""
+    colour = f"rgb{WINDOW_RGB}".replace(" ", "")
+    css = table.style.to_numpy()
+    return {(r, c) for r in range(css.shape[0]) for c in range(css.shape[1])
+            if "border-" in css[r, c] and colour in css[r, c].replace(" ", "")}
 
 
 def test_the_close_up_shows_the_window_pixels_with_their_values_and_outlines_the_window(at):
     rerun(at, conv_tab="Step by step", conv_row=5, conv_col=9)
-    close_up = at.table[0]
+    close_up = page_tables(at)[0]
     padded = np.pad(GREY[0], 1)
-    assert list(close_up.value.index) == list(range(4, 9)) and list(close_up.value.columns) == list(range(8, 13))
-    assert np.allclose(close_up.value.to_numpy(), padded[4:9, 8:13], atol=1e-6)  # the window and a pixel around it
-    assert shown(close_up).to_numpy()[0, 0] == f"{padded[4, 8]:.2f}"
+    assert list(close_up.text.index) == [str(r) for r in range(4, 9)]  # rows and columns numbered
+    assert list(close_up.text.columns) == [str(c) for c in range(8, 13)]
+    assert close_up.text.to_numpy().tolist() == grid(padded[4:9, 8:13], "{:.2f}")  # the window and a pixel around it
     ring = {(r, c) for r in range(1, 4) for c in range(1, 4)} - {(2, 2)}  # the 3×3 window's edge cells
     assert window_cells(close_up) == ring
     assert "rows 4–8, columns 8–12" in " ".join(c.value for c in at.caption)
@@ -326,7 +326,7 @@ def test_the_close_up_shows_the_window_pixels_with_their_values_and_outlines_the
 def test_a_dilated_window_outlines_each_pixel_the_kernel_reads(at):
     rerun(at, conv_tab="Step by step", conv_dilation=2, conv_row=5, conv_col=9)
     reads = {(r, c) for r in (1, 3, 5) for c in (1, 3, 5)}  # the close-up starts a pixel before the window
-    assert reads <= window_cells(at.table[0])
+    assert reads <= window_cells(page_tables(at)[0])
 
 
 def test_the_input_picture_outlines_the_window_in_cyan(at, monkeypatch):

@@ -38,7 +38,6 @@ PRESENT_FIT = (
     "text-overflow: clip !important; overflow-wrap: break-word; }\n"
     "[data-testid='stMain'] [data-testid='stMetricLabel'] p { font-size: 0.7rem !important; }\n"
     "[data-testid='stMetricValue'] { font-size: 1.3rem !important; line-height: 1.2; }\n"
-    "[data-testid='stMain'] [data-testid='stTable'] table { font-size: 0.6rem !important; }\n"
     "[data-testid='stMain'] h1 { font-size: 2rem !important; }\n"
     "[data-testid='stMain'] [data-baseweb='tag'] { height: auto !important; max-width: 100% !important; }\n"
     ".js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .legendtext, .js-plotly-plot .gtitle, "
