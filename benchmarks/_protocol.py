@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import re
 import time
 from urllib.parse import urlsplit
@@ -40,6 +41,7 @@ from websockets.asyncio.client import connect
 DONE = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
 BROWSER_HEADERS = {"User-Agent": "cnn-lab-protocol-student", "Accept": "*/*", "Accept-Encoding": "gzip, deflate, br"}
 ASSET = re.compile(r'(?:src|href)="\./(static/[^"]+)"')
+INLINE_IMAGE = re.compile(r'src="(data:image/[^"]+)"')  # an image inside an st.html element: no file to fetch
 
 
 async def http_get(reader, writer, host: str, port: int, path: str) -> tuple[int, bytes, bool]:
@@ -187,7 +189,11 @@ class Student:
         raise KeyError(f"no widget with key {key!r} on the page")
 
     def images(self) -> set[str]:
-        return {img.url for e, _, _ in self.elements.values() if e.WhichOneof("type") == "imgs" for img in e.imgs.imgs}
+        """The page's images: st.image's URLs, and a digest of each inline one (an HTML element's data URI)."""
+        urls = {img.url for e, _, _ in self.elements.values() if e.WhichOneof("type") == "imgs" for img in e.imgs.imgs}
+        inline = {hashlib.sha1(uri.encode()).hexdigest() for e, _, _ in self.elements.values()
+                  if e.WhichOneof("type") == "html" for uri in INLINE_IMAGE.findall(e.html.body)}  # fmt: skip
+        return urls | inline
 
     def page_links(self) -> dict[str, object]:
         return {e.page_link.page: e.page_link for e, _, _ in self.elements.values() if e.WhichOneof("type") == "page_link"}
@@ -229,6 +235,7 @@ class Student:
         pending, self.fetches = self.fetches, []
         await asyncio.wait_for(asyncio.gather(*pending), self.timeout_s)
         return {"ms": 1000 * (time.perf_counter() - start), "server_ms": 1000 * server, "media": len(pending),
+                "images": len(self.images()),
                 "kb": (self.bytes_in - bytes0) / 1024, "exceptions": len(self.exceptions) - exceptions0,
                 "status": finished}  # fmt: skip
 

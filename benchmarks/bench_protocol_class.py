@@ -140,6 +140,7 @@ def summary(records: list[Record], wall: float, cpu: float, driver_cpu: float) -
            if changes and "cpu_ms" in changes[0] else {}),  # a lone student's: each step's own server CPU
         "change_kb_p50": round(statistics.median(s["kb"] for s in changes), 1) if changes else None,
         "open_media_p50": statistics.median(s["media"] for s in opens) if opens else None,
+        "open_images_p50": statistics.median(s["images"] for s in opens) if opens else None,
         "changes_finished": sum(s["status"] == 0 for s in changes), "images_changed": sum(changed),
         "wall_s": round(wall, 1),
         "interactions_per_s": round(interactions / wall, 2),

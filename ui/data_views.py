@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from html import escape
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -53,11 +56,32 @@ def gallery_pngs(config: DataConfig, _ds: ImageDataset) -> list[tuple[np.ndarray
     return rows
 
 
+GALLERY_CSS = """<style>
+.cnn-gallery-class { margin: 0.6rem 0 0.2rem; font-weight: 600; }
+.cnn-gallery { display: flex; flex-wrap: wrap; gap: 0.25rem 0.5rem; }
+.cnn-gallery figure { margin: 0; text-align: center; }
+.cnn-gallery img { display: block; image-rendering: pixelated; }
+.cnn-gallery figcaption { font-size: 0.8rem; color: color-mix(in srgb, currentColor 60%, transparent); }
+</style>"""
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def gallery_html(config: DataConfig, _ds: ImageDataset) -> str:
+    """The gallery as one HTML element: per class, its name in the class's colour and its sample tiles as inline PNGs
+    (data URIs) numbered under each. One message instead of a file fetch per tile: a change of the dataset shows
+    its new images with the page, and the server answers no request per image (a class changes it thirty times)."""
+    parts = []
+    for k, (name, (idx, tiles)) in enumerate(zip(_ds.classes, gallery_pngs(config, _ds))):
+        figures = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(t).decode()}" alt="#{i:,}">'
+                          f"<figcaption>#{i:,}</figcaption></figure>" for i, t in zip(idx, tiles))
+        parts.append(f'<div class="cnn-gallery-class"><span style="color:{class_colour(k)}">■</span> '
+                     f'{escape(str(name))}</div><div class="cnn-gallery">{figures}</div>')
+    return GALLERY_CSS + "".join(parts)
+
+
 def draw_gallery(ds: ImageDataset) -> None:
     st.caption("A few images of every class, enlarged with square pixels so you see exactly what the network sees.")
-    for k, (name, (idx, tiles)) in enumerate(zip(ds.classes, gallery_pngs(ds.config, ds))):
-        st.markdown(f"<span style='color:{class_colour(k)}'>■</span> **{plain(name)}**", unsafe_allow_html=True)
-        st.image(tiles, caption=[f"#{i:,}" for i in idx])
+    st.html(gallery_html(ds.config, ds))
 
 
 @st.fragment  # the image number changes only this tab: its change reruns and resends this, not the whole page

@@ -40,3 +40,20 @@ def picture(at, media: dict[str, bytes], start: str) -> tuple[str, np.ndarray]:
                 data = media[img.url.rsplit("/", 1)[1].split(".")[0]]
                 return img.caption, np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
     raise AssertionError(f"no picture's caption starts with {start!r}: {captions(at)}")
+
+
+def inline_gallery(at) -> list[tuple[str, list[str], list[np.ndarray]]]:
+    """The Dataset page's gallery (one HTML element, its tiles inline as data URIs): per class, its heading's text,
+    the tiles' captions and their pixels, as a browser would decode them."""
+    import base64
+    import html
+    import re
+
+    body = next(h.proto.body for h in at.get("html") if "cnn-gallery" in h.proto.body)
+    out = []
+    for heading, figures in re.findall(r'<div class="cnn-gallery-class">(.*?)</div><div class="cnn-gallery">(.*?)</div>',
+                                       body):
+        found = re.findall(r'<img src="data:image/png;base64,([^"]+)"[^>]*><figcaption>(.*?)</figcaption>', figures)
+        pixels = [np.asarray(Image.open(io.BytesIO(base64.b64decode(data)))) for data, _ in found]
+        out.append((html.unescape(re.sub(r"<[^>]+>", "", heading)).lstrip("■ "), [c for _, c in found], pixels))
+    return out

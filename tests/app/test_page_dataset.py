@@ -1,7 +1,11 @@
 """The router, the Home page and the Dataset page, driven through AppTest."""
 
 
+import numpy as np
 import pytest
+
+from tests.app.pictures import inline_gallery
+from ui.plots import display_scale, tile
 
 
 def metrics(at) -> dict[str, str]:
@@ -22,8 +26,15 @@ def test_dataset_page_shows_the_classic_task_by_default(app):
     assert m["Images"] == "1,000" and m["Image shape"] == "3×32×32" and m["Classes"] == "4"
     assert (m["Train"], m["Validation"], m["Test"]) == ("696", "152", "152")
     assert [t.label for t in at.tabs] == ["Samples", "Channels", "Class balance", "Pixel values", "Class averages"]
-    gallery = at.tabs[0].get("image")
-    assert len(gallery) == 4 and all(len(row.captions) == 8 for row in gallery)  # 8 samples of each class
+    gallery = inline_gallery(at)  # one HTML element, its tiles inline: no image file per tile to fetch
+    assert [name for name, _, _ in gallery] == ["circle", "square", "diagonal", "ring"]
+    assert all(len(caps) == 8 == len(tiles) for _, caps, tiles in gallery)  # 8 samples of each class
+    ds = at.session_state["dataset"]
+    for k, (_, caps, tiles) in enumerate(gallery):
+        first = int(caps[0].lstrip("#").replace(",", ""))
+        assert ds.labels[first] == k  # each tile is an image of its class, numbered as in the dataset
+        assert np.array_equal(tiles[0], tile(ds.images[first], display_scale(32, 80)))
+    assert not at.tabs[0].get("image")
     assert not at.tabs[4].get("image")  # only the open tab is computed and sent
     open_tab(at, "Class averages")
     assert at.tabs[4].get("image")[0].captions == ["circle", "square", "diagonal", "ring"]
