@@ -75,10 +75,10 @@ def torch_state_untouched():
 # long file that was handed out last (a scheduling hint only: any order passes). pyproject.toml turns off xdist's
 # own reordering (by number of tests per file), which would hand out the one-test class benchmark last.
 LONGEST_FIRST = ("browser/test_class_benchmark.py", "runs/test_worker_faults.py", "browser/test_lesson.py",
-                 "runs/test_executor.py", "app/test_page_training.py", "browser/test_routing.py", "test_docs.py",
-                 "app/test_page_experiments.py", "cli/test_experiment_commands.py", "app/test_page_my_images.py",
-                 "cli/test_data_command.py", "app/test_page_convolution.py", "app/test_page_dataset.py",
-                 "browser/test_browser.py")  # fmt: skip
+                 "runs/test_executor.py", "app/test_page_training.py", "browser/test_routing.py",
+                 "browser/test_latency_benchmark.py", "test_docs.py", "app/test_page_experiments.py",
+                 "cli/test_experiment_commands.py", "app/test_page_my_images.py", "cli/test_data_command.py",
+                 "app/test_page_convolution.py", "app/test_page_dataset.py", "browser/test_browser.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items):
