@@ -17,9 +17,7 @@ from cnn_core.training.run import TrainedRun
 from ui import curves
 from ui.echo import plain
 from ui.plots import class_colour, compact, display_scale, tile
-from ui.static_table import draw_table, table_html
-
-SHARE_BAR = "#c6dbef"  # a pale blue behind each share: the confusion matrix's scale, light enough to read dark text on
+from ui.static_table import bar, draw_table, table_html
 
 
 def draw_summary(run: TrainedRun, ev: Evaluation, rep: ev_core.Report) -> None:
@@ -60,12 +58,6 @@ def shade(share: float) -> str:
     light, dark = np.array([247, 251, 255]), np.array([8, 48, 107])  # the ends of Plotly's and ColorBrewer's "Blues"
     r, g, b = (light + (dark - light) * min(max(share, 0.0), 1.0)).round().astype(int)
     return f"background-color: rgb({r}, {g}, {b}); color: {'white' if share > 0.5 else 'black'}"
-
-
-def bar(share: float) -> str:
-    """The CSS of a cell holding a share from 0 to 1: a pale bar that long behind its number (pandas' Styler.bar)."""
-    end = f"{100 * min(max(share, 0.0), 1.0):.1f}%"
-    return f"background: linear-gradient(90deg, {SHARE_BAR} {end}, transparent {end}) no-repeat center / 100% 70%"
 
 
 def draw_report(rep: ev_core.Report) -> None:

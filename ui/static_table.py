@@ -30,6 +30,7 @@ CSS = """<style>
 .cnn-table td.num { text-align: right; white-space: nowrap; }
 .cnn-table-box.fit { display: inline-block; max-width: 100%; } .fit .cnn-table { min-width: 0; }
 </style>"""
+SHARE_BAR = "#c6dbef"  # a pale blue behind a share: the confusion matrix's scale, light enough to read dark text on
 PRESENT_CSS = "<style>[data-testid='stMain'] .cnn-table { font-size: 0.6rem; }</style>"
 
 
@@ -75,3 +76,9 @@ def draw_table(html: str, key: str, where=st) -> None:
     """A table from `table_html`, with its style, in a container keyed `key` (a page's CSS and tests find it), in
     `where` (a column, say)."""
     where.container(key=key).html(CSS + (PRESENT_CSS if presenting() else "") + html)
+
+
+def bar(share: float) -> str:
+    """The CSS of a cell holding a share from 0 to 1: a pale bar that long behind its number (pandas' Styler.bar)."""
+    end = f"{100 * min(max(share, 0.0), 1.0):.1f}%"
+    return f"background: linear-gradient(90deg, {SHARE_BAR} {end}, transparent {end}) no-repeat center / 100% 70%"

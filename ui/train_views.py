@@ -12,6 +12,7 @@ from cnn_core.training.config import TrainConfig
 from cnn_core.training.run import TrainedRun
 from ui.curves import draw_curves
 from ui.lesson.nav import page_link
+from ui.static_table import bar, draw_table, table_html
 
 NAMES = "run_names"  # session key: run id → the name the learner gave it
 
@@ -87,17 +88,28 @@ def model_summary(run: TrainedRun) -> str:
     return f"{len(run.spec.layers)} layers, {run.summary['params']:,} weights, {run.data_config.dataset} {c}×{h}×{w}"
 
 
+RUN_COLUMNS = {"best val acc": "The best validation accuracy of any epoch (early stopping keeps that epoch's weights)",
+               "final val acc": "The validation accuracy after the last epoch",
+               "time (s)": "Seconds of training, validation included",
+               "training": "The optimiser, learning rate, batch size, schedule and seed",
+               "model": "Its layers, weights and the data it was trained on"}  # fmt: skip
+
+
+def _run_cell(column: str, value) -> str:
+    """A runs-table cell's CSS: a bar behind the best accuracy; room for "▶ Run 12" on one line."""
+    return bar(value) if column == "best val acc" else "min-width: 5.5em" if column == "run" else ""
+
+
 def draw_runs(runs: list[TrainedRun], active: TrainedRun | None) -> None:
-    column = st.column_config
-    st.dataframe(runs_table(runs, active), hide_index=True, key="tr_runs_table",
-                 column_config={"run": column.TextColumn(width="small"), "status": column.TextColumn(width="small"),
-                                "best val acc": column.ProgressColumn(format="percent", min_value=0, max_value=1,
-                                                                      width="small"),
-                                "final val acc": column.NumberColumn(format="percent", width="small"),
-                                "epochs": column.NumberColumn(width="small"),
-                                "time (s)": column.NumberColumn(width="small"),
-                                "training": column.TextColumn(width="medium"),
-                                "model": column.TextColumn(width="medium")})  # fmt: skip
+    """The runs as a static table (one HTML element: no data grid's code for the browser to load and draw on the
+    page a first training ends on), the best accuracy with a bar behind it; names are the learner's text, escaped."""
+    frame = runs_table(runs, active)
+    percent = "{:.1%}".format
+    html = table_html(frame, index=False, titles=RUN_COLUMNS, numeric=("epochs", "time (s)"),
+                      style=lambda i, j, v: _run_cell(frame.columns[j], v),
+                      formats={"best val acc": percent, "final val acc": percent, "time (s)": "{:.1f}".format},
+                      label="This session's runs")
+    draw_table(html, key="tr_runs_table")
 
 
 def draw_comparison(runs: list[TrainedRun]) -> None:

@@ -14,6 +14,7 @@ from cnn_core.nets.spec import ModelSpec
 from cnn_core.settings import ENV_VAR
 from cnn_core.training.config import suggested_config
 from tests.conftest import ROOT
+from tests.html_tables import page_tables
 from tests.run_helpers import kill_9, worker_pids
 from ui.jobs import shared_cache, shared_manager
 
@@ -85,10 +86,15 @@ def test_trains_a_tiny_run_to_completion_and_makes_it_active():
     assert runs[0].summary["status"] == "completed" and len(runs[0].history) == 2
     assert runs[0].spec.input == (3, 16, 16)
     assert "Completed" in at.success[0].value
-    table = at.dataframe[0].value
-    assert list(table["run"]) == ["▶ Run 1"] and table["status"][0] == "completed" and table["epochs"][0] == 2
+    (shown,) = page_tables(at)  # a static table: no data grid on the page a first training ends on
+    table, run = shown.text, runs[0]
+    assert not at.dataframe
+    assert list(table["run"]) == ["▶ Run 1"] and table["status"][0] == "completed" and table["epochs"][0] == "2"
     assert list(table.columns) == ["run", "status", "best val acc", "final val acc", "epochs", "time (s)", "training",
                                    "model"]  # what tells runs apart first: nothing hides behind a scroll
+    best = run.summary.get("best_val_acc", run.summary["val_acc"])
+    assert table["best val acc"][0] == f"{best:.1%}" and f"{100 * best:.1f}%" in shown.style["best val acc"][0]  # its bar
+    assert table["final val acc"][0] == f"{run.summary['val_acc']:.1%}"
     assert [b.label for b in at.get("download_button")] == ["Download the checkpoint (.pt)",
                                                              "Download the configuration (.json)"]
 
@@ -119,7 +125,7 @@ def test_runs_take_names_and_their_curves_overlay_on_one_chart():
         poll_until_finished(at)
     first, second = at.session_state["runs"]
     at.text_input(key=f"tr_name_{second.run_id}").input("seed 1").run()
-    assert list(at.dataframe[0].value["run"]) == ["Run 1", "▶ seed 1"]
+    assert list(page_tables(at)[0].text["run"]) == ["Run 1", "▶ seed 1"]
     chart = next(c for c in at.get("plotly_chart") if c.key == "tr_compare_curves")
     import json
 
