@@ -1,3 +1,5 @@
-from cnn_core.cli.main import end_process, main
+import sys
 
-end_process(main())
+from cnn_core.cli.main import main
+
+sys.exit(main())

@@ -40,26 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def end_process(code: int) -> None:
-    """Exit `python -m cnn_core` with `code`. With PyTorch loaded and nothing left running (no other thread, no child
-    process, no Ray connection), once stdout, stderr and the log are flushed, skip the interpreter's teardown: freeing
-    PyTorch's thousands of modules and objects one by one takes about 0.6 s of CPU that nothing needs (os._exit)."""
-    import threading
-
-    children = "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children()
-    if "torch" not in sys.modules or "ray" in sys.modules or threading.active_count() > 1 or children:
-        sys.exit(code)
-    import logging
-
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: what the reader didn't take is gone either way
-            pass
-    os._exit(code)
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)

@@ -132,36 +132,6 @@ def test_runs_as_a_module():
     assert done.returncode == 2 and done.stderr.startswith("error: epochs")
 
 
-# `python -m cnn_core …` with an exit-time handler of its own, registered first: it prints when the interpreter tears
-# down. argv: the CLI's arguments, then "thread" to leave a thread running.
-TEARDOWN = """
-import atexit, runpy, sys, threading
-atexit.register(print, "torn down", flush=True)
-args = sys.argv[1:]
-if args[-1] == "thread":
-    args.pop()
-    threading.Thread(target=threading.Event().wait, daemon=True).start()
-sys.argv = ["cnn_core", *args]
-runpy.run_module("cnn_core", run_name="__main__")
-"""
-
-
-def test_the_process_ends_as_its_run_is_written_without_tearing_torch_down(tmp_path):
-    """Freeing PyTorch at exit costs ~0.6 s of CPU: the CLI skips the teardown once its output is flushed and
-    written (a pipe is block-buffered: the JSON must still arrive whole), unless something is still running."""
-    out = tmp_path / "run.pt"
-    done = subprocess.run([sys.executable, "-c", TEARDOWN, *TINY, "--json", "--out", str(out)], capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0 and "torn down" not in done.stdout
-    assert json.loads(done.stdout)["epochs_run"] == 1 and load_checkpoint(out).summary["epochs_run"] == 1
-    bad = subprocess.run([sys.executable, "-c", TEARDOWN, *TINY, "--epochs", "0"], capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1  # an error: still one line, still its exit code
-    waited = subprocess.run([sys.executable, "-c", TEARDOWN, *TINY, "--json", "thread"], capture_output=True,
-                            text=True, timeout=300)  # fmt: skip
-    assert waited.returncode == 0 and waited.stdout.endswith("torn down\n")  # a thread still running: the usual exit
-
-
 def test_a_single_run_trains_in_this_process_on_the_dataset_it_checked(monkeypatch, capsys):
     """No worker process (a second interpreter, torch import and dataset build) for the CLI's one run; the process's
     torch threads are as they were (the file's torch_state_untouched)."""
