@@ -105,7 +105,7 @@ def draw_runs(runs: list[TrainedRun], active: TrainedRun | None) -> None:
     page a first training ends on), the best accuracy with a bar behind it; names are the learner's text, escaped."""
     frame = runs_table(runs, active)
     percent = "{:.1%}".format
-    html = table_html(frame, index=False, titles=RUN_COLUMNS, numeric=("epochs", "time (s)"),
+    html = table_html(frame, index=False, titles=RUN_COLUMNS,
                       style=lambda i, j, v: _run_cell(frame.columns[j], v),
                       formats={"best val acc": percent, "final val acc": percent, "time (s)": "{:.1f}".format},
                       label="This session's runs")
