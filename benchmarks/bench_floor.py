@@ -15,9 +15,10 @@
    batch norm, activation and pooling, the optimizer step, the loss, the per-epoch validation pass; the rest of the
    wall time is Python and everything outside operators.
 5. The CLI's fixed overhead: `python -m cnn_core train` wall time minus the training time it reports, and its split
-   in CPU seconds: Python's start, NumPy, `import torch`, `torch._dynamo` (which torch.optim imports on first use),
-   the CLI's own imports, and the CLI's work outside the training epochs (arguments, dataset, model, optimizer, the
-   run's record), measured in a child that imports in that order and then runs the CLI's `main`.
+   in CPU seconds: Python's start, NumPy, `import torch`, the CLI's own imports, and the CLI's work outside the
+   training epochs (arguments, dataset, model, optimizer, the run's record), measured in a child that imports in
+   that order and then runs the CLI's `main`; and whether the run imported `torch._dynamo` (torch.optim's own
+   optimizers do on first use; the engine's don't).
 Each part is printed as one JSON object as it comes.
 """
 
@@ -211,7 +212,6 @@ def mark(name):
     marks.append((name, time.process_time(), time.perf_counter()))
 import numpy; mark("numpy")
 import torch; mark("import torch")
-import torch._dynamo; mark("torch._dynamo")
 import cnn_core.cli.main, cnn_core.data.dataset, cnn_core.runs.launch, cnn_core.training.engine; mark("cnn_core imports")
 from cnn_core.training import engine
 inside = [0.0, 0.0]
@@ -232,8 +232,9 @@ out = {name: [round(c - marks[i][1], 3), round(w - marks[i][2], 3)] for i, (name
 main_cpu, main_wall = out.pop("cli main")
 out["epochs and validation passes"] = [round(inside[0], 3), round(inside[1], 3)]
 out["the CLI outside them"] = [round(main_cpu - inside[0], 3), round(main_wall - inside[1], 3)]
+print(json.dumps({"imports_torch_dynamo": "torch._dynamo" in sys.modules}))  # 1.2-1.5 s of CPU when it does
 print(json.dumps(out), flush=True)
-getattr(cnn_core.cli.main, "end_process", sys.exit)(0)  # and end as `python -m cnn_core` ends
+sys.exit(0)  # and end as `python -m cnn_core` ends
 """
 
 
@@ -261,12 +262,13 @@ def cli_overhead(epochs: int, threads: int | None = None) -> dict:
         bare, bare_cpu, _ = run("-c", "pass")
         phases_wall, phases_cpu, phases = run("-c", PHASES, *argv)
     summary = json.loads(out.strip().splitlines()[-1])
-    split = {"python start": [round(bare_cpu, 3), round(bare, 3)], **json.loads(phases.strip().splitlines()[-1])}
+    *_, dynamo, phase_times = phases.strip().splitlines()
+    split = {"python start": [round(bare_cpu, 3), round(bare, 3)], **json.loads(phase_times)}
     measured = [sum(v[i] for v in split.values()) for i in (0, 1)]
     split["the exit and the rest"] = [round(phases_cpu - measured[0], 3), round(phases_wall - measured[1], 3)]
     training = split["epochs and validation passes"]
     return {"threads": threads or "default", "cli_wall_s": round(total, 2), "cli_cpu_s": round(total_cpu, 2),
-            "train_seconds": round(summary["train_seconds"], 2),
+            "train_seconds": round(summary["train_seconds"], 2), **json.loads(dynamo),
             "fixed_overhead_s": round(total - summary["train_seconds"], 2), "executor": summary.get("executor"),
             "split_cpu_wall_s": split,
             "overhead_cpu_s": round(sum(c for k, (c, _) in split.items() if k != "epochs and validation passes"), 2),

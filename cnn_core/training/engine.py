@@ -29,17 +29,17 @@ EVAL_BATCH = 64
 
 
 def make_optimizer(model, cfg: TrainConfig):
-    import torch
+    from cnn_core.training import optimizers as optim  # torch.optim's, without importing TorchDynamo
 
     params = list(model.parameters())
     # One fused kernel per step instead of a dozen ops per tensor: measured ~5% faster per epoch on CPU.
     fused = params[0].device.type in ("cpu", "cuda")
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
-                               weight_decay=cfg.weight_decay, fused=fused)  # fmt: skip
+        return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
+                         weight_decay=cfg.weight_decay, fused=fused)  # fmt: skip
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+        return optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+    return optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
 def make_scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
