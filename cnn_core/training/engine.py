@@ -112,7 +112,7 @@ def prepare(spec, dataset, cfg: TrainConfig, device) -> Setup:
     channels_last = device.type in ("cpu", "cuda")  # faster convolutions on oneDNN and on tensor cores
 
     torch.manual_seed(cfg.seed)  # the initial weights and dropout
-    model = build_model(spec, inplace_relu=True).to(device)
+    model = build_model(spec, for_training=True).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     train = to_tensors(*dataset.split("train"), device, channels_last)

@@ -158,7 +158,7 @@ def test_in_place_relus_follow_only_layers_that_keep_no_output_and_change_no_num
     torch.manual_seed(0)
     plain = build_model(spec)
     torch.manual_seed(0)
-    inplace = build_model(spec, inplace_relu=True)
+    inplace = build_model(spec, for_training=True)
     relus = [m.inplace for m in inplace if isinstance(m, torch.nn.ReLU)]
     assert relus == [False, True, False, True, False, True] and not any(
         m.inplace for m in plain if isinstance(m, torch.nn.ReLU))  # fmt: skip
@@ -167,4 +167,25 @@ def test_in_place_relus_follow_only_layers_that_keep_no_output_and_change_no_num
     for model in (plain, inplace):
         model(x).square().sum().backward()
         grads.append([p.grad for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
+
+
+@pytest.mark.parametrize("pool", ["adaptiveavgpool2d", "maxpool2d"])
+def test_training_flatten_hands_back_a_channels_last_gradient_and_changes_no_number(pool):
+    """Through a flattening the gradient comes back in torch's default layout, in which the pooling before it runs
+    its backward pass about four times slower; training's copy turns it channels-last, as the pooling's input is."""
+    args = {"output_size": 2} if pool == "adaptiveavgpool2d" else {}
+    spec = ModelSpec((3, 8, 8), 3, (layer("conv2d", out_channels=4, padding=1), layer("relu"), layer(pool, **args),
+                                    layer("flatten"), layer("linear", out_features=3)))  # fmt: skip
+    x = torch.randn(6, 3, 8, 8).contiguous(memory_format=torch.channels_last)
+    grads, layouts = [], []
+    for for_training in (False, True):
+        torch.manual_seed(0)
+        model = build_model(spec, for_training=for_training).to(memory_format=torch.channels_last)
+        seen = []
+        model[2].register_full_backward_hook(lambda m, grad_in, grad_out: seen.append(grad_out[0]))
+        model(x).square().sum().backward()
+        grads.append([p.grad for p in model.parameters()])
+        layouts.append(seen[0].is_contiguous(memory_format=torch.channels_last) and not seen[0].is_contiguous())
+    assert layouts == [False, True]
     assert all(torch.equal(a, b) for a, b in zip(*grads))
