@@ -183,7 +183,7 @@ def test_training_flatten_hands_back_a_channels_last_gradient_and_changes_no_num
         torch.manual_seed(0)
         model = build_model(spec, for_training=for_training).to(memory_format=torch.channels_last)
         seen = []
-        model[2].register_full_backward_hook(lambda m, grad_in, grad_out: seen.append(grad_out[0]))
+        model[2].register_full_backward_hook(lambda m, grad_in, grad_out, seen=seen: seen.append(grad_out[0]))
         model(x).square().sum().backward()
         grads.append([p.grad for p in model.parameters()])
         layouts.append(seen[0].is_contiguous(memory_format=torch.channels_last) and not seen[0].is_contiguous())
