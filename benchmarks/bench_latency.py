@@ -283,6 +283,15 @@ async def interactions(s: Session, url: str, only: str, repeat: int, first_visit
             yield "architecture.preset", await pick(s, "arch_preset", titles[(i + 1) % 2])
         for i in range(repeat):
             yield "architecture.blocks", await arrow(s, "arch_num_blocks", i + 1)
+    if wanted("training"):  # its settings, before any run (a live run's view is bench_runtime.py's)
+        for _ in range(repeat):
+            yield "training.load", await goto(s, f"{url}/training")
+        for i in range(repeat):
+            yield "training.learning_rate", await arrow(s, "tr_lr", i)
+        for i in range(repeat):
+            yield "training.epochs", await arrow(s, "tr_epochs", i)
+        for i in range(repeat):
+            yield "training.optimizer", await pick(s, "tr_optimizer", ("AdamW", "Adam")[i % 2])
     if wanted("evaluation"):
         for k in range(first_visits):
             await train(s, url, 500 + k)
@@ -378,7 +387,7 @@ async def class_mode(url: str, pid: int, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=10, help="changes per interaction (default 10)")
-    parser.add_argument("--only", default="", help="pages, comma-separated: dataset,convolution,architecture,evaluation")
+    parser.add_argument("--only", default="", help="pages, comma-separated: dataset,convolution,architecture,training,evaluation")
     parser.add_argument("--first-visits", type=int, default=3, help="models trained for Evaluation's first visit")
     parser.add_argument("--class", dest="students", type=int, default=0, help="N sessions at once (class mode)")
     parser.add_argument("--interaction", default="dataset.noise", help="class mode: dataset.noise or dataset.size")

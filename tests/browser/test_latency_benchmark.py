@@ -1,5 +1,5 @@
-"""The latency benchmark at its smallest, as CI runs it: one change of each main widget of Dataset, Convolution and
-Architecture in Chromium, each settled and measured (the figures the docs quote come from this script; nothing here
+"""The latency benchmark at its smallest, as CI runs it: one change of each main widget of Dataset, Convolution,
+Architecture and Training in Chromium, each settled and measured (the figures the docs quote come from this script; nothing here
 checks a time)."""
 
 import json
@@ -20,12 +20,13 @@ pytest.importorskip("playwright.async_api")
 
 INTERACTIONS = {"dataset.load", "dataset.size", "dataset.noise", "dataset.colour", "dataset.channels_tab",
                 "dataset.channel_image", "convolution.load", "convolution.kernel", "convolution.image",
-                "architecture.load", "architecture.preset", "architecture.blocks"}  # fmt: skip
+                "architecture.load", "architecture.preset", "architecture.blocks", "training.load",
+                "training.learning_rate", "training.epochs", "training.optimizer"}  # fmt: skip
 
 
-def test_each_main_widget_of_three_pages_settles_and_is_measured():
+def test_each_main_widget_of_four_pages_settles_and_is_measured():
     out = subprocess.run([sys.executable, "benchmarks/bench_latency.py", "--repeat", "1", "--timeout", "120",
-                          "--only", "dataset,convolution,architecture"],
+                          "--only", "dataset,convolution,architecture,training"],
                          cwd=ROOT, capture_output=True, text=True, timeout=400)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
