@@ -130,8 +130,11 @@ def test_the_faces_example_trains_past_chance_at_the_defaults(browser, server):
 
 def test_clearing_a_lesson_asks_first_says_what_it_cleared_and_forgets_the_passphrase(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{server}/board")  # the runs of the tests above are on this server's board
-    ready(page, "Class board")
+    page.goto(f"{server}/training?n_per_class=10&epochs=1&seed=21")  # a run of its own on the board, whatever ran before
+    ready(page, "Training")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Active model").first.wait_for(timeout=120_000)
+    nav(page, "Class board")
     passphrase = page.locator(".st-key-board_passphrase input")
 
     def open_teacher():
