@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # under load: 16-22 s of CPU spinning, 7 s asleep). The thread counts, and so every number, stay as they are. Set
 # before torch loads; the servers, workers and CLI processes the tests start inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# No training worker starts before a test's first run: every test of the Training page makes a fresh manager, and
+# each would start workers that import torch (about 1.5 s of CPU each) only to be shut down at the test's end.
+# tests/runs/test_executor.py and tests/app/test_jobs.py turn it on where they check the warm start.
+os.environ.setdefault("CNN_LAB_WARM_WORKERS", "0")
 
 # Hypothesis keeps no example database (no .hypothesis/ folder in the repo) and a few examples per test: the
 # fuzz tests check that no input gives a traceback, within seconds.

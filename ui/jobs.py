@@ -23,7 +23,7 @@ from cnn_core.data import image_store
 from cnn_core.runs.launch import make_executor
 from cnn_core.runs.model_cache import ModelCache
 from cnn_core.runs.request import RunHandle, TrainRequest
-from cnn_core.runs.resources import server_plan
+from cnn_core.runs.resources import server_plan, warm_workers
 from cnn_core.training.run import run_key
 
 logger = logging.getLogger(__name__)
@@ -248,9 +248,13 @@ def shared_cache() -> ModelCache:
 @st.cache_resource(show_spinner=False, on_release=TrainingManager.shutdown)
 def shared_manager() -> TrainingManager:
     """The server-wide manager on the executor that $CNN_LAB_RAY_ADDRESS chooses (ValueError if unreachable),
-    sized by the server's plan: its workers run below the web server's CPU priority (cnn_core.runs.resources.plan)."""
+    sized by the server's plan: its workers run below the web server's CPU priority (cnn_core.runs.resources.plan),
+    and start at once, in the background, unless $CNN_LAB_WARM_WORKERS is "0": the first Train then finds them ready."""
     plan = server_plan()
-    return TrainingManager(shared_cache(), make_executor(plan.max_runs, plan.threads_per_run, plan.worker_nice))
+    manager = TrainingManager(shared_cache(), make_executor(plan.max_runs, plan.threads_per_run, plan.worker_nice))
+    if warm_workers():
+        threading.Thread(target=manager.executor.warm, daemon=True, name="cnn-lab-warm-workers").start()
+    return manager
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,9 @@ class RayExecutor:
         self._collector = threading.Thread(target=self._collect, daemon=True, name="cnn-lab-ray-executor")
         self._collector.start()
 
+    def warm(self) -> None:
+        """Nothing to start ahead: the cluster's nodes keep their own worker processes."""
+
     def submit(self, request: TrainRequest) -> RunHandle:
         if self._closed:
             raise ValueError("this executor has been shut down")

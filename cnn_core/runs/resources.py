@@ -24,6 +24,7 @@ DATASET_ENTRY = 256 * MB  # the largest dataset the app builds (cnn_core.data ca
 HEADROOM = 0.85  # use at most this share of the limit: the kernel, Python's arenas and spikes need the rest
 MAX_RUNS_VAR = "CNN_LAB_MAX_RUNS"  # environment variable: overrides the number of simultaneous runs
 THREADS_VAR = "CNN_LAB_THREADS"  # environment variable: overrides the torch threads of each run
+WARM_VAR = "CNN_LAB_WARM_WORKERS"  # environment variable: "0" starts no training worker before the first run
 WORKER_NICE = 10  # the app's training workers run at this nice value: the web server (nice 0) always goes first
 NO_LIMIT = 1 << 60  # cgroup v1 reports "no limit" as a number near 2**63
 
@@ -225,3 +226,9 @@ def check_network(spec, batch_size: int = 1, limits: Limits | None = None, plan_
     limits = limits or read_limits()
     plan_ = plan_ or plan(limits, torch_build(), env_count(MAX_RUNS_VAR), env_count(THREADS_VAR))
     return judge(network_cost(spec, batch_size), run_allowance(limits, plan_))
+
+
+def warm_workers() -> bool:
+    """Whether the app starts its training workers when its training manager is made, before any run ($CNN_LAB_WARM_WORKERS,
+    default yes): a first run then doesn't wait for a worker to start and import torch; "0" leaves them until needed."""
+    return os.environ.get(WARM_VAR, "1").strip() != "0"

@@ -26,6 +26,10 @@ class FakeExecutor:
     def __init__(self, max_runs=None, threads=None, nice=0):
         self.handles: list[RunHandle] = []
         self.sized = (max_runs, threads, nice)
+        self.warmed = threading.Event()
+
+    def warm(self):
+        self.warmed.set()
 
     def submit(self, request):
         time.sleep(0.02)  # widens the window in which a racing second submission would slip through
@@ -193,6 +197,21 @@ def test_the_app_s_executor_is_sized_by_the_server_plan_with_workers_below_the_w
     jobs.shared_manager.clear()
     try:
         assert jobs.shared_manager().executor.sized == (1, 2, 10)
+    finally:
+        jobs.shared_manager.clear()
+
+
+@pytest.mark.parametrize("setting, warmed", [("1", True), ("0", False), (None, True)])
+def test_the_app_starts_its_workers_when_it_makes_its_manager_unless_told_not_to(monkeypatch, setting, warmed):
+    """A first Train then finds a worker that has already imported torch (2-2.5 s of a first run otherwise)."""
+    if setting is None:
+        monkeypatch.delenv("CNN_LAB_WARM_WORKERS", raising=False)  # the default: warm
+    else:
+        monkeypatch.setenv("CNN_LAB_WARM_WORKERS", setting)
+    monkeypatch.setattr(jobs, "make_executor", FakeExecutor)
+    jobs.shared_manager.clear()
+    try:
+        assert jobs.shared_manager().executor.warmed.wait(timeout=5 if warmed else 0.5) is warmed
     finally:
         jobs.shared_manager.clear()
 

@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,28 @@ def executor():
     ex = LocalExecutor(max_runs=2, threads=1)
     yield ex
     ex.shutdown()
+
+
+def test_warm_starts_the_workers_before_any_run_and_the_first_run_takes_one():
+    from benchmarks._server import maps_torch
+
+    ex = LocalExecutor(max_runs=1, threads=1)
+    try:
+        assert ex.worker_pids() == []  # nothing starts until a run, or warm, asks
+        ex.warm()
+        (pid,) = ex.worker_pids()
+        deadline = time.monotonic() + 60
+        while not maps_torch(pid) and time.monotonic() < deadline:  # the idle worker imports torch meanwhile
+            time.sleep(0.1)
+        assert maps_torch(pid)
+        run = ex.submit(request(epochs=1)).result(timeout=120)
+        assert run.summary["status"] == "completed" and ex.worker_pids() == [pid]  # the warm worker trained it
+        ex.warm()  # every worker is up: nothing more starts
+        assert ex.worker_pids() == [pid]
+    finally:
+        ex.shutdown()
+    ex.warm()  # shut down: nothing starts again
+    assert ex.worker_pids() == []
 
 
 def test_a_request_round_trips_through_json_and_pickle():
