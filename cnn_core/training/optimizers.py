@@ -16,15 +16,18 @@ import inspect
 
 import torch
 
+_ADD_PARAM_GROUP = inspect.unwrap(torch.optim.Optimizer.add_param_group)
+_ZERO_GRAD = inspect.unwrap(torch.optim.Optimizer.zero_grad)  # once, not at every step
+
 
 class _Eager:
     """Mixed in before a torch.optim class: its step, zero_grad and add_param_group without the compiler hooks."""
 
     def add_param_group(self, param_group: dict) -> None:
-        inspect.unwrap(torch.optim.Optimizer.add_param_group)(self, param_group)
+        _ADD_PARAM_GROUP(self, param_group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        inspect.unwrap(torch.optim.Optimizer.zero_grad)(self, set_to_none)
+        _ZERO_GRAD(self, set_to_none)
 
     _torch_step = None  # the undecorated step of the torch.optim class, set by each subclass
 
